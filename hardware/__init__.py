@@ -1,0 +1,1 @@
+"""Scanner and printer drivers and their simulators (built in issue 3)."""

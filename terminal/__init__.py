@@ -1,0 +1,1 @@
+"""The till: Textual app, local SQLite store and sync client (built in issue 4)."""
