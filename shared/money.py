@@ -90,7 +90,7 @@ class Currency:
 
     @property
     def minor_per_major(self) -> int:
-        return 10**self.exponent
+        return int(10**self.exponent)
 
 
 CURRENCIES: Final[dict[str, Currency]] = {
@@ -120,7 +120,8 @@ def _currency(code: str) -> Currency:
     try:
         return CURRENCIES[code]
     except KeyError:
-        raise ValueError(f"unknown currency {code!r}; known: {', '.join(sorted(CURRENCIES))}") from None
+        known = ", ".join(sorted(CURRENCIES))
+        raise ValueError(f"unknown currency {code!r}; known: {known}") from None
 
 
 _AMOUNT = re.compile(r"^\s*(-)?\s*(\d+)(?:\.(\d*))?\s*$")

@@ -1,0 +1,62 @@
+"""Journal entries, canonical JSON and the hash chain (DESIGN.md, invariant 2)."""
+
+from shared.journal.canonical import CanonicalJSONError, canonical_json, format_utc, parse_utc
+from shared.journal.chain import (
+    GENESIS_HASH,
+    BreakKind,
+    ChainBreak,
+    ChainReport,
+    entry_hash,
+    verify_chain,
+)
+from shared.journal.entry import ENTRY_FORMAT, JournalEntry, TamperedEntryError
+from shared.journal.payloads import (
+    CardIssue,
+    CardReplacement,
+    Enrolment,
+    EntryRef,
+    JournalInvariantError,
+    MemberRef,
+    Payload,
+    PointsRedeemed,
+    Return,
+    ReturnLine,
+    Sale,
+    SaleLine,
+    ShiftClose,
+    Tender,
+    TenderMethod,
+    Void,
+)
+
+__all__ = [
+    "ENTRY_FORMAT",
+    "GENESIS_HASH",
+    "BreakKind",
+    "CanonicalJSONError",
+    "CardIssue",
+    "CardReplacement",
+    "ChainBreak",
+    "ChainReport",
+    "Enrolment",
+    "EntryRef",
+    "JournalEntry",
+    "JournalInvariantError",
+    "MemberRef",
+    "Payload",
+    "PointsRedeemed",
+    "Return",
+    "ReturnLine",
+    "Sale",
+    "SaleLine",
+    "ShiftClose",
+    "TamperedEntryError",
+    "Tender",
+    "TenderMethod",
+    "Void",
+    "canonical_json",
+    "entry_hash",
+    "format_utc",
+    "parse_utc",
+    "verify_chain",
+]

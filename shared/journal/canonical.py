@@ -1,0 +1,64 @@
+"""Canonical JSON: one byte string per value, so a hash means the same thing everywhere.
+
+Rules (docs/protocol.md repeats them for other implementations):
+
+* objects with keys sorted by code point, no insignificant white space (``,`` and ``:``);
+* strings as UTF-8, not ``\\u``-escaped (except what JSON requires: ``"``, ``\\``, controls);
+* integers only — a float anywhere is refused, because money and points are integers and a
+  float's text form differs between languages;
+* ``true``/``false``/``null``; no NaN or infinity;
+* timestamps are strings in UTC, ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (:func:`format_utc`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["CanonicalJSONError", "canonical_json", "format_utc", "parse_utc"]
+
+
+class CanonicalJSONError(ValueError):
+    """A value cannot be written as canonical JSON (a float, a non-string key, …)."""
+
+
+def _check(value: Any, path: str) -> None:
+    if value is None or isinstance(value, (bool, int, str)):
+        return
+    if isinstance(value, float):
+        raise CanonicalJSONError(f"{path}: floats are not allowed (got {value!r}); use integers")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CanonicalJSONError(f"{path}: object keys must be strings, got {key!r}")
+            _check(item, f"{path}.{key}")
+        return
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        for index, item in enumerate(value):
+            _check(item, f"{path}[{index}]")
+        return
+    raise CanonicalJSONError(f"{path}: {type(value).__name__} is not a JSON value")
+
+
+def canonical_json(value: Any) -> bytes:
+    """Serialise ``value`` (dicts, lists, str, int, bool, None) to canonical JSON bytes."""
+    _check(value, "$")
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+def format_utc(moment: datetime) -> str:
+    """The one timestamp text: UTC, microseconds, ``Z``. Naive datetimes are refused."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse a timestamp written by :func:`format_utc` (or any ISO-8601 text with an offset)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no UTC offset")
+    return moment.astimezone(UTC)

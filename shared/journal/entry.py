@@ -1,0 +1,115 @@
+"""The journal entry envelope: numbering, time, cashier, chain link and the payload."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    model_validator,
+)
+
+from shared.journal.canonical import canonical_json
+from shared.journal.chain import GENESIS_HASH, entry_hash
+from shared.journal.payloads import Payload
+from shared.journal.types import Hash, Text, UtcTimestamp, Uuid
+
+__all__ = ["ENTRY_FORMAT", "JournalEntry", "TamperedEntryError"]
+
+ENTRY_FORMAT: Literal[1] = 1
+"""Bumped only for a change old readers cannot ignore; new optional fields do not bump it."""
+
+
+class TamperedEntryError(ValueError):
+    """A stored or received entry whose hash does not match its content."""
+
+
+class JournalEntry(BaseModel):
+    """One line of a till's append-only journal (DESIGN.md, invariant 2).
+
+    ``seq`` numbers a till's entries 1, 2, 3 … without gaps; ``entry_id`` is a UUID that
+    stays the entry's name everywhere; ``hash`` chains it to ``prev_hash``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal[1] = ENTRY_FORMAT
+    terminal_id: Text
+    seq: Annotated[int, Field(ge=1, strict=True)]
+    entry_id: Uuid
+    occurred_at: UtcTimestamp
+    utc_offset_min: Annotated[int, Field(ge=-14 * 60, le=14 * 60, strict=True)]
+    """The store's UTC offset at that moment: local wall-clock time (which campaigns use) is
+    ``occurred_at + utc_offset_min``, so the server recomputes points exactly as the till."""
+    cashier_id: str | None
+    prev_hash: Hash
+    payload: Payload
+    hash: Hash
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def check_hash(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Refuse a record whose hash does not match its content, as received.
+
+        The hash is checked over the raw record (not a re-serialisation), so entries written
+        by an older till with fewer optional fields still verify.
+        """
+        if isinstance(data, Mapping) and "hash" in data:
+            expected = entry_hash(data)
+            if data["hash"] != expected:
+                raise TamperedEntryError(
+                    f"entry seq {data.get('seq')!r}: hash does not match its content"
+                )
+        return handler(data)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        previous: JournalEntry | None,
+        terminal_id: str,
+        entry_id: str,
+        occurred_at: datetime,
+        utc_offset_min: int,
+        cashier_id: str | None,
+        payload: Payload,
+    ) -> JournalEntry:
+        """The next entry after ``previous`` (``None`` for a till's first entry), sealed."""
+        if previous is not None and previous.terminal_id != terminal_id:
+            raise ValueError("an entry can only follow an entry of the same till")
+        seq = previous.seq + 1 if previous else 1
+        prev_hash = previous.hash if previous else GENESIS_HASH
+        return cls.seal(
+            terminal_id=terminal_id,
+            seq=seq,
+            entry_id=entry_id,
+            occurred_at=occurred_at,
+            utc_offset_min=utc_offset_min,
+            cashier_id=cashier_id,
+            prev_hash=prev_hash,
+            payload=payload,
+        )
+
+    @classmethod
+    def seal(cls, **fields: Any) -> JournalEntry:
+        """Build an entry from its fields and compute its hash."""
+        draft = cls.model_construct(hash="", **fields)
+        record = draft.model_dump(mode="json", exclude={"hash"})
+        record["hash"] = entry_hash(record)
+        return cls.model_validate(record)
+
+    def to_record(self) -> dict[str, Any]:
+        """The plain JSON-ready dict that is stored and sent (hash included)."""
+        return self.model_dump(mode="json")
+
+    def to_canonical_json(self) -> bytes:
+        return canonical_json(self.to_record())
+
+    @property
+    def kind(self) -> str:
+        return self.payload.kind

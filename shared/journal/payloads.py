@@ -1,0 +1,289 @@
+"""What a till journals: one immutable payload type per kind of entry.
+
+Each payload checks its own invariants in ``check_*`` methods, run on construction, so an
+entry that does not add up can never be journaled or accepted by the server.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.journal.types import Count, Minor, NonNegMinor, Points, Text, UtcTimestamp, Uuid
+from shared.rules import EarnResult
+
+__all__ = [
+    "CardIssue",
+    "CardReplacement",
+    "Enrolment",
+    "EntryRef",
+    "JournalInvariantError",
+    "MemberRef",
+    "Payload",
+    "PointsRedeemed",
+    "Return",
+    "ReturnLine",
+    "Sale",
+    "SaleLine",
+    "ShiftClose",
+    "Tender",
+    "TenderMethod",
+    "Void",
+]
+
+
+class JournalInvariantError(ValueError):
+    """An entry whose numbers do not add up."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TenderMethod(StrEnum):
+    CASH = "cash"
+    CARD = "card"
+    """An external card terminal: the till records the amount and the auth code only."""
+    STORE_CREDIT = "store_credit"
+    GIFT_CARD = "gift_card"
+    VOUCHER = "voucher"
+
+
+class Tender(_Frozen):
+    method: TenderMethod
+    amount_minor: Annotated[Minor, Field(gt=0)]
+    reference: str | None = None
+    """Auth code, masked gift-card number or voucher code; never a full bank card number."""
+
+
+class MemberRef(_Frozen):
+    """Who the entry is for. A member enrolled offline has only ``local_member_id`` until the
+    server assigns ``member_id``; the card number always identifies them."""
+
+    card_number: Text
+    member_id: str | None = None
+    local_member_id: Uuid | None = None
+
+
+class EntryRef(_Frozen):
+    """Points at another journal entry, possibly another till's (a return at a different till)."""
+
+    terminal_id: Text
+    seq: Annotated[int, Field(ge=1, strict=True)]
+    entry_id: Uuid
+
+
+class SaleLine(_Frozen):
+    line_no: Annotated[int, Field(ge=1, strict=True)]
+    sku: Text
+    description: Text
+    category: Text
+    quantity: Annotated[int, Field(gt=0, strict=True)]
+    unit_price_minor: NonNegMinor
+    discount_minor: NonNegMinor = 0
+    net_minor: NonNegMinor
+    tax_rate_bp: Annotated[int, Field(ge=0, le=10_000, strict=True)] = 0
+    """Tax rate in basis points (1900 = 19 %); prices include tax."""
+    tax_minor: NonNegMinor = 0
+
+    @model_validator(mode="after")
+    def check_net(self) -> Self:
+        expected = self.quantity * self.unit_price_minor - self.discount_minor
+        if self.net_minor != expected:
+            raise JournalInvariantError(
+                f"line {self.line_no}: net {self.net_minor} != quantity x price - discount "
+                f"({expected})"
+            )
+        return self
+
+
+class PointsRedeemed(_Frozen):
+    points: Annotated[Points, Field(gt=0)]
+    discount_minor: Annotated[Minor, Field(gt=0)]
+    rules_version: Annotated[int, Field(ge=1, strict=True)]
+
+
+def _check_tenders(tenders: tuple[Tender, ...], change_minor: int, total_minor: int) -> None:
+    paid = sum(t.amount_minor for t in tenders)
+    if paid - change_minor != total_minor:
+        raise JournalInvariantError(
+            f"tenders {paid} - change {change_minor} != total {total_minor}"
+        )
+    if change_minor:
+        cash = sum(t.amount_minor for t in tenders if t.method is TenderMethod.CASH)
+        if change_minor > cash:
+            raise JournalInvariantError("change can only be given out of cash tendered")
+
+
+class Sale(_Frozen):
+    kind: Literal["sale"] = "sale"
+    store_id: Text
+    receipt_no: Text
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    lines: Annotated[tuple[SaleLine, ...], Field(min_length=1)]
+    subtotal_minor: NonNegMinor
+    """Sum of line nets, before points redemption."""
+    total_minor: NonNegMinor
+    """What the customer pays: subtotal less the redemption discount."""
+    tax_minor: NonNegMinor = 0
+    tenders: tuple[Tender, ...]
+    change_minor: NonNegMinor = 0
+    member: MemberRef | None = None
+    earned: EarnResult | None = None
+    redeemed: PointsRedeemed | None = None
+
+    @model_validator(mode="after")
+    def check_totals(self) -> Self:
+        line_numbers = [line.line_no for line in self.lines]
+        if len(set(line_numbers)) != len(line_numbers):
+            raise JournalInvariantError("line numbers must be unique")
+        subtotal = sum(line.net_minor for line in self.lines)
+        if self.subtotal_minor != subtotal:
+            raise JournalInvariantError(
+                f"subtotal {self.subtotal_minor} != sum of lines {subtotal}"
+            )
+        discount = self.redeemed.discount_minor if self.redeemed else 0
+        if discount > subtotal:
+            raise JournalInvariantError("the points discount exceeds the basket")
+        if self.total_minor != subtotal - discount:
+            raise JournalInvariantError(
+                f"total {self.total_minor} != subtotal {subtotal} - discount {discount}"
+            )
+        _check_tenders(self.tenders, self.change_minor, self.total_minor)
+        return self
+
+    @model_validator(mode="after")
+    def check_member_points(self) -> Self:
+        if (self.earned or self.redeemed) and self.member is None:
+            raise JournalInvariantError("points can only be earned or redeemed by a member")
+        if self.earned is not None:
+            self.earned.check_totals()
+        return self
+
+    @property
+    def points_earned(self) -> int:
+        return self.earned.total_points if self.earned else 0
+
+    @property
+    def points_redeemed(self) -> int:
+        return self.redeemed.points if self.redeemed else 0
+
+
+class ReturnLine(_Frozen):
+    original_line_no: Annotated[int, Field(ge=1, strict=True)]
+    quantity: Annotated[int, Field(gt=0, strict=True)]
+    refund_minor: NonNegMinor
+
+
+class Return(_Frozen):
+    """Goods brought back against an earlier sale (found by its receipt barcode)."""
+
+    kind: Literal["return"] = "return"
+    store_id: Text
+    receipt_no: Text
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    original: EntryRef
+    lines: Annotated[tuple[ReturnLine, ...], Field(min_length=1)]
+    refund_minor: NonNegMinor
+    tenders: tuple[Tender, ...]
+    """How the refund was paid out."""
+    member: MemberRef | None = None
+    points_reversed: Points = 0
+    points_restored: Points = 0
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def check_totals(self) -> Self:
+        refunded = sum(line.refund_minor for line in self.lines)
+        if refunded != self.refund_minor:
+            raise JournalInvariantError(f"refund {self.refund_minor} != sum of lines {refunded}")
+        _check_tenders(self.tenders, 0, self.refund_minor)
+        if (self.points_reversed or self.points_restored) and self.member is None:
+            raise JournalInvariantError("points can only move for a member")
+        return self
+
+
+class Void(_Frozen):
+    """Cancels a whole earlier sale of this shift (post-void); its points are undone too."""
+
+    kind: Literal["void"] = "void"
+    original: EntryRef
+    reason: Text
+    total_minor: NonNegMinor
+
+
+class Enrolment(_Frozen):
+    """A new member signed up at the till, possibly offline; the card is assigned here."""
+
+    kind: Literal["enrolment"] = "enrolment"
+    store_id: Text
+    local_member_id: Uuid
+    name: Text
+    phone: str | None = None
+    email: str | None = None
+    marketing_consent: bool
+    consent_text_version: Text
+    """Which wording of the consent question the member agreed to (privacy audit)."""
+    card_number: Text
+
+    @model_validator(mode="after")
+    def check_contact(self) -> Self:
+        if not (self.phone or self.email):
+            raise JournalInvariantError("an enrolment needs a phone number or an email address")
+        return self
+
+
+class CardIssue(_Frozen):
+    """An additional card for an existing member."""
+
+    kind: Literal["card_issue"] = "card_issue"
+    member: MemberRef
+    card_number: Text
+
+
+class CardReplacement(_Frozen):
+    """The old card is blocked and the member continues on the new one (balance stays with
+    the member, so nothing moves between accounts)."""
+
+    kind: Literal["card_replacement"] = "card_replacement"
+    member: MemberRef
+    old_card_number: Text
+    new_card_number: Text
+    reason: Literal["lost", "stolen", "damaged"]
+
+    @model_validator(mode="after")
+    def check_cards_differ(self) -> Self:
+        if self.old_card_number == self.new_card_number:
+            raise JournalInvariantError("the replacement card must be a different card")
+        return self
+
+
+class ShiftClose(_Frozen):
+    """The Z report: what the shift did, by tender, and its loyalty activity."""
+
+    kind: Literal["shift_close"] = "shift_close"
+    store_id: Text
+    shift_id: Uuid
+    opened_at: UtcTimestamp
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    first_seq: Annotated[int, Field(ge=1, strict=True)]
+    last_seq: Annotated[int, Field(ge=0, strict=True)]
+    sales_count: Count
+    sales_by_tender: dict[TenderMethod, NonNegMinor]
+    refunds_count: Count
+    refunds_by_tender: dict[TenderMethod, NonNegMinor]
+    voids_count: Count
+    points_issued: Points
+    points_redeemed: Points
+    points_reversed: Points
+    enrolments: Count
+    cash_expected_minor: Minor
+    cash_counted_minor: Minor | None = None
+
+
+Payload = Annotated[
+    Sale | Return | Void | Enrolment | CardIssue | CardReplacement | ShiftClose,
+    Field(discriminator="kind"),
+]

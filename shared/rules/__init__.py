@@ -1,0 +1,52 @@
+"""The program rules engine: points earned, redeemed and reversed, as pure functions.
+
+Rules are versioned JSON data (:class:`ProgramRules`); the till and the sync server run the
+same functions over the same rules version, so a receipt and the ledger agree (DESIGN.md,
+invariant 5). No I/O, no clock: the caller passes the store's wall-clock time. See
+docs/rules.md for the semantics and a worked example.
+"""
+
+from shared.rules._fields import InvariantError
+from shared.rules.basket import BasketLine, EarnContext
+from shared.rules.earn import EarnResult, LineEarning, OrderBonus, compute_earn
+from shared.rules.model import (
+    Campaign,
+    EarnRules,
+    OfflineRules,
+    ProgramRules,
+    RedemptionRules,
+    Tier,
+    UnitBonus,
+)
+from shared.rules.redeem import RedemptionQuote, RedemptionRefusal, RefusalCode, plan_redemption
+from shared.rules.returns import (
+    LineReversal,
+    OrderItemReversal,
+    ReturnReversal,
+    compute_return_reversal,
+)
+
+__all__ = [
+    "BasketLine",
+    "Campaign",
+    "EarnContext",
+    "EarnResult",
+    "EarnRules",
+    "InvariantError",
+    "LineEarning",
+    "LineReversal",
+    "OfflineRules",
+    "OrderBonus",
+    "OrderItemReversal",
+    "ProgramRules",
+    "RedemptionQuote",
+    "RedemptionRefusal",
+    "RedemptionRules",
+    "RefusalCode",
+    "ReturnReversal",
+    "Tier",
+    "UnitBonus",
+    "compute_earn",
+    "compute_return_reversal",
+    "plan_redemption",
+]

@@ -1,0 +1,1 @@
+"""Example program rules shipped as package data (load with importlib.resources)."""

@@ -1,0 +1,349 @@
+"""The loyalty program's rules: versioned JSON data, validated into frozen pydantic models.
+
+Rules are data, not code, so HQ can publish a new version without a release and the till and
+the server can both recompute a sale with exactly the version the till used (DESIGN.md,
+invariant 5). Everything a rules file can get wrong is caught here, with a message that
+names the field, so the engine itself never meets a contradictory program.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime
+from fractions import Fraction
+from typing import Annotated, Self
+
+from pydantic import BeforeValidator, Field, StrictBool, field_validator, model_validator
+
+from shared.money import CURRENCIES, Rounding, parse_ratio
+from shared.rules._fields import (
+    FrozenModel,
+    Name,
+    NonNegativeInt,
+    PositiveInt,
+    Ratio,
+    refuse_float,
+)
+
+__all__ = [
+    "Campaign",
+    "EarnRules",
+    "OfflineRules",
+    "ProgramRules",
+    "RedemptionRules",
+    "Tier",
+    "UnitBonus",
+]
+
+Weekday = Annotated[int, Field(strict=True, ge=0, le=6), BeforeValidator(refuse_float)]
+"""0 = Monday … 6 = Sunday, as :meth:`datetime.date.weekday` counts."""
+
+Hour = Annotated[int, Field(strict=True, ge=0, le=23), BeforeValidator(refuse_float)]
+
+Percent = Annotated[int, Field(strict=True, ge=1, le=100), BeforeValidator(refuse_float)]
+
+
+def _refuse_timestamp(value: object) -> object:
+    # Lax pydantic reads a number as a Unix timestamp; in a rules file it is a mistake.
+    if isinstance(value, int | float):
+        raise ValueError(f'write dates as ISO strings such as "2025-04-12", not {value!r}')
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_refuse_timestamp)]
+"""An ISO date string in JSON ("2025-04-12") or a :class:`datetime.date`; never a number."""
+
+
+def _duplicates(values: Iterable[str]) -> list[str]:
+    return sorted(value for value, count in Counter(values).items() if count > 1)
+
+
+class UnitBonus(FrozenModel):
+    """Fixed points for every unit of one SKU or one category, added after multipliers."""
+
+    sku: Name | None = None
+    category: Name | None = None
+    points_per_unit: PositiveInt
+
+    @model_validator(mode="after")
+    def _exactly_one_target(self) -> Self:
+        if (self.sku is None) == (self.category is None):
+            raise ValueError("a unit bonus names exactly one of 'sku' or 'category'")
+        return self
+
+    def applies_to(self, sku: str, category: str) -> bool:
+        return sku == self.sku if self.sku is not None else category == self.category
+
+
+class EarnRules(FrozenModel):
+    """How spend turns into points before campaigns and tiers."""
+
+    points_per_unit: Ratio
+    """Points for every ``spend_unit_minor`` of eligible spend, e.g. "1"."""
+    spend_unit_minor: PositiveInt
+    """The spend unit in minor units, e.g. 100 = per 1.00 of currency."""
+    min_spend_minor: NonNegativeInt = 0
+    """Below this eligible spend the order earns nothing."""
+    per_order_points: NonNegativeInt = 0
+    """Fixed points for every qualifying order (a visit bonus)."""
+    category_multipliers: dict[Name, Ratio] = Field(default_factory=dict)
+    sku_multipliers: dict[Name, Ratio] = Field(default_factory=dict)
+    """A SKU's multiplier replaces its category's."""
+    excluded_categories: tuple[Name, ...] = ()
+    excluded_skus: tuple[Name, ...] = ()
+    """Lines that never earn (tobacco, gift cards, deposits) and never count as spend."""
+    unit_bonuses: tuple[UnitBonus, ...] = ()
+    earn_on_discounted: StrictBool = False
+    """Whether spend paid with an order discount (e.g. redeemed points) still earns."""
+
+    @property
+    def points_per_unit_fraction(self) -> Fraction:
+        return parse_ratio(self.points_per_unit)
+
+    @model_validator(mode="after")
+    def _no_contradictions(self) -> Self:
+        for kind, names in (
+            ("excluded_categories", self.excluded_categories),
+            ("excluded_skus", self.excluded_skus),
+        ):
+            if repeated := _duplicates(names):
+                raise ValueError(f"{kind} lists {', '.join(repeated)} more than once")
+        # A multiplier on something that can never earn is a mistake in the rules file,
+        # and silently ignoring one of the two would surprise whoever wrote it.
+        for kind, multipliers, excluded in (
+            ("category", self.category_multipliers, self.excluded_categories),
+            ("SKU", self.sku_multipliers, self.excluded_skus),
+        ):
+            if clash := sorted(set(multipliers) & set(excluded)):
+                raise ValueError(
+                    f"{kind} {', '.join(clash)} is both excluded and given a multiplier; "
+                    "remove one of the two"
+                )
+        return self
+
+    def exclusion_reason(self, sku: str, category: str) -> str | None:
+        """Why a line never earns, or None when it may."""
+        if sku in self.excluded_skus:
+            return f"excluded SKU {sku}"
+        if category in self.excluded_categories:
+            return f"excluded category {category}"
+        return None
+
+    def product_multiplier(self, sku: str, category: str) -> Fraction:
+        """The SKU's multiplier if it has one, else its category's, else 1."""
+        if sku in self.sku_multipliers:
+            return parse_ratio(self.sku_multipliers[sku])
+        if category in self.category_multipliers:
+            return parse_ratio(self.category_multipliers[category])
+        return Fraction(1)
+
+    def unit_bonus_per_unit(self, sku: str, category: str) -> int:
+        """Fixed points per unit; every matching bonus adds up."""
+        return sum(b.points_per_unit for b in self.unit_bonuses if b.applies_to(sku, category))
+
+
+class Campaign(FrozenModel):
+    """A time-, store- or product-limited promotion: a multiplier, a bonus, or both.
+
+    Every filter left null means "no restriction". ``categories`` and ``skus`` together name
+    the lines the campaign targets: a line whose category is listed *or* whose SKU is listed.
+    """
+
+    id: Name
+    name: Name
+    multiplier: Ratio = "1"
+    """Multiplies the targeted lines' points; where several campaigns match, the highest wins."""
+    bonus_points: NonNegativeInt = 0
+    """Fixed points once per qualifying order; bonuses of all qualifying campaigns add up."""
+    starts: IsoDate | None = None
+    ends: IsoDate | None = None
+    """Inclusive."""
+    weekdays: tuple[Weekday, ...] | None = None
+    hours: tuple[Hour, Hour] | None = None
+    """[from_hour, to_hour): 17–20 is 17:00–19:59; 22–2 wraps past midnight."""
+    stores: tuple[Name, ...] | None = None
+    categories: tuple[Name, ...] | None = None
+    skus: tuple[Name, ...] | None = None
+    min_spend_minor: NonNegativeInt = 0
+    """Eligible spend on the targeted lines needed for the campaign to apply."""
+
+    @property
+    def multiplier_fraction(self) -> Fraction:
+        return parse_ratio(self.multiplier)
+
+    @field_validator("multiplier")
+    @classmethod
+    def _never_lowers_points(cls, value: str) -> str:
+        # A campaign below 1 would make a bigger basket earn less once it qualifies;
+        # stopping points on an item is what the exclusion lists are for.
+        if parse_ratio(value) < 1:
+            raise ValueError(
+                f"a campaign multiplier must be at least 1, not {value!r}; "
+                "use excluded_categories/excluded_skus to stop points"
+            )
+        return value
+
+    @field_validator("weekdays", "stores", "categories", "skus")
+    @classmethod
+    def _non_empty_and_unique(cls, values: tuple[object, ...] | None) -> tuple[object, ...] | None:
+        if values is None:
+            return None
+        if not values:
+            raise ValueError("an empty list matches nothing; use null to mean 'all'")
+        if repeated := _duplicates(str(v) for v in values):
+            raise ValueError(f"lists {', '.join(repeated)} more than once")
+        return values
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_not_equal(cls, hours: tuple[int, int] | None) -> tuple[int, int] | None:
+        if hours is not None and hours[0] == hours[1]:
+            raise ValueError(
+                f"hours [{hours[0]}, {hours[1]}) is ambiguous; use null for the whole day"
+            )
+        return hours
+
+    @model_validator(mode="after")
+    def _dates_ordered(self) -> Self:
+        if self.starts is not None and self.ends is not None and self.starts > self.ends:
+            raise ValueError(f"campaign {self.id}: starts {self.starts} is after ends {self.ends}")
+        return self
+
+    def is_running(self, store_id: str, local_time: datetime) -> bool:
+        """Whether the campaign is on at this store at this wall-clock time."""
+        day = local_time.date()
+        if self.starts is not None and day < self.starts:
+            return False
+        if self.ends is not None and day > self.ends:
+            return False
+        if self.weekdays is not None and day.weekday() not in self.weekdays:
+            return False
+        if self.stores is not None and store_id not in self.stores:
+            return False
+        if self.hours is not None:
+            start, end = self.hours
+            hour = local_time.hour
+            in_window = start <= hour < end if start < end else hour >= start or hour < end
+            if not in_window:
+                return False
+        return True
+
+    def targets(self, sku: str, category: str) -> bool:
+        """Whether a line is one the campaign is about (ignoring time, store and spend)."""
+        if self.categories is None and self.skus is None:
+            return True
+        return (self.categories is not None and category in self.categories) or (
+            self.skus is not None and sku in self.skus
+        )
+
+
+class Tier(FrozenModel):
+    """A membership level; its multiplier applies to every line the member buys."""
+
+    code: Name
+    name: Name
+    threshold_points: NonNegativeInt
+    multiplier: Ratio = "1"
+
+    @property
+    def multiplier_fraction(self) -> Fraction:
+        return parse_ratio(self.multiplier)
+
+
+class RedemptionRules(FrozenModel):
+    """How points pay for a purchase: ``points`` points are worth ``value_minor``."""
+
+    points: PositiveInt
+    value_minor: PositiveInt
+    step_points: PositiveInt | None = None
+    """Redeem in multiples of this; null means multiples of ``points``."""
+    min_points: NonNegativeInt = 0
+    max_points_per_transaction: PositiveInt | None = None
+    max_basket_percent: Percent = 100
+    """The discount is at most this percentage of the basket."""
+
+    @property
+    def step(self) -> int:
+        return self.step_points if self.step_points is not None else self.points
+
+    @property
+    def smallest_redemption(self) -> int:
+        """The fewest points that can be redeemed: the first step multiple >= min_points."""
+        return -(-max(self.min_points, self.step) // self.step) * self.step
+
+    def discount_minor(self, points: int) -> int:
+        """The exact discount for a number of points that is a multiple of :attr:`step`."""
+        if points % self.step:
+            raise ValueError(f"{points} is not a multiple of the {self.step}-point step")
+        return points * self.value_minor // self.points
+
+    @model_validator(mode="after")
+    def _whole_discounts(self) -> Self:
+        # Every redeemable amount is a multiple of the step, so this one check makes every
+        # discount a whole number of minor units: no rounding at the till, ever.
+        if self.step * self.value_minor % self.points:
+            raise ValueError(
+                f"step_points {self.step} x value_minor {self.value_minor} must be divisible "
+                f"by points {self.points}, so every redemption is worth whole minor units"
+            )
+        cap = self.max_points_per_transaction
+        if cap is not None and cap // self.step * self.step < self.smallest_redemption:
+            raise ValueError(
+                f"max_points_per_transaction {cap} allows no redemption: the smallest is "
+                f"{self.smallest_redemption} points (min_points {self.min_points}, "
+                f"step {self.step})"
+            )
+        return self
+
+
+class OfflineRules(FrozenModel):
+    """Bounds on what a till may do while it cannot reach the server."""
+
+    redemption_cap_points_per_day: NonNegativeInt
+    """Points one member may redeem per day at a till that is offline (enforced by the till)."""
+
+
+class ProgramRules(FrozenModel):
+    """One version of a loyalty program's rules."""
+
+    program_id: Name
+    version: PositiveInt
+    currency: Name
+    rounding: Rounding
+    """Applied per line, so the breakdown lines sum exactly to the total."""
+    earn: EarnRules
+    campaigns: tuple[Campaign, ...] = ()
+    tiers: tuple[Tier, ...] = ()
+    redemption: RedemptionRules
+    offline: OfflineRules
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ProgramRules:
+        """Parse and validate a rules document; a :class:`pydantic.ValidationError` says where."""
+        return cls.model_validate_json(text)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, code: str) -> str:
+        if code not in CURRENCIES:
+            raise ValueError(f"unknown currency {code!r}; known: {', '.join(sorted(CURRENCIES))}")
+        return code
+
+    @model_validator(mode="after")
+    def _unique_codes(self) -> Self:
+        if repeated := _duplicates(c.id for c in self.campaigns):
+            raise ValueError(f"campaign ids must be unique; repeated: {', '.join(repeated)}")
+        if repeated := _duplicates(t.code for t in self.tiers):
+            raise ValueError(f"tier codes must be unique; repeated: {', '.join(repeated)}")
+        if repeated := _duplicates(str(t.threshold_points) for t in self.tiers):
+            raise ValueError(
+                f"tier thresholds must be distinct; repeated: {', '.join(repeated)} points"
+            )
+        return self
+
+    def tier(self, code: str) -> Tier | None:
+        return next((t for t in self.tiers if t.code == code), None)
