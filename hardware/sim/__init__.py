@@ -1,0 +1,1 @@
+"""Simulated hardware for the demo and the tests: a pty serial scanner, a TCP ESC/POS printer."""

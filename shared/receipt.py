@@ -1,0 +1,316 @@
+"""What a loyalty receipt says, independent of any printer.
+
+A :class:`Receipt` is plain data: the till builds it from a journaled sale and hands it to a
+printer driver (``hardware.printing``), which lays it out for its paper width. Every amount is
+a :class:`~shared.money.Money` and every points figure an ``int`` (DESIGN.md, invariant 6).
+
+Construction checks that the numbers add up, so a receipt can never show a total its lines,
+discounts and tenders contradict, and refuses a member card number that is not masked: a
+receipt leaves the store in the customer's pocket and must never carry a full card number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from shared.codes import format_receipt_barcode, mask_card_number
+from shared.money import Money
+
+__all__ = [
+    "REFERENCE_CARD_NUMBER",
+    "Discount",
+    "PointsLine",
+    "PointsSummary",
+    "Receipt",
+    "ReceiptError",
+    "ReceiptLine",
+    "ReceiptMember",
+    "StoreHeader",
+    "TaxRow",
+    "Tender",
+    "VoucherIssued",
+    "reference_receipt",
+]
+
+_MAX_VISIBLE_CARD_DIGITS: Final = 4
+
+
+class ReceiptError(ValueError):
+    """A receipt whose figures contradict each other, or that would leak a card number."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHeader:
+    """The top of the receipt: who sold it (tax law wants the address and tax id)."""
+
+    name: str
+    address_lines: tuple[str, ...] = ()
+    tax_id: str | None = None
+    """Printed as given, e.g. "VAT GB123456789" or "USt-IdNr. DE123456789"."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptLine:
+    """One sold item. ``amount`` is what the line costs after any line discount."""
+
+    description: str
+    quantity: int
+    unit_price: Money
+    amount: Money
+    tax_letter: str
+    """Ties the line to a row of the tax summary ("A" = 19 %)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Discount:
+    """An order-level reduction, e.g. "Points redeemed 500 pts". ``amount`` is positive."""
+
+    label: str
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRow:
+    """One row of the tax summary: prices include tax, so ``net + tax == gross``."""
+
+    letter: str
+    rate_text: str
+    """The rate as people read it: "19%", "7%", "0%"."""
+    net: Money
+    tax: Money
+    gross: Money
+
+
+@dataclass(frozen=True, slots=True)
+class Tender:
+    """How (part of) the total was paid. Cash tenders open the cash drawer."""
+
+    label: str
+    amount: Money
+    cash: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptMember:
+    """The loyalty member on the sale. Holds only the masked card number, never the full one."""
+
+    masked_card: str
+    tier: str
+
+    def __post_init__(self) -> None:
+        if sum(ch.isdigit() for ch in self.masked_card) > _MAX_VISIBLE_CARD_DIGITS:
+            raise ReceiptError(
+                "masked_card shows more than the last 4 digits; build it with "
+                "ReceiptMember.from_card_number()"
+            )
+
+    @classmethod
+    def from_card_number(cls, card_number: str, tier: str) -> ReceiptMember:
+        """Mask a full card number (last 4 digits shown) the one way every receipt does."""
+        return cls(mask_card_number(card_number), tier)
+
+
+@dataclass(frozen=True, slots=True)
+class PointsLine:
+    """One line of the points breakdown: "Double points on coffee  +6 pts"."""
+
+    label: str
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class PointsSummary:
+    """Points on this sale as the till's rules engine computed them (invariant 5)."""
+
+    earned: int
+    breakdown: tuple[PointsLine, ...] = ()
+    """Short lines that add up to ``earned``; empty prints the total alone."""
+    redeemed: int = 0
+    new_balance: int = 0
+    tier: str | None = None
+    """The member's tier after this sale; printed when it is known."""
+
+    def __post_init__(self) -> None:
+        if self.earned < 0 or self.redeemed < 0:
+            raise ReceiptError("points earned and redeemed are non-negative counts")
+        if self.breakdown and sum(p.points for p in self.breakdown) != self.earned:
+            raise ReceiptError(
+                f"points breakdown adds up to {sum(p.points for p in self.breakdown)}, "
+                f"not the {self.earned} earned"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherIssued:
+    """A voucher handed out with this receipt; its code prints as a barcode."""
+
+    code: str
+    description: str
+
+
+def _sum(amounts: Iterable[Money], currency: str) -> Money:
+    total = Money.zero(currency)
+    for amount in amounts:
+        total = total + amount
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Everything one printed loyalty receipt shows, in the order a customer reads it."""
+
+    currency: str
+    store: StoreHeader
+    receipt_no: str
+    terminal: str
+    cashier: str
+    local_time_text: str
+    """The store's wall-clock time, already formatted ("2026-03-14 17:42"): the receipt does
+    not convert time zones, the till does."""
+    lines: tuple[ReceiptLine, ...]
+    subtotal: Money
+    total: Money
+    discounts: tuple[Discount, ...] = ()
+    tax_rows: tuple[TaxRow, ...] = ()
+    tenders: tuple[Tender, ...] = ()
+    change: Money | None = None
+    member: ReceiptMember | None = None
+    points: PointsSummary | None = None
+    vouchers: tuple[VoucherIssued, ...] = ()
+    receipt_barcode: str | None = None
+    """The payload that finds this sale again for a return (``format_receipt_barcode``)."""
+    footer_lines: tuple[str, ...] = ()
+    reprint: bool = False
+    """A copy printed later: shows a REPRINT banner and never opens the cash drawer."""
+
+    def __post_init__(self) -> None:
+        self._check_currencies()
+        self._check_arithmetic()
+
+    @property
+    def change_due(self) -> Money:
+        return self.change if self.change is not None else Money.zero(self.currency)
+
+    @property
+    def open_drawer(self) -> bool:
+        """Kick the cash drawer: a cash tender was taken and this is not a later copy."""
+        return not self.reprint and any(t.cash for t in self.tenders)
+
+    def _monies(self) -> Iterable[Money]:
+        yield self.subtotal
+        yield self.total
+        yield self.change_due
+        for line in self.lines:
+            yield line.unit_price
+            yield line.amount
+        yield from (d.amount for d in self.discounts)
+        for row in self.tax_rows:
+            yield from (row.net, row.tax, row.gross)
+        yield from (t.amount for t in self.tenders)
+
+    def _check_currencies(self) -> None:
+        others = sorted({m.currency for m in self._monies()} - {self.currency})
+        if others:
+            raise ReceiptError(f"receipt in {self.currency} has amounts in {', '.join(others)}")
+
+    def _check_arithmetic(self) -> None:
+        cur = self.currency
+        lines_sum = _sum((line.amount for line in self.lines), cur)
+        if lines_sum != self.subtotal:
+            raise ReceiptError(f"lines add up to {lines_sum}, subtotal says {self.subtotal}")
+        discounted = self.subtotal - _sum((d.amount for d in self.discounts), cur)
+        if discounted != self.total:
+            raise ReceiptError(f"subtotal less discounts is {discounted}, total says {self.total}")
+        if self.tenders:
+            paid = _sum((t.amount for t in self.tenders), cur) - self.change_due
+            if paid != self.total:
+                raise ReceiptError(f"tenders less change come to {paid}, total is {self.total}")
+        elif self.change_due:
+            raise ReceiptError("change given without any tender")
+        for row in self.tax_rows:
+            if row.net + row.tax != row.gross:
+                raise ReceiptError(f"tax row {row.letter}: net + tax != gross")
+        if self.tax_rows:
+            gross = _sum((row.gross for row in self.tax_rows), cur)
+            if gross != self.total:
+                raise ReceiptError(f"tax summary gross is {gross}, total is {self.total}")
+        letters = {row.letter for row in self.tax_rows}
+        unknown = sorted({line.tax_letter for line in self.lines} - letters) if letters else []
+        if unknown:
+            raise ReceiptError(f"lines use tax letters {unknown} missing from the tax summary")
+
+
+REFERENCE_CARD_NUMBER: Final = "9826000123456785"
+"""The member card on :func:`reference_receipt`; tests check it never appears in full."""
+
+_VOUCHER_CODE: Final = "V-K4PV-HZ7J-2DEP"
+
+
+def reference_receipt(*, cash: bool = True, reprint: bool = False) -> Receipt:
+    """A realistic receipt for print tests, the demo and the golden files.
+
+    Deliberately awkward: accented and non-Latin-1 text ("Grüße", "café", "Zoë", "€5", curly
+    quotes, "×"), a description too long for one line, a quantity line, a points redemption,
+    a voucher barcode and the receipt barcode. ``cash=False`` pays by card (no drawer kick).
+
+    Figures: lines 23.89; 500 points redeemed take 5.00 off, split over the tax rates in
+    proportion (A 4.04, B 0.96, ``shared.money.allocate``); tax is extracted from the gross.
+    """
+
+    def eur(minor: int) -> Money:
+        return Money(minor, "EUR")
+
+    lines = (
+        ReceiptLine("Café latte", 2, eur(320), eur(640), "A"),
+        ReceiptLine("Croissant au beurre", 1, eur(210), eur(210), "B"),
+        ReceiptLine(
+            "Organic oat milk 1 l, barista edition (lactose-free)", 1, eur(249), eur(249), "B"
+        ),
+        ReceiptLine("Mug “Grüße aus Berlin”", 1, eur(1290), eur(1290), "A"),
+    )
+    tenders = (
+        (Tender("Cash", eur(2000), cash=True),) if cash else (Tender("Card •••• 4242", eur(1889)),)
+    )
+    return Receipt(
+        currency="EUR",
+        store=StoreHeader(
+            name="Café Lindenhof",
+            address_lines=("Hauptstraße 12", "10115 Berlin"),
+            tax_id="USt-IdNr. DE123456789",
+        ),
+        receipt_no="T01-000123",
+        terminal="T01",
+        cashier="Zoë",
+        local_time_text="2026-03-14 17:42",
+        lines=lines,
+        subtotal=eur(2389),
+        discounts=(Discount("Points redeemed 500 pts", eur(500)),),
+        total=eur(1889),
+        tax_rows=(
+            TaxRow("A", "19%", eur(1282), eur(244), eur(1526)),
+            TaxRow("B", "7%", eur(339), eur(24), eur(363)),
+        ),
+        tenders=tenders,
+        change=eur(111) if cash else None,
+        member=ReceiptMember.from_card_number(REFERENCE_CARD_NUMBER, "Silver"),
+        points=PointsSummary(
+            earned=28,
+            breakdown=(
+                PointsLine("Base 1 pt per €1", 18),
+                PointsLine("Silver tier ×1.25", 4),
+                PointsLine("Double points: café", 6),
+            ),
+            redeemed=500,
+            new_balance=1262,
+            tier="Silver",
+        ),
+        vouchers=(VoucherIssued(_VOUCHER_CODE, "€5 off your next visit, valid until 2026-04-30"),),
+        receipt_barcode=format_receipt_barcode("T01", 123),
+        footer_lines=(
+            "Vielen Dank & liebe Grüße!",
+            "Returns within 30 days with this receipt.",
+        ),
+        reprint=reprint,
+    )
