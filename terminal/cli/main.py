@@ -7,6 +7,9 @@ import logging
 import click
 
 from terminal.cli.hw import hw
+from terminal.cli.journal import journal
+from terminal.cli.ops import balance, enrol, sale, status
+from terminal.cli.run import demo, run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,7 +20,8 @@ def till(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-till.add_command(hw)
+for command in (run, demo, journal, status, sale, enrol, balance, hw):
+    till.add_command(command)
 
 
 def main() -> None:

@@ -11,7 +11,9 @@ def journal_count(database: TillDatabase) -> int:
 
 def products(database: TillDatabase, category: str | None = None) -> list[Product]:
     with database.read() as db:
-        sql = "SELECT sku, description, category, price_minor, tax_rate_bp, open_price FROM products"
+        sql = (
+            "SELECT sku, description, category, price_minor, tax_rate_bp, open_price FROM products"
+        )
         args: list[str] = []
         sql += " WHERE open_price = 0"
         if category:

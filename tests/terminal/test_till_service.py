@@ -66,7 +66,8 @@ def test_a_cash_sale_is_journaled_with_change_and_queues_its_receipt(till, datab
     sale = done.entry.payload
     assert isinstance(sale, Sale)
     assert sale.total_minor == 2 * first.price_minor + second.price_minor
-    assert sale.member is None and sale.earned is None
+    assert sale.member is None
+    assert sale.earned is None
     assert done.entry.cashier_id == "1"
     with database.read() as db:
         job = db.execute("SELECT seq, status FROM print_jobs WHERE id = ?", [done.print_job_id])
@@ -76,7 +77,7 @@ def test_a_cash_sale_is_journaled_with_change_and_queues_its_receipt(till, datab
 
 def test_a_member_sale_earns_points_and_the_balance_includes_them(till, config) -> None:
     before = till.member_view(demo_card(config, 1)).balance
-    basket, done = _sell(till, config, card=1)
+    _basket, done = _sell(till, config, card=1)
     sale = done.entry.payload
     assert isinstance(sale, Sale)
     assert sale.earned is not None
@@ -121,7 +122,8 @@ def test_bad_scans_and_cards_are_refused_and_change_nothing(till, config, databa
         till.attach_member(basket, blocked_demo_card(config))
     with pytest.raises(UnknownProductError):
         till.scan(basket, till.classify("4006381333931"))
-    assert basket.empty and basket.member is None
+    assert basket.empty
+    assert basket.member is None
     assert journal_count(database) == count
 
 
@@ -137,7 +139,7 @@ def test_a_scan_adds_a_product_or_attaches_the_member(till, config, database) ->
 def test_redemption_within_limits_discounts_the_basket(till, config) -> None:
     before = till.member_view(demo_card(config, 8)).balance
     assert before >= 200
-    basket, done = _sell(till, config, card=8, qty=8, redeem=200)
+    _basket, done = _sell(till, config, card=8, qty=8, redeem=200)
     sale = done.entry.payload
     assert isinstance(sale, Sale)
     assert sale.points_redeemed == 200
@@ -185,7 +187,7 @@ def test_removing_lines_drops_a_redemption_that_no_longer_fits(till, config) -> 
 
 
 def test_partial_and_full_returns_reverse_points_and_never_exceed_the_sale(till, config) -> None:
-    basket, done = _sell(till, config, card=3, qty=3)
+    _basket, done = _sell(till, config, card=3, qty=3)
     sale = done.entry.payload
     assert isinstance(sale, Sale)
     line = sale.lines[0]
@@ -200,9 +202,7 @@ def test_partial_and_full_returns_reverse_points_and_never_exceed_the_sale(till,
     second = till.return_items(done.entry.seq, rest)
     total_refund = first.entry.payload.refund_minor + second.entry.payload.refund_minor
     assert total_refund == sale.total_minor
-    reversed_points = (
-        first.entry.payload.points_reversed + second.entry.payload.points_reversed
-    )
+    reversed_points = first.entry.payload.points_reversed + second.entry.payload.points_reversed
     assert reversed_points == sale.points_earned
     _, lines = till.find_sale(done.entry.seq)
     assert all(ln.returnable_quantity == 0 for ln in lines)
@@ -222,11 +222,15 @@ def test_a_void_undoes_the_sale_and_its_points(till, config) -> None:
 def test_offline_enrolment_assigns_the_card_and_finds_the_member(till, config) -> None:
     card = demo_card(config, 50_000)
     entry, view = till.enrol(
-        name="Zoë Quist", phone="+49 170 5550123", email=None, marketing_consent=True,
+        name="Zoë Quist",
+        phone="+49 170 5550123",
+        email=None,
+        marketing_consent=True,
         card_number=card,
     )
     assert entry.kind == "enrolment"
-    assert view.name == "Zoë Quist" and view.balance == 0
+    assert view.name == "Zoë Quist"
+    assert view.balance == 0
     found = till.find_members("0170 555 0123".replace("0170", "+49170"))
     assert [m.name for m, _ in found] == ["Zoë Quist"]
     assert till.find_members("zoë q")[0][1] == card
@@ -254,7 +258,8 @@ def test_closing_the_shift_journals_a_z_report(till, config) -> None:
     entry, _job = till.close_shift(cash_counted_minor=0)
     report = entry.payload
     assert isinstance(report, ShiftClose)
-    assert report.sales_count == 2 and report.refunds_count == 1
+    assert report.sales_count == 2
+    assert report.refunds_count == 1
     assert report.points_issued == done.entry.payload.points_earned
     assert report.cash_expected_minor > 0
 
@@ -271,7 +276,10 @@ def test_every_entry_round_trips_and_the_chain_holds(till, config, database) -> 
     _, done = _sell(till, config, card=4, qty=4)
     till.return_items(done.entry.seq, {1: 1})
     till.enrol(
-        name="Ana", phone=None, email="ana@example.com", marketing_consent=False,
+        name="Ana",
+        phone=None,
+        email="ana@example.com",
+        marketing_consent=False,
         card_number=demo_card(config, 70_000),
     )
     till.close_shift()

@@ -1,0 +1,159 @@
+"""Scriptable till operations: the same journal entries the TUI writes, for integrations
+and tests. Each prints one JSON object; a refusal prints the reason and exits 1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from shared.journal import Sale, TenderMethod
+from shared.money import Money
+from terminal.cli.context import config_option, emit_json, fail, load, open_till, print_queue_for
+from terminal.till.errors import TillError
+from terminal.till.service import Till
+
+cashier_options = [
+    click.option("--cashier", envvar="LOYALTILL_CASHIER", required=True, help="Cashier number."),
+    click.option("--pin", envvar="LOYALTILL_PIN", required=True, help="Cashier PIN."),
+]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _with_cashier(f: F) -> F:
+    for option in reversed(cashier_options):
+        f = option(f)
+    return f
+
+
+def _sign_in(till: Till, cashier: str, pin: str) -> None:
+    try:
+        till.sign_in(cashier, pin)
+    except TillError as error:
+        fail(str(error))
+
+
+@click.command()
+@config_option
+@_with_cashier
+@click.option("--card", help="Member card number (attaches the member).")
+@click.option("--line", "lines", multiple=True, required=True, help="SKU:QTY or SKU:QTY:PRICE.")
+@click.option(
+    "--tender", "tenders", multiple=True, required=True, help="METHOD:AMOUNT, e.g. cash:20.00"
+)
+@click.option("--redeem", type=int, help="Points to redeem (0 = as many as allowed).")
+def sale(
+    config_path: Path | None,
+    cashier: str,
+    pin: str,
+    card: str | None,
+    lines: tuple[str, ...],
+    tenders: tuple[str, ...],
+    redeem: int | None,
+) -> None:
+    """Ring up and complete a sale; the receipt is queued (and printed if a printer is set)."""
+    config = load(config_path)
+    till, _ = open_till(config)
+    _sign_in(till, cashier, pin)
+    basket = till.new_basket()
+    try:
+        for spec in lines:
+            parts = spec.split(":")
+            if len(parts) not in (2, 3) or not parts[1].isdigit():
+                fail(f"--line {spec!r}: expected SKU:QTY or SKU:QTY:PRICE")
+            price = Money.parse(parts[2], config.currency).minor if len(parts) == 3 else None
+            till.add_product(basket, parts[0], int(parts[1]), price)
+        if card:
+            till.attach_member(basket, card)
+        if redeem is not None:
+            till.redeem(basket, redeem or None)
+        for spec in tenders:
+            method, _, amount = spec.partition(":")
+            try:
+                tender_method = TenderMethod(method)
+            except ValueError:
+                fail(f"--tender {spec!r}: method must be one of {[m.value for m in TenderMethod]}")
+            till.add_tender(
+                basket,
+                tender_method,
+                Money.parse(amount, config.currency).minor if amount else None,
+            )
+        done = till.complete_sale(basket)
+    except TillError as error:
+        fail(str(error))
+    except ValueError as error:
+        fail(str(error))
+    payload = done.entry.payload
+    assert isinstance(payload, Sale)
+    printed = print_queue_for(till).print_job(done.print_job_id)
+    emit_json(
+        {
+            "seq": done.entry.seq,
+            "receipt_no": payload.receipt_no,
+            "total_minor": payload.total_minor,
+            "change_minor": done.change_minor,
+            "points_earned": payload.points_earned,
+            "points_redeemed": payload.points_redeemed,
+            "balance": done.balance_after,
+            "printed": printed.ok,
+            "print_message": printed.message,
+        }
+    )
+
+
+@click.command()
+@config_option
+@_with_cashier
+@click.option("--name", required=True)
+@click.option("--phone")
+@click.option("--email")
+@click.option("--consent/--no-consent", default=False, help="Marketing consent given.")
+@click.option("--card", required=True, help="The blank card to assign.")
+def enrol(
+    config_path: Path | None,
+    cashier: str,
+    pin: str,
+    name: str,
+    phone: str | None,
+    email: str | None,
+    consent: bool,
+    card: str,
+) -> None:
+    """Enrol a member (works offline) and assign their card."""
+    config = load(config_path)
+    till, _ = open_till(config)
+    _sign_in(till, cashier, pin)
+    try:
+        entry, view = till.enrol(
+            name=name, phone=phone, email=email, marketing_consent=consent, card_number=card
+        )
+    except TillError as error:
+        fail(str(error))
+    emit_json({"seq": entry.seq, "member_key": view.member_key, "card": view.card_number})
+
+
+@click.command()
+@config_option
+@click.argument("card")
+def balance(config_path: Path | None, card: str) -> None:
+    """A member's balance as this till sees it (server balance + unsent entries)."""
+    config = load(config_path)
+    till, _ = open_till(config)
+    try:
+        view = till.member_view(card)
+    except TillError as error:
+        fail(str(error))
+    emit_json({"card": card, "name": view.name, "tier": view.tier, "balance": view.balance})
+
+
+@click.command()
+@config_option
+def status(config_path: Path | None) -> None:
+    """The till's state as JSON: journal tip, unsent entries, print queue, rules version."""
+    config = load(config_path)
+    till, _ = open_till(config)
+    emit_json(till.status())

@@ -1,0 +1,1 @@
+"""The demo store that ``make demo`` runs: seeded data plus the hardware simulators."""

@@ -1,0 +1,276 @@
+"""Seed a realistic demo store: catalog, members with cards, program rules, cashiers, offers.
+
+Deterministic (a fixed random seed), so the README can name cards that exist.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import random
+from collections.abc import Callable
+
+from shared.codes import card_number_from_serial, gtin_check_digit
+from shared.rules import ProgramRules
+from terminal.config import TillConfig
+from terminal.store.cashiers import add_cashier
+from terminal.store.catalog import save_rules
+from terminal.store.database import TillDatabase
+from terminal.store.members import digits_only
+from terminal.store.settings import get_setting, set_setting
+
+__all__ = ["DEMO_CASHIERS", "demo_card", "demo_rules", "seed_demo"]
+
+DEMO_CASHIERS = (("1", "Alex Meyer", "1234", "cashier"), ("9", "Sam Okafor", "9999", "supervisor"))
+
+# (category, tax rate bp, price range in cents, names)
+_CATALOG: tuple[tuple[str, int, tuple[int, int], tuple[str, ...]], ...] = (
+    (
+        "fruit-veg",
+        700,
+        (49, 499),
+        (
+            "Bananas",
+            "Apples Elstar",
+            "Strawberries 500 g",
+            "Avocado",
+            "Tomatoes on the vine",
+            "Carrots 1 kg",
+            "Blueberries",
+            "Lemons",
+            "Baby spinach",
+            "Red peppers",
+        ),
+    ),
+    (
+        "bakery",
+        700,
+        (89, 549),
+        (
+            "Sourdough loaf",
+            "Croissant",
+            "Pain au chocolat",
+            "Rye bread",
+            "Baguette",
+            "Cinnamon bun",
+            "Brötchen x6",
+        ),
+    ),
+    (
+        "dairy",
+        700,
+        (59, 699),
+        (
+            "Whole milk 1 l",
+            "Greek yoghurt",
+            "Butter 250 g",
+            "Gouda slices",
+            "Crème fraîche",
+            "Oat milk 1 l",
+            "Eggs x10",
+        ),
+    ),
+    (
+        "own-brand",
+        700,
+        (79, 399),
+        ("Harbour pasta 500 g", "Harbour rice 1 kg", "Harbour tomato sauce", "Harbour muesli"),
+    ),
+    (
+        "grocery",
+        700,
+        (99, 899),
+        (
+            "Café crème beans 500 g",
+            "Olive oil 750 ml",
+            "Dark chocolate 70 %",
+            "Honey 250 g",
+            "Peanut butter",
+            "Tea Earl Grey",
+            "Müsli crunchy",
+        ),
+    ),
+    (
+        "drinks",
+        1900,
+        (69, 399),
+        ("Sparkling water 1.5 l", "Orange juice 1 l", "Cola 1.5 l", "Kombucha"),
+    ),
+    ("alcohol", 1900, (199, 2499), ("Pilsner 6-pack", "Rioja 2021", "Crémant", "Gin 70 cl")),
+    (
+        "household",
+        1900,
+        (149, 1299),
+        ("Washing-up liquid", "Kitchen roll x4", "Sponges x3", "Laundry gel"),
+    ),
+    ("reusable-bags", 1900, (99, 199), ("Jute bag", "Cotton tote")),
+    ("baby-formula", 700, (1299, 2199), ("Infant formula 800 g",)),
+    ("tobacco", 1900, (750, 1200), ("Cigarettes 20",)),
+)
+_DEPARTMENTS = (
+    ("DEPT-GROCERY", "Grocery (open price)", "grocery", 700),
+    ("DEPT-FRESH", "Fresh (open price)", "fruit-veg", 700),
+    ("DEPT-GENERAL", "General (open price)", "household", 1900),
+)
+_FIRST = (
+    "Anna",
+    "Ben",
+    "Chloé",
+    "David",
+    "Elif",
+    "Finn",
+    "Greta",
+    "Hamid",
+    "Ines",
+    "Jonas",
+    "Kemal",
+    "Lea",
+    "Mia",
+    "Noah",
+    "Olga",
+    "Paul",
+    "Zoë",
+    "Søren",
+    "Łucja",
+    "José",
+)
+_LAST = (
+    "Müller",
+    "Schmidt",
+    "Dubois",
+    "García",
+    "Rossi",
+    "Nowak",
+    "Jensen",
+    "Yilmaz",
+    "O'Brien",
+    "Novák",
+    "Andersson",
+    "Silva",
+    "Kowalski",
+    "Fischer",
+    "Weber",
+)
+
+
+def demo_rules() -> ProgramRules:
+    text = importlib.resources.files("shared.rules.examples").joinpath("demo_program.json")
+    return ProgramRules.from_json(text.read_bytes())
+
+
+def demo_card(config: TillConfig, serial: int) -> str:
+    """Demo member number ``serial`` (1-based) has this card."""
+    return card_number_from_serial(config.code_config(), serial)
+
+
+def _gtin(rng: random.Random) -> str:
+    body = "40" + "".join(rng.choice("0123456789") for _ in range(10))
+    return body + gtin_check_digit(body)
+
+
+def seed_demo(
+    database: TillDatabase,
+    config: TillConfig,
+    *,
+    members: int = 3000,
+    products: int = 300,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> bool:
+    """Fill an empty till database with the demo store. Returns False if already seeded."""
+    rng = random.Random(20261123)  # noqa: S311 (demo data, not secrets)
+    report = progress or (lambda _what, _done, _total: None)
+    with database.write() as db:
+        if get_setting(db, "demo_seeded"):
+            return False
+        save_rules(db, demo_rules())
+        for cashier_id, name, pin, role in DEMO_CASHIERS:
+            add_cashier(db, cashier_id, name, pin, role)
+        rows: list[tuple[str, str, str, int, int, int]] = []
+        seen: set[str] = set()
+        while len(rows) < products:
+            category, tax, (low, high), names = _CATALOG[len(rows) % len(_CATALOG)]
+            gtin = _gtin(rng)
+            if gtin in seen:
+                continue
+            seen.add(gtin)
+            base = names[(len(rows) // len(_CATALOG)) % len(names)]
+            variant = len(rows) // (len(_CATALOG) * len(names))
+            description = base if variant == 0 else f"{base} #{variant + 1}"
+            rows.append((gtin, description, category, rng.randint(low, high), tax, 0))
+        rows += [(sku, name, cat, 0, tax, 1) for sku, name, cat, tax in _DEPARTMENTS]
+        db.conn.executemany(
+            "INSERT INTO products (sku, description, category, price_minor, tax_rate_bp, "
+            "open_price) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        report("products", len(rows), len(rows))
+        member_rows: list[tuple[object, ...]] = []
+        card_rows: list[tuple[str, str, str, str | None]] = []
+
+        def flush() -> None:
+            db.conn.executemany(
+                "INSERT INTO members (member_key, member_id, local_member_id, name, name_fold, "
+                "phone, phone_digits, email, tier, server_balance, marketing_consent) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                member_rows,
+            )
+            db.conn.executemany(
+                "INSERT INTO cards (card_number, member_key, status, blocked_reason) "
+                "VALUES (?, ?, ?, ?)",
+                card_rows,
+            )
+            member_rows.clear()
+            card_rows.clear()
+
+        for serial in range(1, members + 1):
+            first, last = rng.choice(_FIRST), rng.choice(_LAST)
+            name = f"{first} {last}"
+            phone = f"+49 151 {serial:08d}"
+            email = f"{first}.{last}.{serial}@example.com".lower().replace("'", "")
+            balance = rng.choice((0, 120, 480, 950, 1500, 2600, 4200, 12000))
+            tier = "gold" if balance >= 10000 else "silver" if balance >= 2500 else "member"
+            key = f"M{serial:07d}"
+            member_rows.append(
+                (
+                    key,
+                    key,
+                    None,
+                    name,
+                    name.casefold(),
+                    phone,
+                    digits_only(phone),
+                    email,
+                    tier,
+                    balance,
+                    serial % 3 == 0,
+                )
+            )
+            card_rows.append((demo_card(config, serial), key, "active", None))
+            if serial % 10_000 == 0:
+                flush()
+                report("members", serial, members)
+        # Demo member 4 lost a card: the old one is blocked, a newer one is active.
+        if members >= 4:
+            card_rows.append((blocked_demo_card(config), "M0000004", "blocked", "reported lost"))
+        flush()
+        db.conn.executemany(
+            "INSERT INTO offers (offer_id, title, description, tier, valid_until) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (
+                    "O1",
+                    "Weekend fresh x2",
+                    "Double points on fruit, veg and bakery Sat-Sun",
+                    None,
+                    None,
+                ),
+                ("O2", "Gold: free coffee", "A free coffee with any purchase", "gold", None),
+                ("O3", "Bag bonus", "10 points for every reusable bag", None, None),
+            ],
+        )
+        report("members", members, members)
+        set_setting(db, "demo_seeded", "1")
+    return True
+
+
+def blocked_demo_card(config: TillConfig) -> str:
+    return card_number_from_serial(config.code_config(), 900_000 + 4)

@@ -1,0 +1,176 @@
+"""Schema migrations for the till database, recorded in the ``migrations`` table.
+
+Migrations are append-only: never edit one that has shipped; add the next. Each runs in the
+caller's transaction, so a till upgraded mid-crash is either migrated or not.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+__all__ = ["MIGRATIONS", "apply_migrations"]
+
+
+def _run_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run ``script`` statement by statement inside the caller's transaction.
+
+    ``sqlite3.executescript`` would COMMIT first, making a migration non-atomic.
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:60]}")
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+        -- The append-only, hash-chained journal (DESIGN.md, invariant 2).
+        CREATE TABLE journal (
+            seq INTEGER PRIMARY KEY,
+            entry_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            occurred_at TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            record TEXT NOT NULL
+        );
+        CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal
+        BEGIN SELECT RAISE(ABORT, 'the journal is append-only: entries cannot be changed'); END;
+        CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
+        BEGIN SELECT RAISE(ABORT, 'the journal is append-only: entries cannot be deleted'); END;
+
+        -- Member cache: the server's view plus members enrolled here.
+        CREATE TABLE members (
+            member_key TEXT PRIMARY KEY,     -- server id, or 'L:<local uuid>' until synced
+            member_id TEXT,
+            local_member_id TEXT,
+            name TEXT NOT NULL,
+            name_fold TEXT NOT NULL,         -- lower-cased for search
+            phone TEXT,
+            phone_digits TEXT,
+            email TEXT,
+            tier TEXT,
+            server_balance INTEGER NOT NULL DEFAULT 0,
+            marketing_consent INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX members_phone ON members(phone_digits);
+        CREATE INDEX members_email ON members(email);
+        CREATE INDEX members_name ON members(name_fold);
+        CREATE TABLE cards (
+            card_number TEXT PRIMARY KEY,
+            member_key TEXT NOT NULL REFERENCES members(member_key),
+            status TEXT NOT NULL DEFAULT 'active',   -- active | blocked
+            blocked_reason TEXT
+        );
+        CREATE INDEX cards_member ON cards(member_key);
+
+        -- Points effects of this till's own entries, for balance = server + unsent effects.
+        CREATE TABLE points_effects (
+            seq INTEGER NOT NULL REFERENCES journal(seq),
+            member_key TEXT NOT NULL,
+            delta INTEGER NOT NULL,
+            redeemed INTEGER NOT NULL DEFAULT 0,
+            local_date TEXT NOT NULL
+        );
+        CREATE INDEX points_effects_member ON points_effects(member_key, seq);
+
+        CREATE TABLE products (
+            sku TEXT PRIMARY KEY,
+            description TEXT NOT NULL,
+            category TEXT NOT NULL,
+            price_minor INTEGER NOT NULL,
+            tax_rate_bp INTEGER NOT NULL DEFAULT 0,
+            open_price INTEGER NOT NULL DEFAULT 0   -- departments: the cashier keys the price
+        );
+        CREATE TABLE rules (version INTEGER PRIMARY KEY, program_id TEXT NOT NULL,
+                            document TEXT NOT NULL);
+        CREATE TABLE offers (
+            offer_id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL,
+            tier TEXT,                -- NULL: every member
+            valid_until TEXT
+        );
+        CREATE TABLE cashiers (
+            cashier_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            pin_salt TEXT NOT NULL,
+            pin_hash TEXT NOT NULL,
+            role TEXT NOT NULL DEFAULT 'cashier'
+        );
+
+        -- Receipts waiting for (or failed at) the printer. The sale is already journaled.
+        CREATE TABLE print_jobs (
+            id INTEGER PRIMARY KEY,
+            seq INTEGER NOT NULL REFERENCES journal(seq),
+            reprint INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'queued',  -- queued | printed | failed
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            balance_after INTEGER,
+            tier_after TEXT,
+            created_at TEXT NOT NULL,
+            printed_at TEXT
+        );
+        CREATE INDEX print_jobs_status ON print_jobs(status);
+
+        -- What has been refunded of each sold line, so a return can never exceed the sale.
+        CREATE TABLE returned_lines (
+            orig_terminal TEXT NOT NULL,
+            orig_seq INTEGER NOT NULL,
+            line_no INTEGER NOT NULL,
+            quantity INTEGER NOT NULL,
+            refund_minor INTEGER NOT NULL,
+            return_seq INTEGER NOT NULL REFERENCES journal(seq)
+        );
+        CREATE INDEX returned_lines_orig ON returned_lines(orig_terminal, orig_seq);
+        CREATE TABLE voided_sales (
+            orig_seq INTEGER PRIMARY KEY,
+            void_seq INTEGER NOT NULL REFERENCES journal(seq)
+        );
+
+        CREATE TABLE shifts (
+            shift_id TEXT PRIMARY KEY,
+            cashier_id TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            first_seq INTEGER NOT NULL,
+            close_seq INTEGER
+        );
+        """,
+    )
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("001_initial", _m001_initial),
+]
+
+
+def apply_migrations(db: sqlite_utils.Database) -> list[str]:
+    """Apply the migrations this database has not seen; return their names."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS migrations "
+        "(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM migrations").fetchall()}
+    applied = []
+    for name, migrate in MIGRATIONS:
+        if name in done:
+            continue
+        migrate(db)
+        db.execute(
+            "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
+            [name, datetime.now(UTC).isoformat()],
+        )
+        applied.append(name)
+    return applied

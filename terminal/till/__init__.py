@@ -1,0 +1,1 @@
+"""The till application core: basket, cashier actions, receipts."""

@@ -1,0 +1,142 @@
+"""The sale being rung up: lines, the attached member, the points redemption, tenders.
+
+Plain in-memory state owned by the UI; nothing here is durable until ``Till.complete_sale``
+journals it. Totals are integers in minor units; prices include tax.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.journal import Tender
+from shared.money import Rounding, round_fraction
+from shared.rules import BasketLine as EarnLine
+from shared.rules.redeem import RedemptionQuote
+from terminal.store.catalog import Product
+from terminal.store.members import MemberRecord
+
+__all__ = ["AttachedMember", "Basket", "BasketLine", "included_tax"]
+
+
+def included_tax(gross_minor: int, rate_bp: int) -> int:
+    """Tax contained in a tax-inclusive amount: gross x rate / (1 + rate), half-up."""
+    from fractions import Fraction
+
+    return round_fraction(Fraction(gross_minor * rate_bp, 10_000 + rate_bp), Rounding.HALF_UP)
+
+
+@dataclass
+class BasketLine:
+    line_no: int
+    product: Product
+    quantity: int
+    unit_price_minor: int
+    discount_minor: int = 0
+
+    @property
+    def net_minor(self) -> int:
+        return self.quantity * self.unit_price_minor - self.discount_minor
+
+    @property
+    def tax_minor(self) -> int:
+        return included_tax(self.net_minor, self.product.tax_rate_bp)
+
+
+@dataclass(frozen=True, slots=True)
+class AttachedMember:
+    member: MemberRecord
+    card_number: str
+    balance: int
+    """Server balance + this till's unsent effects, when the card was scanned."""
+
+    @property
+    def tier(self) -> str | None:
+        return self.member.tier
+
+
+@dataclass
+class Basket:
+    currency: str
+    lines: list[BasketLine] = field(default_factory=list)
+    member: AttachedMember | None = None
+    redemption: RedemptionQuote | None = None
+    tenders: list[Tender] = field(default_factory=list)
+    _next_line_no: int = 1
+
+    def add(
+        self, product: Product, quantity: int = 1, price_minor: int | None = None
+    ) -> BasketLine:
+        """Add a product; a repeat scan of the same fixed-price product adds to its line."""
+        if quantity <= 0:
+            raise ValueError("quantity must be at least 1")
+        price = product.price_minor if price_minor is None else price_minor
+        last = self.lines[-1] if self.lines else None
+        if (
+            last is not None
+            and not product.open_price
+            and last.product.sku == product.sku
+            and last.unit_price_minor == price
+        ):
+            last.quantity += quantity
+            return last
+        line = BasketLine(self._next_line_no, product, quantity, price)
+        self._next_line_no += 1
+        self.lines.append(line)
+        return line
+
+    def line(self, line_no: int) -> BasketLine:
+        for line in self.lines:
+            if line.line_no == line_no:
+                return line
+        raise KeyError(f"no line {line_no} in the basket")
+
+    def set_quantity(self, line_no: int, quantity: int) -> None:
+        if quantity <= 0:
+            self.void_line(line_no)
+        else:
+            self.line(line_no).quantity = quantity
+
+    def void_line(self, line_no: int) -> None:
+        self.lines.remove(self.line(line_no))
+
+    @property
+    def empty(self) -> bool:
+        return not self.lines
+
+    @property
+    def subtotal_minor(self) -> int:
+        return sum(line.net_minor for line in self.lines)
+
+    @property
+    def discount_minor(self) -> int:
+        return self.redemption.discount_minor if self.redemption else 0
+
+    @property
+    def total_minor(self) -> int:
+        return self.subtotal_minor - self.discount_minor
+
+    @property
+    def tax_minor(self) -> int:
+        return sum(line.tax_minor for line in self.lines)
+
+    @property
+    def paid_minor(self) -> int:
+        return sum(t.amount_minor for t in self.tenders)
+
+    @property
+    def due_minor(self) -> int:
+        """Still to pay (negative: change due)."""
+        return self.total_minor - self.paid_minor
+
+    def earn_lines(self) -> list[EarnLine]:
+        return [
+            EarnLine(
+                line_no=line.line_no,
+                sku=line.product.sku,
+                category=line.product.category,
+                quantity=line.quantity,
+                net_minor=line.net_minor,
+            )
+            for line in self.lines
+            if line.net_minor >= 0
+        ]

@@ -1,0 +1,81 @@
+"""What can go wrong at the till, each with a message for the cashier and a next step.
+
+    TillError
+    ├── NotSignedInError
+    ├── SignInFailedError
+    ├── ScanNotUnderstoodError      (garbled or unknown code)
+    ├── UnknownProductError
+    ├── UnknownCardError
+    ├── CardBlockedError
+    ├── RedemptionRefusedError      (limits, balance, offline cap)
+    ├── PaymentIncompleteError
+    ├── ReturnRefusedError          (more than was sold, unknown receipt, voided sale)
+    └── EnrolmentRefusedError       (missing contact, card already in use, bad card number)
+
+Nothing that raises one of these has changed the journal or any balance.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CardBlockedError",
+    "EnrolmentRefusedError",
+    "NotSignedInError",
+    "PaymentIncompleteError",
+    "RedemptionRefusedError",
+    "ReturnRefusedError",
+    "ScanNotUnderstoodError",
+    "SignInFailedError",
+    "TillError",
+    "UnknownCardError",
+    "UnknownProductError",
+]
+
+
+class TillError(Exception):
+    """A refusal the cashier can act on. ``str()`` is the whole message."""
+
+    def __init__(self, message: str, next_step: str = "") -> None:
+        self.message = message
+        self.next_step = next_step
+        super().__init__(f"{message} — {next_step}" if next_step else message)
+
+
+class NotSignedInError(TillError):
+    pass
+
+
+class SignInFailedError(TillError):
+    pass
+
+
+class ScanNotUnderstoodError(TillError):
+    pass
+
+
+class UnknownProductError(TillError):
+    pass
+
+
+class UnknownCardError(TillError):
+    pass
+
+
+class CardBlockedError(TillError):
+    pass
+
+
+class RedemptionRefusedError(TillError):
+    pass
+
+
+class PaymentIncompleteError(TillError):
+    pass
+
+
+class ReturnRefusedError(TillError):
+    pass
+
+
+class EnrolmentRefusedError(TillError):
+    pass
