@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit install clean
+.PHONY: demo test lint typecheck unit install clean
 
 # (Re)install whenever the project metadata changes; otherwise reuse the venv.
 $(STAMP): pyproject.toml
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The till against an embedded demo store: seeded data, printer and scanner simulators.
+demo: $(STAMP)
+	$(BIN)/till demo --data .demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -28,4 +32,4 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .demo

@@ -1,8 +1,8 @@
 """The member cache: lookup by card, phone, email or name, and the balance the till shows.
 
 balance = the server's balance + the points effects of this till's own entries that the
-server had not applied when it sent that balance (DESIGN.md, sync contract). Until sync
-exists, ``applied_through_seq`` is 0 and every local effect counts.
+server had not applied when it sent that balance (DESIGN.md, sync contract): each member row
+keeps the ``applied_through_seq`` its balance came with (0 until the first pull).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import sqlite_utils
 __all__ = [
     "CardRecord",
     "MemberRecord",
-    "applied_through_seq",
     "card_by_number",
     "member_balance",
     "member_by_key",
@@ -121,15 +120,13 @@ def search_members(db: sqlite_utils.Database, query: str, limit: int = 20) -> li
     return [_member(row) for row in rows]
 
 
-def applied_through_seq(db: sqlite_utils.Database) -> int:
-    row = db.execute("SELECT value FROM settings WHERE key = 'applied_through_seq'").fetchone()
-    return int(row[0]) if row else 0
-
-
 def member_balance(db: sqlite_utils.Database, member: MemberRecord) -> int:
+    """The server's balance plus this till's effects the server had not yet applied."""
     row = db.execute(
-        "SELECT COALESCE(SUM(delta), 0) FROM points_effects WHERE member_key = ? AND seq > ?",
-        [member.member_key, applied_through_seq(db)],
+        "SELECT COALESCE(SUM(e.delta), 0) FROM points_effects e "
+        "JOIN members m ON m.member_key = e.member_key "
+        "WHERE e.member_key = ? AND e.seq > m.applied_through_seq",
+        [member.member_key],
     ).fetchone()
     return member.server_balance + int(row[0])
 

@@ -151,8 +151,22 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m002_member_applied_through(db: sqlite_utils.Database) -> None:
+    """Each cached balance remembers which of this till's entries it already includes
+    (docs/protocol.md, Pull): pages of a pull can straddle a push."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE members ADD COLUMN applied_through_seq INTEGER NOT NULL DEFAULT 0;
+        CREATE UNIQUE INDEX members_member_id ON members(member_id);
+        CREATE INDEX members_local_id ON members(local_member_id);
+        """,
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
+    ("002_member_applied_through", _m002_member_applied_through),
 ]
 
 

@@ -9,20 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.journal import Tender
-from shared.money import Rounding, round_fraction
 from shared.rules import BasketLine as EarnLine
 from shared.rules.redeem import RedemptionQuote
 from terminal.store.catalog import Product
 from terminal.store.members import MemberRecord
+from terminal.till.tax import included_tax, tax_by_rate
 
-__all__ = ["AttachedMember", "Basket", "BasketLine", "included_tax"]
-
-
-def included_tax(gross_minor: int, rate_bp: int) -> int:
-    """Tax contained in a tax-inclusive amount: gross x rate / (1 + rate), half-up."""
-    from fractions import Fraction
-
-    return round_fraction(Fraction(gross_minor * rate_bp, 10_000 + rate_bp), Rounding.HALF_UP)
+__all__ = ["AttachedMember", "Basket", "BasketLine"]
 
 
 @dataclass
@@ -117,7 +110,9 @@ class Basket:
 
     @property
     def tax_minor(self) -> int:
-        return sum(line.tax_minor for line in self.lines)
+        """Tax included in what is paid: per rate, after spreading the points discount."""
+        lines = [(line.net_minor, line.product.tax_rate_bp) for line in self.lines]
+        return sum(tax for _, tax in tax_by_rate(lines, self.discount_minor).values())
 
     @property
     def paid_minor(self) -> int:

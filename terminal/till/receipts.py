@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import timedelta
 
 from shared.codes import format_receipt_barcode
 from shared.journal import JournalEntry, Return, Sale, ShiftClose, TenderMethod
-from shared.money import Money, allocate, format_points
+from shared.money import Money, format_points
 from shared.receipt import (
     Discount,
     PointsLine,
@@ -21,9 +20,9 @@ from shared.receipt import (
 from shared.receipt import Tender as ReceiptTender
 from shared.rules import EarnResult
 from terminal.config import TillConfig
-from terminal.till.basket import included_tax
+from terminal.till.tax import tax_by_rate
 
-__all__ = ["TENDER_LABELS", "receipt_for_entry", "tax_by_rate"]
+__all__ = ["TENDER_LABELS", "receipt_for_entry", "z_report_lines"]
 
 TENDER_LABELS = {
     TenderMethod.CASH: "Cash",
@@ -32,19 +31,6 @@ TENDER_LABELS = {
     TenderMethod.GIFT_CARD: "Gift card",
     TenderMethod.VOUCHER: "Voucher",
 }
-
-
-def tax_by_rate(lines: list[tuple[int, int]], discount_minor: int) -> dict[int, tuple[int, int]]:
-    """(net, rate_bp) lines less an order discount → {rate_bp: (gross, tax)}.
-
-    The discount is spread over the lines in proportion (exactly, largest remainder), so
-    the tax summary's gross adds up to what the customer paid.
-    """
-    shares = allocate(discount_minor, [net for net, _ in lines]) if lines else []
-    gross: dict[int, int] = defaultdict(int)
-    for (net, rate), share in zip(lines, shares, strict=True):
-        gross[rate] += net - share
-    return {rate: (amount, included_tax(amount, rate)) for rate, amount in sorted(gross.items())}
 
 
 def _tax_letter(rates: list[int], rate: int) -> str:

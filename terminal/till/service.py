@@ -976,25 +976,25 @@ class Till:
             ).fetchone()[0]
             members = db.execute("SELECT COUNT(*) FROM members").fetchone()[0]
             rules = current_rules(db)
+            sync_state = get_setting(db, "sync_state")
+            sync_error = get_setting(db, "sync_error")
+            last_sync = get_setting(db, "last_sync_at")
         return {
             "terminal_id": self.config.terminal_id,
             "store_id": self.config.store_id,
-            "online": False,
+            "online": sync_state == "online",
+            "sync_state": sync_state or ("offline" if self.config.server_url else "not configured"),
+            "sync_error": sync_error,
             "last_seq": seq,
             "last_hash": tip,
             "unsent_entries": seq - acked,
-            "last_sync": get_setting_safe(self.database, "last_sync_at"),
+            "last_sync": last_sync,
             "print_queue": int(queued),
             "members_cached": int(members),
             "rules_version": rules.version if rules else None,
             "cashier": self.cashier.cashier_id if self.cashier else None,
             "checked_at": datetime.fromtimestamp(time.time(), UTC).isoformat(),
         }
-
-
-def get_setting_safe(database: TillDatabase, key: str) -> str | None:
-    with database.read() as db:
-        return get_setting(db, key)
 
 
 def line_amounts_paid(sale: Sale) -> list[int]:

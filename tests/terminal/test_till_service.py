@@ -23,6 +23,7 @@ from terminal.till.errors import (
     UnknownCardError,
     UnknownProductError,
 )
+from terminal.till.receipts import receipt_for_entry
 from terminal.till.service import Till
 from tests.terminal.helpers import journal_count, products
 
@@ -144,6 +145,10 @@ def test_redemption_within_limits_discounts_the_basket(till, config) -> None:
     assert isinstance(sale, Sale)
     assert sale.points_redeemed == 200
     assert sale.total_minor == sale.subtotal_minor - 200
+    # Tax is due on what was paid: the journal and the receipt's tax summary agree.
+    receipt = receipt_for_entry(done.entry, config, balance_after=0, tier_after=None)
+    assert sale.tax_minor == sum(row.tax.minor for row in receipt.tax_rows)
+    assert sum(row.gross.minor for row in receipt.tax_rows) == sale.total_minor
     assert done.balance_after == before - 200 + sale.points_earned
 
 

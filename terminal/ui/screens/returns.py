@@ -1,0 +1,204 @@
+"""Refund items of an earlier sale: find it by receipt, choose lines and quantities, refund."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Input, Label, Static
+
+from shared.codes import ReceiptRef
+from shared.journal import JournalEntry, Sale, TenderMethod
+from shared.money import Money
+from terminal.till.errors import TillError
+from terminal.till.receipts import TENDER_LABELS
+from terminal.till.service import ReturnableLine, SaleDone, Till
+from terminal.ui.entry import parse_quantity, parse_receipt
+from terminal.ui.keymap import RETURN_KEYS, bindings
+from terminal.ui.screens.prompt import PromptScreen
+from terminal.ui.widgets.message_line import MessageLine
+
+__all__ = ["ReturnsScreen"]
+
+REFUND_METHODS = (TenderMethod.CASH, TenderMethod.CARD, TenderMethod.STORE_CREDIT)
+
+
+class ReturnsScreen(ModalScreen[SaleDone | None]):
+    """Dismisses with the journaled return, or None.
+
+    Quantities are not capped here: the core decides what may still come back and says so,
+    in the same words the scripted ``till`` commands use.
+    """
+
+    BINDINGS = bindings(RETURN_KEYS)
+    AUTO_FOCUS = "#receipt"
+    DEFAULT_CLASSES = "dialog-screen"
+
+    def __init__(self, till: Till, receipt: ReceiptRef | None = None) -> None:
+        super().__init__()
+        self.till = till
+        self._first_receipt = receipt
+        self.sale: JournalEntry | None = None
+        self.lines: list[ReturnableLine] = []
+        self.quantities: dict[int, int] = {}
+        self.method = TenderMethod.CASH
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label("Return", classes="dialog-title")
+            yield Input(
+                placeholder="Scan the receipt barcode, or key its number (e.g. T1-12) — Enter",
+                id="receipt",
+            )
+            yield DataTable[Text](id="return-lines", cursor_type="row", zebra_stripes=True)
+            yield Static(id="return-summary")
+            yield MessageLine(id="return-message")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("#", width=3)
+        table.add_column("Item", width=34)
+        for label in ("Sold", "Left", "Return"):
+            table.add_column(Text(label, justify="right"), width=6)
+        table.add_column(Text("Each", justify="right"), width=10)
+        self._show()
+        if self._first_receipt is not None:
+            self.load(self._first_receipt)
+
+    @property
+    def message(self) -> MessageLine:
+        return self.query_one(MessageLine)
+
+    @property
+    def table(self) -> DataTable[Text]:
+        return self.query_one(DataTable)
+
+    # --- finding the sale -------------------------------------------------------------------
+
+    def handle_scan(self, data: str) -> None:
+        code = self.till.classify(data)
+        if isinstance(code, ReceiptRef):
+            self.load(code)
+        else:
+            self.message.warn("That is not a receipt barcode — scan the receipt's barcode")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        code = self.till.classify(text)
+        if isinstance(code, ReceiptRef):
+            self.load(code)
+            return
+        try:
+            self.load(parse_receipt(text, self.till.config.terminal_id))
+        except TillError as error:
+            self._refused(error)
+
+    def _refused(self, error: TillError) -> None:
+        self.message.refuse(error)
+        self.query_one("#receipt", Input).select_all()  # typing replaces the wrong number
+
+    def load(self, receipt: ReceiptRef | int) -> None:
+        try:
+            entry, lines = self.till.find_sale(receipt)
+        except TillError as error:
+            self._refused(error)
+            return
+        self.sale, self.lines, self.quantities = entry, lines, {}
+        self.query_one("#receipt", Input).value = self._receipt_no()
+        self.message.info("Choose the lines: F3 quantity, F5 everything, F12 refund")
+        self._show()
+        self.table.focus()
+
+    def _receipt_no(self) -> str:
+        if self.sale is not None and isinstance(self.sale.payload, Sale):
+            return self.sale.payload.receipt_no
+        return ""
+
+    def _currency(self) -> str:
+        if self.sale is not None and isinstance(self.sale.payload, Sale):
+            return self.sale.payload.currency
+        return self.till.config.currency
+
+    # --- choosing lines ---------------------------------------------------------------------
+
+    def _show(self, row: int | None = None) -> None:
+        table = self.table
+        keep = table.cursor_row if row is None else row
+        table.clear()
+        currency = self._currency()
+        for line in self.lines:
+            wanted = self.quantities.get(line.line_no, 0)
+            table.add_row(
+                Text(str(line.line_no)),
+                Text(line.description),
+                Text(str(line.sold_quantity), justify="right"),
+                Text(str(line.returnable_quantity), justify="right"),
+                Text(str(wanted) if wanted else "", justify="right", style="bold"),
+                Text(Money(line.unit_net_minor, currency).format(), justify="right"),
+                key=str(line.line_no),
+            )
+        if self.lines:
+            table.move_cursor(row=min(keep, len(self.lines) - 1))
+        units = sum(self.quantities.values())
+        summary = f"Refund by {TENDER_LABELS[self.method]} (F6 to change) · {units} item(s) chosen"
+        if self.sale is None:
+            summary = "No receipt yet"
+        self.query_one("#return-summary", Static).update(Content(summary))
+
+    def _selected(self) -> ReturnableLine | None:
+        if not self.lines:
+            return None
+        return self.lines[min(self.table.cursor_row, len(self.lines) - 1)]
+
+    def action_cursor_up(self) -> None:
+        self.table.action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        self.table.action_cursor_down()
+
+    def action_quantity(self) -> None:
+        line = self._selected()
+        if line is None:
+            self.message.warn("Find the sale first: scan or key the receipt number")
+            return
+        row = self.table.cursor_row
+
+        def set_quantity(text: str) -> None:
+            self.quantities[line.line_no] = parse_quantity(text, allow_zero=True)
+            self._show(row)
+
+        self.app.push_screen(
+            PromptScreen(
+                "Return quantity",
+                f"{line.description}: how many come back? ({line.returnable_quantity} left)",
+                set_quantity,
+                value=str(self.quantities.get(line.line_no, line.returnable_quantity)),
+            )
+        )
+
+    def action_return_all(self) -> None:
+        self.quantities = {line.line_no: line.returnable_quantity for line in self.lines}
+        self._show()
+
+    def action_next_method(self) -> None:
+        index = REFUND_METHODS.index(self.method)
+        self.method = REFUND_METHODS[(index + 1) % len(REFUND_METHODS)]
+        self._show()
+
+    def action_confirm(self) -> None:
+        if self.sale is None:
+            self.message.warn("Find the sale first: scan or key the receipt number")
+            return
+        try:
+            done = self.till.return_items(self.sale.seq, dict(self.quantities), self.method)
+        except TillError as error:
+            self.message.refuse(error)
+            return
+        self.dismiss(done)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,414 @@
+"""The sale: scan or key items, attach the member, redeem points, pay. The till's home."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from shared.codes import LoyaltyCard, MemberQR, ParsedCode, Product, ReceiptRef, Unrecognised
+from shared.journal import Return, Sale
+from shared.money import Money, format_points
+from terminal.store.catalog import product_by_sku
+from terminal.till.errors import TillError, UnknownProductError
+from terminal.till.receipts import TENDER_LABELS
+from terminal.till.service import MemberView, SaleDone, Till
+from terminal.ui.context import till_app
+from terminal.ui.entry import (
+    EntryRefusedError,
+    KeyedItem,
+    parse_amount,
+    parse_keyed_item,
+    parse_points,
+    parse_quantity,
+)
+from terminal.ui.keymap import SALE_KEYS, bindings
+from terminal.ui.screens.enrol import EnrolScreen
+from terminal.ui.screens.lock import LockScreen
+from terminal.ui.screens.member_search import MemberSearchScreen
+from terminal.ui.screens.payment import PaymentScreen
+from terminal.ui.screens.print_queue import PrintQueueScreen
+from terminal.ui.screens.prompt import PromptScreen
+from terminal.ui.screens.replace_card import ReplaceCardScreen
+from terminal.ui.screens.returns import ReturnsScreen
+from terminal.ui.screens.self_check import SelfCheckScreen
+from terminal.ui.screens.shift_close import ShiftClosed, ShiftCloseScreen
+from terminal.ui.widgets.basket_table import BasketTable
+from terminal.ui.widgets.entry_field import EntryField
+from terminal.ui.widgets.member_panel import MemberPanel, MemberShown
+from terminal.ui.widgets.message_line import MessageLine
+from terminal.ui.widgets.status_bar import StatusBar
+from terminal.ui.widgets.totals import Totals
+
+__all__ = ["SaleScreen"]
+
+
+def receipt_number(done: SaleDone) -> str:
+    payload = done.entry.payload
+    return payload.receipt_no if isinstance(payload, Sale | Return) else f"#{done.entry.seq}"
+
+
+ENTRY_HINT = "Scan, or key an EAN/SKU and Enter  ·  3*EAN sells three  ·  DEPT-FRESH 2.49"
+
+
+class SaleScreen(Screen[None]):
+    BINDINGS = bindings(SALE_KEYS)
+    AUTO_FOCUS = "#entry"
+
+    def __init__(self, till: Till) -> None:
+        super().__init__()
+        self.till = till
+        self.basket = till.new_basket()
+        self.member: MemberView | None = None
+        self.breakdown = False
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        with Horizontal(id="sale-body"):
+            with Vertical(id="sale-left"):
+                yield BasketTable(id="basket")
+                yield EntryField(placeholder=ENTRY_HINT, id="entry")
+            with Vertical(id="sale-right"):
+                yield MemberPanel(id="member")
+                yield Totals(id="totals")
+        yield MessageLine(id="message")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.table.border_title = "Sale"
+        self.query_one(MemberPanel).border_title = "Member"
+        self.query_one(Totals).border_title = "Total"
+        self.refresh_sale()
+
+    # --- showing the sale -------------------------------------------------------------------
+
+    @property
+    def message(self) -> MessageLine:
+        return self.query_one("#message", MessageLine)
+
+    @property
+    def entry(self) -> Input:
+        return self.query_one("#entry", Input)
+
+    @property
+    def table(self) -> BasketTable:
+        return self.query_one(BasketTable)
+
+    def refresh_sale(self, select_line: int | None = None) -> None:
+        """Redraw lines, totals and the member panel; points are re-quoted on every change."""
+        self.table.show(self.basket, select_line)
+        self.query_one(Totals).show(self.basket)
+        panel = self.query_one(MemberPanel)
+        if self.basket.member is None or self.member is None:
+            panel.show(None)
+            return
+        try:
+            earn = self.till.preview_earn(self.basket)
+        except TillError as error:
+            earn = None
+            self.message.refuse(error)
+        panel.show(
+            MemberShown(
+                self.member, self.basket.currency, earn, self.basket.redemption, self.breakdown
+            )
+        )
+
+    def _changed(self, select_line: int | None = None) -> None:
+        self.refresh_sale(select_line)
+        till_app(self).refresh_status()
+
+    def _money(self, minor: int) -> str:
+        return Money(minor, self.basket.currency).format()
+
+    # --- scans and the entry field --------------------------------------------------------
+
+    def handle_scan(self, data: str) -> None:
+        """A scan from any scanner, whatever field has focus."""
+        try:
+            self.apply_code(self.till.classify(data))
+        except TillError as error:
+            self.message.refuse(error)
+
+    def apply_code(self, code: ParsedCode) -> None:
+        """What a scan does: add the product, attach the member, or open the return."""
+        if isinstance(code, ReceiptRef):
+            self.open_returns(code)
+            return
+        result = self.till.scan(self.basket, code)
+        if isinstance(code, LoyaltyCard | MemberQR) and self.basket.member is not None:
+            self.member = self.till.member_view(self.basket.member.card_number)
+        self.message.success(result.message)
+        line = self.basket.lines[-1].line_no if result.kind == "product" else None
+        self._changed(line)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "entry":
+            return
+        event.stop()
+        text = event.value.strip()
+        event.input.clear()
+        if not text:
+            if self.basket.lines:
+                self.message.info("F12 to pay · F3 quantity · Del void the selected line")
+            return
+        try:
+            self.enter(text)
+        except TillError as error:
+            self.message.refuse(error)
+
+    def enter(self, text: str) -> None:
+        """A keyed line: a code like a scan, ``qty*code``, or a SKU with an optional price."""
+        item = parse_keyed_item(text)
+        code = self.till.classify(item.code)
+        plain = item.quantity == 1 and item.price_text is None
+        if plain and isinstance(code, Product | LoyaltyCard | MemberQR | ReceiptRef):
+            self.apply_code(code)
+        elif isinstance(code, Product):
+            self.add_keyed(code.gtin, item)
+        elif isinstance(code, LoyaltyCard | MemberQR | ReceiptRef):
+            raise EntryRefusedError(
+                "Only a product takes a quantity or a price", "key the code on its own"
+            )
+        elif isinstance(code, Unrecognised) and any(c.isalpha() for c in item.code):
+            self.add_keyed(item.code, item)  # a SKU such as DEPT-FRESH
+        else:
+            self.till.scan(self.basket, code)  # refuses, with the parser's reason
+
+    def add_keyed(self, sku: str, item: KeyedItem) -> None:
+        with self.till.database.read() as db:
+            product = product_by_sku(db, sku) or product_by_sku(db, sku.upper())
+        if product is None:
+            raise UnknownProductError(
+                f"Product {sku} is not in the catalog",
+                "key the price on a department instead (e.g. DEPT-GROCERY 2.49)",
+            )
+        sku = product.sku
+        if item.price_text is not None:
+            self._add(sku, item.quantity, parse_amount(item.price_text, self.basket.currency))
+        elif product.open_price:
+
+            def priced(text: str) -> None:
+                self._add(sku, item.quantity, parse_amount(text, self.basket.currency))
+
+            self.app.push_screen(
+                PromptScreen(
+                    "Price",
+                    f"{product.description}: price of one item",
+                    priced,
+                    placeholder="e.g. 2.49",
+                )
+            )
+        else:
+            self._add(sku, item.quantity, None)
+
+    def _add(self, sku: str, quantity: int, price_minor: int | None) -> None:
+        line = self.till.add_product(self.basket, sku, quantity, price_minor)
+        self.message.success(
+            f"{line.product.description} x{line.quantity} · {self._money(line.net_minor)}"
+        )
+        self._changed(line.line_no)
+
+    # --- lines ------------------------------------------------------------------------------
+
+    def action_cursor_up(self) -> None:
+        self.table.action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        self.table.action_cursor_down()
+
+    def action_void_line(self) -> None:
+        line_no = self.table.selected_line_no()
+        if line_no is None:
+            self.message.warn("There is no line to void")
+            return
+        line = self.basket.line(line_no)
+        self.till.void_line(self.basket, line_no)
+        self.message.success(f"Voided {line.product.description} x{line.quantity}")
+        self._changed()
+
+    def action_quantity(self) -> None:
+        line_no = self.table.selected_line_no()
+        if line_no is None:
+            self.message.warn("Scan an item first, then change its quantity (F3)")
+            return
+        line = self.basket.line(line_no)
+
+        def set_quantity(text: str) -> None:
+            quantity = parse_quantity(text, allow_zero=True)
+            self.till.set_quantity(self.basket, line_no, quantity)
+            if quantity == 0:
+                self.message.success(f"Voided {line.product.description}")
+            else:
+                self.message.success(f"{line.product.description} x{quantity}")
+            self._changed(line_no)
+
+        typed = self.entry.value.strip()
+        if typed:  # "3" then F3: the quantity was keyed first
+            self.entry.clear()
+            try:
+                set_quantity(typed)
+            except TillError as error:
+                self.message.refuse(error)
+            return
+        self.app.push_screen(
+            PromptScreen(
+                "Quantity",
+                f"{line.product.description}: how many? (0 removes the line)",
+                set_quantity,
+                value=str(line.quantity),
+            )
+        )
+
+    # --- the member -----------------------------------------------------------------------
+
+    def attach(self, card_number: str) -> None:
+        try:
+            self.member = self.till.attach_member(self.basket, card_number)
+        except TillError as error:
+            self.message.refuse(error)
+            return
+        self.message.success(f"Member: {self.member.name} · {format_points(self.member.balance)}")
+        self._changed()
+
+    def action_find_member(self) -> None:
+        def chosen(card_number: str | None) -> None:
+            if card_number:
+                self.attach(card_number)
+
+        self.app.push_screen(MemberSearchScreen(self.till), chosen)
+
+    def action_remove_member(self) -> None:
+        if self.basket.member is None:
+            self.message.warn("No member on this sale")
+            return
+        self.till.detach_member(self.basket)
+        self.member = None
+        self.message.success("Member removed from this sale")
+        self._changed()
+
+    def action_toggle_breakdown(self) -> None:
+        self.breakdown = not self.breakdown
+        self.refresh_sale()
+
+    def action_redeem(self) -> None:
+        if self.basket.member is None or self.member is None:
+            self.message.warn("Scan the member's card first, then redeem points (F5)")
+            return
+        if self.basket.empty:
+            self.message.warn("Scan the items first, then redeem points (F5)")
+            return
+
+        def redeem(text: str) -> None:
+            points = parse_points(text)
+            if points == 0:
+                self.till.cancel_redemption(self.basket)
+                self.message.success("Redemption cancelled")
+            else:
+                quote = self.till.redeem(self.basket, points)
+                self.message.success(
+                    f"Redeemed {format_points(quote.points)}: "
+                    f"{self._money(quote.discount_minor)} off"
+                )
+            self._changed()
+
+        self.app.push_screen(
+            PromptScreen(
+                "Redeem points",
+                f"{self.member.name} has {format_points(self.member.balance)}. "
+                "Points to redeem (empty = as many as allowed, 0 = cancel):",
+                redeem,
+                placeholder="as many as allowed",
+            )
+        )
+
+    def action_enrol(self) -> None:
+        def enrolled(view: MemberView | None) -> None:
+            if view is not None:
+                self.attach(view.card_number)
+                self.message.success(f"Welcome {view.name}! Enrolled and attached to this sale")
+
+        self.app.push_screen(EnrolScreen(self.till), enrolled)
+
+    def action_replace_card(self) -> None:
+        def replaced(new_card: str | None) -> None:
+            if new_card:
+                self.message.success("Card replaced: the old card is blocked, points moved")
+
+        self.app.push_screen(ReplaceCardScreen(self.till), replaced)
+
+    # --- paying, returns, printing ----------------------------------------------------------
+
+    def action_pay(self) -> None:
+        if self.basket.empty:
+            self.message.warn("The basket is empty — scan a product first")
+            return
+        self.app.push_screen(PaymentScreen(self.till, self.basket), self.paid)
+
+    def paid(self, done: SaleDone | None) -> None:
+        if done is None:
+            self.message.info("Payment cancelled: the sale is still open")
+            self._changed()
+            return
+        receipt = receipt_number(done)
+        summary = f"Last sale {receipt} · change {self._money(done.change_minor)}"
+        if done.balance_after is not None:
+            summary += f"\nMember balance now {format_points(done.balance_after)}"
+        self.query_one(Totals).last_done = summary
+        self.basket = self.till.new_basket()
+        self.member = None
+        self.message.success(f"Sale {receipt} complete. Printing the receipt…")
+        self._changed()
+        till_app(self).print_jobs([done.print_job_id])
+
+    def open_returns(self, receipt: ReceiptRef | None = None) -> None:
+        def returned(done: SaleDone | None) -> None:
+            if done is None:
+                return
+            payload = done.entry.payload
+            if isinstance(payload, Return):
+                method = ", ".join(TENDER_LABELS[t.method].lower() for t in payload.tenders)
+                self.query_one(Totals).last_done = (
+                    f"Last refund {payload.receipt_no} · {self._money(payload.refund_minor)}"
+                    + (f" by {method}" if method else "")
+                )
+            self.message.success("Refund done. Printing the receipt…")
+            self._changed()
+            till_app(self).print_jobs([done.print_job_id])
+
+        self.app.push_screen(ReturnsScreen(self.till, receipt), returned)
+
+    def action_returns(self) -> None:
+        self.open_returns()
+
+    def action_print_queue(self) -> None:
+        self.app.push_screen(PrintQueueScreen(till_app(self).print_queue))
+
+    def action_close_shift(self) -> None:
+        if not self.basket.empty:
+            self.message.warn("Finish or void the open sale before closing the shift")
+            return
+
+        def closed(result: ShiftClosed | None) -> None:
+            if result is None:
+                return
+            self.query_one(Totals).last_done = result.summary
+            self.message.success("Shift closed. Printing the Z report…")
+            self._changed()
+            till_app(self).print_jobs([result.print_job_id])
+
+        self.app.push_screen(ShiftCloseScreen(self.till), closed)
+
+    # --- leaving the till -------------------------------------------------------------------
+
+    def action_self_check(self) -> None:
+        self.app.push_screen(SelfCheckScreen(self.till))
+
+    def action_lock(self) -> None:
+        self.app.push_screen(LockScreen(self.till))
+
+    def action_sign_out(self) -> None:
+        if not self.basket.empty:
+            self.message.warn("Finish or void the open sale before signing out")
+            return
+        till_app(self).sign_out()

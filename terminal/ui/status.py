@@ -1,0 +1,70 @@
+"""What the status bar shows, gathered in one go off the UI thread (it reads SQLite)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hardware.scanners.reader import ScannerState, ScannerStatus
+from hardware.scanners.stats import StatsSnapshot
+from terminal.till.printing import PrintQueue
+from terminal.till.service import Till
+
+__all__ = ["TillStatus", "collect_status"]
+
+
+@dataclass(frozen=True, slots=True)
+class TillStatus:
+    terminal_id: str
+    store_name: str
+    cashier: str | None
+    online: bool
+    unsent: int
+    print_waiting: int
+    print_error: str | None
+    keyboard: StatsSnapshot
+    serial: tuple[ScannerStatus, ...]
+    clock_text: str
+
+    @property
+    def rejected(self) -> int:
+        return self.keyboard.rejected + sum(s.rejected for s in self.serial)
+
+    def printer_text(self) -> str:
+        if self.print_waiting == 0:
+            return "ok"
+        return f"{self.print_waiting} waiting"
+
+    def scanner_text(self) -> str:
+        names = ["keyboard"]
+        for scanner in self.serial:
+            state = "ok" if scanner.state is ScannerState.CONNECTED else str(scanner.state)
+            names.append(f"serial {state}")
+        return f"{', '.join(names)} · {self.rejected} rejected"
+
+
+def collect_status(
+    till: Till,
+    print_queue: PrintQueue,
+    keyboard: StatsSnapshot,
+    serial: list[ScannerStatus],
+) -> TillStatus:
+    """Read everything the status bar needs (a few indexed SQLite reads)."""
+    core = till.status()
+    errors = [job.last_error for job in print_queue.jobs() if job.last_error]
+    local = till.clock().astimezone(till.config.zone)
+    return TillStatus(
+        terminal_id=till.config.terminal_id,
+        store_name=till.config.store_name,
+        cashier=till.cashier.name if till.cashier else None,
+        online=bool(core["online"]),
+        unsent=_count(core["unsent_entries"]),
+        print_waiting=print_queue.waiting(),
+        print_error=errors[0] if errors else None,
+        keyboard=keyboard,
+        serial=tuple(serial),
+        clock_text=local.strftime("%H:%M"),
+    )
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) else 0

@@ -1,0 +1,1 @@
+"""Widgets of the till screens: one per file."""
