@@ -18,6 +18,8 @@ class TillStatus:
     store_name: str
     cashier: str | None
     online: bool
+    sync_text: str
+    """"synced 14:10", "last sync 13:50", "not registered at HQ", …"""
     unsent: int
     print_waiting: int
     print_error: str | None
@@ -52,11 +54,13 @@ def collect_status(
     core = till.status()
     errors = [job.last_error for job in print_queue.jobs() if job.last_error]
     local = till.clock().astimezone(till.config.zone)
+    sync_text = _sync_text(core, till)
     return TillStatus(
         terminal_id=till.config.terminal_id,
         store_name=till.config.store_name,
         cashier=till.cashier.name if till.cashier else None,
         online=bool(core["online"]),
+        sync_text=sync_text,
         unsent=_count(core["unsent_entries"]),
         print_waiting=print_queue.waiting(),
         print_error=errors[0] if errors else None,
@@ -64,6 +68,24 @@ def collect_status(
         serial=tuple(serial),
         clock_text=local.strftime("%H:%M"),
     )
+
+
+def _sync_text(core: dict[str, object], till: Till) -> str:
+    """Short: the status bar has 120 columns for everything."""
+    from datetime import datetime
+
+    state = str(core.get("sync_state") or "")
+    last = core.get("last_sync")
+    when = ""
+    if isinstance(last, str):
+        when = datetime.fromisoformat(last).astimezone(till.config.zone).strftime("%H:%M")
+    if state == "online":
+        return f"● online {when}"
+    if state in ("refused", "conflict"):
+        return "⚠ HQ refused (F8)" if state == "refused" else "⚠ HQ chain alarm"
+    if state == "not configured":
+        return "○ no HQ"
+    return f"○ offline since {when}" if when else "○ offline"
 
 
 def _count(value: object) -> int:

@@ -45,7 +45,7 @@ class StatusBar(Static):
 def render_status(status: TillStatus, width: int) -> Content:
     """One line; the printer's last error gets whatever room is left (F8 shows it whole)."""
     who = status.cashier or "signed out"
-    sync = ("● online", "bold") if status.online else ("○ offline", "bold")
+    sync = (status.sync_text, "bold")
     head: list[str | tuple[str, str]] = [
         (f" Till {status.terminal_id}", "bold"),
         _SEPARATOR,

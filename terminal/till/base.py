@@ -1,0 +1,211 @@
+"""The till core's shared state and helpers: config, database, clock, signed-in cashier."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from shared.codes import (
+    ParsedCode,
+    parse_scan,
+)
+from shared.journal import (
+    JournalEntry,
+    MemberRef,
+    Payload,
+)
+from shared.rules import ProgramRules
+from terminal.config import TillConfig
+from terminal.store.cashiers import Cashier, check_pin
+from terminal.store.catalog import current_rules, offers_for
+from terminal.store.database import TillDatabase
+from terminal.store.journal import append_entry, journal_tip
+from terminal.store.members import (
+    MemberRecord,
+    active_card_of,
+    card_by_number,
+    member_balance,
+    member_by_key,
+    search_members,
+)
+from terminal.store.settings import get_setting, set_setting
+from terminal.till.basket import Basket
+from terminal.till.errors import (
+    CardBlockedError,
+    NotSignedInError,
+    SignInFailedError,
+    TillError,
+    UnknownCardError,
+)
+from terminal.till.results import MemberView
+
+__all__ = ["Clock", "TillBase"]
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TillBase:
+    """State and helpers every group of cashier actions uses."""
+
+    def __init__(self, config: TillConfig, database: TillDatabase, clock: Clock = _utc_now):
+        self.config = config
+        self.database = database
+        self.clock = clock
+        self.cashier: Cashier | None = None
+        self.codes = config.code_config()
+
+    # --- time ----------------------------------------------------------------------------
+
+    def _now(self) -> tuple[datetime, int, datetime]:
+        """(UTC now, the store's UTC offset in minutes, the store's naive wall-clock time)."""
+        now = self.clock()
+        local = now.astimezone(self.config.zone)
+        offset = local.utcoffset()
+        minutes = int(offset.total_seconds() // 60) if offset else 0
+        return now, minutes, local.replace(tzinfo=None)
+
+    # --- cashiers --------------------------------------------------------------------------
+
+    def sign_in(self, cashier_id: str, pin: str) -> Cashier:
+        with self.database.read() as db:
+            cashier = check_pin(db, cashier_id.strip(), pin.strip())
+        if cashier is None:
+            raise SignInFailedError("Cashier number or PIN is wrong", "try again")
+        self.cashier = cashier
+        with self.database.write() as db:
+            if get_setting(db, "shift_id") is None:
+                seq, _ = journal_tip(db)
+                set_setting(db, "shift_id", str(uuid.uuid4()))
+                set_setting(db, "shift_opened_at", self.clock().isoformat())
+                set_setting(db, "shift_first_seq", str(seq + 1))
+        return cashier
+
+    def sign_out(self) -> None:
+        self.cashier = None
+
+    def _cashier_id(self) -> str:
+        if self.cashier is None:
+            raise NotSignedInError(
+                "Nobody is signed in", "sign in with your cashier number and PIN"
+            )
+        return self.cashier.cashier_id
+
+    # --- rules -----------------------------------------------------------------------------
+
+    def rules(self) -> ProgramRules:
+        with self.database.read() as db:
+            rules = current_rules(db)
+        if rules is None:
+            raise TillError("No loyalty program is loaded on this till", "sync with HQ first")
+        return rules
+
+    # --- scanning ---------------------------------------------------------------------------
+
+    def classify(self, text: str) -> ParsedCode:
+        return parse_scan(text, self.codes, now_unix=int(self.clock().timestamp()))
+
+    def new_basket(self) -> Basket:
+        return Basket(currency=self.config.currency)
+
+    # --- members -----------------------------------------------------------------------------
+
+    def member_view(self, card_number: str) -> MemberView:
+        """Who owns this card, with their balance — refuses unknown and blocked cards."""
+        with self.database.read() as db:
+            card = card_by_number(db, card_number)
+            if card is None:
+                raise UnknownCardError(
+                    "This card is not registered",
+                    "enrol the customer (F6) to assign it, or check the number",
+                )
+            member = member_by_key(db, card.member_key)
+            if member is None:
+                raise UnknownCardError(
+                    "This card's member is missing from the till", "sync with HQ"
+                )
+            if card.blocked:
+                raise CardBlockedError(
+                    f"This card is blocked ({card.blocked_reason or 'reported lost'})",
+                    "keep the card and ask the member for their current card",
+                )
+            _, _, local = self._now()
+            return MemberView(
+                member_key=member.member_key,
+                name=member.name,
+                card_number=card_number,
+                tier=member.tier,
+                balance=member_balance(db, member),
+                offers=tuple(offers_for(db, member.tier, local.date().isoformat())),
+            )
+
+    def find_members(self, query: str) -> list[tuple[MemberRecord, str | None]]:
+        """Members matching a phone, email or name, each with their active card."""
+        with self.database.read() as db:
+            return [(m, active_card_of(db, m.member_key)) for m in search_members(db, query)]
+
+    def _member_ref(self, member: MemberRecord) -> MemberRef:
+        with self.database.read() as db:
+            card = active_card_of(db, member.member_key)
+        return MemberRef(
+            card_number=card or "",
+            member_id=member.member_id,
+            local_member_id=member.local_member_id,
+        )
+
+    def _append(
+        self,
+        db: sqlite_utils.Database,
+        payload: Payload,
+        now: datetime,
+        offset: int,
+        cashier_id: str | None,
+    ) -> JournalEntry:
+        return append_entry(
+            db,
+            terminal_id=self.config.terminal_id,
+            entry_id=str(uuid.uuid4()),
+            occurred_at=now,
+            utc_offset_min=offset,
+            cashier_id=cashier_id,
+            payload=payload,
+        )
+
+    @staticmethod
+    def _add_points_effect(
+        db: sqlite_utils.Database, seq: int, key: str, delta: int, redeemed: int, day: str
+    ) -> None:
+        if delta or redeemed:
+            db.execute(
+                "INSERT INTO points_effects (seq, member_key, delta, redeemed, local_date) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [seq, key, delta, redeemed, day],
+            )
+
+    @staticmethod
+    def _balance(db: sqlite_utils.Database, member_key: str) -> int | None:
+        member = member_by_key(db, member_key)
+        return member_balance(db, member) if member else None
+
+    @staticmethod
+    def _queue_print(
+        db: sqlite_utils.Database, seq: int, balance: int | None, tier: str | None, now: datetime
+    ) -> int:
+        cursor = db.execute(
+            "INSERT INTO print_jobs (seq, balance_after, tier_after, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            [seq, balance, tier, now.isoformat()],
+        )
+        return int(cursor.lastrowid or 0)
+
+    def _member_key_for(self, db: sqlite_utils.Database, ref: MemberRef | None) -> str | None:
+        if ref is None:
+            return None
+        card = card_by_number(db, ref.card_number)
+        return card.member_key if card else None

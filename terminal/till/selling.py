@@ -1,0 +1,297 @@
+"""Ringing up a sale: scans, basket lines, the member, points redemption, tenders, commit."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from shared.codes import (
+    GiftCard,
+    LoyaltyCard,
+    MemberQR,
+    ParsedCode,
+    Product,
+    ReceiptRef,
+    Unrecognised,
+    Voucher,
+)
+from shared.journal import (
+    PointsRedeemed,
+    Sale,
+    SaleLine,
+    Tender,
+    TenderMethod,
+)
+from shared.money import Money, format_points
+from shared.rules import BasketLine as EarnLine
+from shared.rules import EarnContext, EarnResult, ProgramRules, compute_earn, plan_redemption
+from shared.rules.redeem import RedemptionQuote
+from terminal.store.catalog import product_by_sku
+from terminal.store.journal import journal_tip
+from terminal.store.members import (
+    card_by_number,
+    member_balance,
+    member_by_key,
+    redeemed_on,
+)
+from terminal.till.base import TillBase
+from terminal.till.basket import AttachedMember, Basket
+from terminal.till.basket import BasketLine as BasketLineT
+from terminal.till.errors import (
+    CardBlockedError,
+    PaymentIncompleteError,
+    RedemptionRefusedError,
+    ScanNotUnderstoodError,
+    UnknownProductError,
+)
+from terminal.till.results import MemberView, SaleDone, ScanResult
+
+__all__ = ["SellingActions"]
+
+
+class SellingActions(TillBase):
+    """Selling: everything between the first scan and the durable sale."""
+
+    def scan(self, basket: Basket, code: ParsedCode) -> ScanResult:
+        """Apply a classified scan to the basket: add a product or attach the member."""
+        match code:
+            case Product(gtin=gtin):
+                line = self.add_product(basket, gtin)
+                return ScanResult("product", f"{line.product.description} x{line.quantity}")
+            case LoyaltyCard(number=number) | MemberQR(card_number=number):
+                view = self.attach_member(basket, number)
+                return ScanResult("member", f"{view.name} · {format_points(view.balance)}")
+            case ReceiptRef():
+                return ScanResult("receipt", "Receipt scanned — open Returns to refund", code)
+            case GiftCard() | Voucher():
+                raise ScanNotUnderstoodError(
+                    f"{code.kind.replace('_', ' ').capitalize()}s are not taken at this till yet",
+                    "take another form of payment",
+                )
+            case Unrecognised(reason=reason):
+                raise ScanNotUnderstoodError(reason)
+        raise ScanNotUnderstoodError("That code is not one this till uses", "scan again")
+
+    # --- basket ------------------------------------------------------------------------------
+
+    def add_product(
+        self, basket: Basket, sku: str, quantity: int = 1, price_minor: int | None = None
+    ) -> BasketLineT:
+        with self.database.read() as db:
+            product = product_by_sku(db, sku)
+        if product is None:
+            raise UnknownProductError(
+                f"Product {sku} is not in the catalog", "key the price on a department instead"
+            )
+        if product.open_price and price_minor is None:
+            raise UnknownProductError(f"{product.description} needs a price", "key in the amount")
+        if price_minor is not None and price_minor < 0:
+            raise UnknownProductError("A price cannot be negative", "key in the amount again")
+        line = basket.add(product, quantity, price_minor)
+        self._requote(basket)
+        return line
+
+    def set_quantity(self, basket: Basket, line_no: int, quantity: int) -> None:
+        basket.set_quantity(line_no, quantity)
+        self._requote(basket)
+
+    def void_line(self, basket: Basket, line_no: int) -> None:
+        basket.void_line(line_no)
+        self._requote(basket)
+
+    def _requote(self, basket: Basket) -> None:
+        """Keep a redemption valid as the basket changes: re-plan it, or drop it."""
+        if basket.redemption is None or basket.member is None:
+            return
+        try:
+            basket.redemption = self._plan_redemption(basket, basket.redemption.points)
+        except RedemptionRefusedError:
+            basket.redemption = None
+
+    # --- points ------------------------------------------------------------------------------
+
+    def attach_member(self, basket: Basket, card_number: str) -> MemberView:
+        view = self.member_view(card_number)
+        with self.database.read() as db:
+            member = member_by_key(db, view.member_key)
+        assert member is not None
+        basket.member = AttachedMember(member, card_number, view.balance)
+        self._requote(basket)
+        return view
+
+    def detach_member(self, basket: Basket) -> None:
+        basket.member = None
+        basket.redemption = None
+
+    def preview_earn(self, basket: Basket) -> EarnResult | None:
+        """Points this basket will earn now (what the member panel shows live)."""
+        if basket.member is None or basket.empty:
+            return None
+        return self._earn(self.rules(), basket.earn_lines(), basket)
+
+    def _earn(self, rules: ProgramRules, lines: list[EarnLine], basket: Basket) -> EarnResult:
+        _, _, local = self._now()
+        return compute_earn(
+            rules,
+            lines,
+            EarnContext(
+                store_id=self.config.store_id,
+                local_time=local,
+                tier=basket.member.tier if basket.member else None,
+            ),
+            order_discount_minor=basket.discount_minor,
+        )
+
+    def redeem(self, basket: Basket, points: int | None) -> RedemptionQuote:
+        """Redeem ``points`` (None = as many as allowed) against this basket."""
+        basket.redemption = None
+        quote = self._plan_redemption(basket, points)
+        basket.redemption = quote
+        return quote
+
+    def cancel_redemption(self, basket: Basket) -> None:
+        basket.redemption = None
+
+    def _plan_redemption(self, basket: Basket, points: int | None) -> RedemptionQuote:
+        if basket.member is None:
+            raise RedemptionRefusedError("Scan the member's card first", "then redeem points")
+        rules = self.rules()
+        _, _, local = self._now()
+        with self.database.read() as db:
+            member = member_by_key(db, basket.member.member.member_key)
+            assert member is not None
+            balance = member_balance(db, member)
+            used_today = redeemed_on(db, member.member_key, local.date().isoformat())
+        # Offline (no sync yet): a per-member daily cap bounds the risk (DESIGN.md).
+        cap_left = max(0, rules.offline.redemption_cap_points_per_day - used_today)
+        quote = plan_redemption(
+            rules,
+            balance=min(balance, cap_left),
+            basket_total_minor=basket.subtotal_minor,
+            requested_points=points,
+        )
+        if not isinstance(quote, RedemptionQuote):
+            reason = quote.reason
+            if cap_left < balance and (points is None or points > cap_left):
+                reason = (
+                    f"The till is offline: at most {format_points(cap_left)} more can be "
+                    f"redeemed for this member today (balance {format_points(balance)})"
+                )
+            raise RedemptionRefusedError(reason, "redeem fewer points, or none")
+        return quote
+
+    # --- completing a sale ----------------------------------------------------------------------
+
+    def add_tender(self, basket: Basket, method: TenderMethod, amount_minor: int | None) -> None:
+        """Take a tender; ``None`` = exactly what is still due."""
+        due = basket.due_minor
+        amount = due if amount_minor is None else amount_minor
+        if amount <= 0:
+            raise PaymentIncompleteError("Nothing left to pay", "complete the sale")
+        if method is not TenderMethod.CASH and amount > due:
+            raise PaymentIncompleteError(
+                f"{method.value.replace('_', ' ')} cannot be more than the "
+                f"{Money(due, basket.currency)} due",
+                "only cash gives change",
+            )
+        basket.tenders.append(Tender(method=method, amount_minor=amount))
+
+    def complete_sale(self, basket: Basket) -> SaleDone:
+        """Journal the sale durably and queue its receipt. Nothing prints before the commit."""
+        cashier_id = self._cashier_id()
+        if basket.empty:
+            raise PaymentIncompleteError("The basket is empty", "scan a product first")
+        if basket.due_minor > 0:
+            raise PaymentIncompleteError(
+                f"{Money(basket.due_minor, basket.currency)} still to pay", "take a tender"
+            )
+        rules = self.rules() if basket.member else None
+        now, offset, local = self._now()
+        with self.database.write() as db:
+            member_ref = None
+            earned = None
+            redeemed = None
+            if basket.member is not None:
+                self._check_card_still_usable(db, basket.member.card_number)
+                member_ref = self._member_ref(basket.member.member)
+                assert rules is not None
+                if basket.redemption is not None:
+                    self._check_redemption_still_fits(db, basket, rules, local.date().isoformat())
+                    redeemed = PointsRedeemed(
+                        points=basket.redemption.points,
+                        discount_minor=basket.redemption.discount_minor,
+                        rules_version=rules.version,
+                    )
+                earned = self._earn(rules, basket.earn_lines(), basket)
+            change = -basket.due_minor
+            seq, _ = journal_tip(db)
+            sale = Sale(
+                store_id=self.config.store_id,
+                receipt_no=f"{self.config.terminal_id}-{seq + 1}",
+                currency=basket.currency,
+                lines=tuple(
+                    SaleLine(
+                        line_no=line.line_no,
+                        sku=line.product.sku,
+                        description=line.product.description,
+                        category=line.product.category,
+                        quantity=line.quantity,
+                        unit_price_minor=line.unit_price_minor,
+                        discount_minor=line.discount_minor,
+                        net_minor=line.net_minor,
+                        tax_rate_bp=line.product.tax_rate_bp,
+                        tax_minor=line.tax_minor,
+                    )
+                    for line in basket.lines
+                ),
+                subtotal_minor=basket.subtotal_minor,
+                total_minor=basket.total_minor,
+                tax_minor=basket.tax_minor,
+                tenders=tuple(basket.tenders),
+                change_minor=change,
+                member=member_ref,
+                earned=earned,
+                redeemed=redeemed,
+            )
+            entry = self._append(db, sale, now, offset, cashier_id)
+            balance_after = None
+            if basket.member is not None:
+                key = basket.member.member.member_key
+                self._add_points_effect(
+                    db,
+                    entry.seq,
+                    key,
+                    sale.points_earned - sale.points_redeemed,
+                    sale.points_redeemed,
+                    local.date().isoformat(),
+                )
+                balance_after = self._balance(db, key)
+            job = self._queue_print(db, entry.seq, balance_after, self._tier(basket), now)
+        return SaleDone(entry, job, change, balance_after)
+
+    def _tier(self, basket: Basket) -> str | None:
+        return basket.member.tier if basket.member else None
+
+    def _check_card_still_usable(self, db: sqlite_utils.Database, card_number: str) -> None:
+        card = card_by_number(db, card_number)
+        if card is None or card.blocked:
+            raise CardBlockedError(
+                "The member's card was blocked during this sale",
+                "remove the member (F4) or scan their current card",
+            )
+
+    def _check_redemption_still_fits(
+        self, db: sqlite_utils.Database, basket: Basket, rules: ProgramRules, today: str
+    ) -> None:
+        """Re-check inside the write transaction: two tills' worth of clicks cannot overdraw."""
+        assert basket.member is not None
+        assert basket.redemption is not None
+        member = member_by_key(db, basket.member.member.member_key)
+        assert member is not None
+        balance = member_balance(db, member)
+        used = redeemed_on(db, member.member_key, today)
+        cap_left = rules.offline.redemption_cap_points_per_day - used
+        if basket.redemption.points > min(balance, cap_left):
+            raise RedemptionRefusedError(
+                "The member's points changed since the redemption was planned",
+                "redeem again (F5)",
+            )

@@ -1,0 +1,161 @@
+"""Closing the shift (Z report), reprints and the till's status."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from shared.journal import (
+    JournalEntry,
+    Return,
+    Sale,
+    ShiftClose,
+    TenderMethod,
+    Void,
+)
+from terminal.store.catalog import current_rules
+from terminal.store.journal import get_entry, journal_tip
+from terminal.store.settings import get_setting, set_setting
+from terminal.till.base import TillBase
+from terminal.till.errors import (
+    TillError,
+)
+
+__all__ = ["ShiftActions"]
+
+
+class ShiftActions(TillBase):
+    """The shift, the print queue and status."""
+
+    # --- shift -----------------------------------------------------------------------------------
+
+    def close_shift(self, cash_counted_minor: int | None = None) -> tuple[JournalEntry, int]:
+        """Journal the Z report for everything since the shift opened; queue it for print."""
+        cashier_id = self._cashier_id()
+        now, offset, _ = self._now()
+        with self.database.write() as db:
+            first = int(get_setting(db, "shift_first_seq") or 1)
+            opened = get_setting(db, "shift_opened_at")
+            shift_id = get_setting(db, "shift_id") or str(uuid.uuid4())
+            last, _ = journal_tip(db)
+            sales_by: dict[TenderMethod, int] = defaultdict(int)
+            refunds_by: dict[TenderMethod, int] = defaultdict(int)
+            counts = {"sale": 0, "return": 0, "void": 0, "enrolment": 0}
+            issued = redeemed = reversed_points = 0
+            voided_cash = 0
+            for seq in range(first, last + 1):
+                entry = get_entry(db, seq)
+                if entry is None:
+                    continue
+                p = entry.payload
+                if p.kind in counts:
+                    counts[p.kind] += 1
+                if isinstance(p, Sale):
+                    for tender in p.tenders:
+                        sales_by[tender.method] += tender.amount_minor
+                    if p.change_minor:
+                        sales_by[TenderMethod.CASH] -= p.change_minor
+                    issued += p.points_earned
+                    redeemed += p.points_redeemed
+                elif isinstance(p, Return):
+                    for tender in p.tenders:
+                        refunds_by[tender.method] += tender.amount_minor
+                    reversed_points += p.points_reversed
+                elif isinstance(p, Void):
+                    original = get_entry(db, p.original.seq)
+                    if original is not None and isinstance(original.payload, Sale):
+                        sale = original.payload
+                        cash = sum(
+                            t.amount_minor for t in sale.tenders if t.method is TenderMethod.CASH
+                        )
+                        voided_cash += cash - sale.change_minor
+                        reversed_points += sale.points_earned
+            cash_expected = (
+                sales_by.get(TenderMethod.CASH, 0)
+                - refunds_by.get(TenderMethod.CASH, 0)
+                - voided_cash
+            )
+            payload = ShiftClose(
+                store_id=self.config.store_id,
+                shift_id=shift_id,
+                opened_at=datetime.fromisoformat(opened) if opened else now,
+                currency=self.config.currency,
+                first_seq=first,
+                last_seq=last,
+                sales_count=counts["sale"],
+                sales_by_tender={k: max(0, v) for k, v in sales_by.items()},
+                refunds_count=counts["return"],
+                refunds_by_tender=dict(refunds_by),
+                voids_count=counts["void"],
+                points_issued=issued,
+                points_redeemed=redeemed,
+                points_reversed=reversed_points,
+                enrolments=counts["enrolment"],
+                cash_expected_minor=cash_expected,
+                cash_counted_minor=cash_counted_minor,
+            )
+            entry = self._append(db, payload, now, offset, cashier_id)
+            job = self._queue_print(db, entry.seq, None, None, now)
+            set_setting(db, "shift_id", str(uuid.uuid4()))
+            set_setting(db, "shift_opened_at", now.isoformat())
+            set_setting(db, "shift_first_seq", str(entry.seq + 1))
+        return entry, job
+
+    # --- printing --------------------------------------------------------------------------------
+
+    def reprint(self, seq: int) -> int:
+        """Queue a copy of any past receipt (marked REPRINT, no drawer kick)."""
+        now = self.clock()
+        with self.database.write() as db:
+            entry = get_entry(db, seq)
+            if entry is None or entry.kind not in ("sale", "return", "shift_close"):
+                raise TillError(f"No receipt {self.config.terminal_id}-{seq}")
+            original = db.execute(
+                "SELECT balance_after, tier_after FROM print_jobs WHERE seq = ? "
+                "ORDER BY id LIMIT 1",
+                [seq],
+            ).fetchone()
+            cursor = db.execute(
+                "INSERT INTO print_jobs (seq, reprint, balance_after, tier_after, created_at) "
+                "VALUES (?, 1, ?, ?, ?)",
+                [
+                    seq,
+                    original[0] if original else None,
+                    original[1] if original else None,
+                    now.isoformat(),
+                ],
+            )
+            return int(cursor.lastrowid or 0)
+
+    # --- status ----------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, object]:
+        with self.database.read() as db:
+            seq, tip = journal_tip(db)
+            acked = int(get_setting(db, "acked_seq") or 0)
+            queued = db.execute(
+                "SELECT COUNT(*) FROM print_jobs WHERE status != 'printed'"
+            ).fetchone()[0]
+            members = db.execute("SELECT COUNT(*) FROM members").fetchone()[0]
+            rules = current_rules(db)
+            sync_state = get_setting(db, "sync_state")
+            sync_error = get_setting(db, "sync_error")
+            last_sync = get_setting(db, "last_sync_at")
+        return {
+            "terminal_id": self.config.terminal_id,
+            "store_id": self.config.store_id,
+            "online": sync_state == "online",
+            "sync_state": sync_state or ("offline" if self.config.server_url else "not configured"),
+            "sync_error": sync_error,
+            "last_seq": seq,
+            "last_hash": tip,
+            "unsent_entries": seq - acked,
+            "last_sync": last_sync,
+            "print_queue": int(queued),
+            "members_cached": int(members),
+            "rules_version": rules.version if rules else None,
+            "cashier": self.cashier.cashier_id if self.cashier else None,
+            "checked_at": datetime.fromtimestamp(time.time(), UTC).isoformat(),
+        }
