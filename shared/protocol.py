@@ -1,0 +1,140 @@
+"""The sync protocol between a till and the sync server (docs/protocol.md).
+
+Request and response bodies as pydantic models: the server validates with them (FastAPI)
+and the till's client builds and reads them, so both sides agree by construction.
+Journal entries travel as their stored records (plain dicts, hash included): the server
+checks each record's hash over the record *as received* (shared.journal.entry_hash).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "MAX_PUSH_BATCH",
+    "CardState",
+    "ErrorBody",
+    "ErrorDetail",
+    "ExceptionKind",
+    "MemberState",
+    "OfferState",
+    "ProductState",
+    "PullResponse",
+    "PushRequest",
+    "PushResponse",
+    "RaisedException",
+]
+
+MAX_PUSH_BATCH = 500
+"""Entries per push; a till with more unsent entries pushes several batches in order."""
+
+ExceptionKind = Literal[
+    "offline_overdraft",
+    "card_blocked",
+    "card_enrolled_twice",
+    "rules_mismatch",
+    "chain_conflict",
+    "unknown_card",
+    "unknown_original",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PushRequest(_Model):
+    """A contiguous run of one till's journal records, oldest first."""
+
+    terminal_id: str
+    entries: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_PUSH_BATCH)]
+
+
+class RaisedException(_Model):
+    """An exception reconciliation raised for HQ (the entry is posted regardless)."""
+
+    kind: ExceptionKind
+    terminal_id: str
+    seq: int
+    member_id: str | None = None
+    amount: int
+    """Points (or minor units for money kinds) the exception is about."""
+    detail: str
+
+
+class PushResponse(_Model):
+    acked_seq: int
+    """Every entry up to this seq is stored and reconciled, exactly once."""
+    stored: int
+    """Entries newly stored by this push."""
+    duplicates: int
+    """Entries already stored with the same hash (a resend): acknowledged, ignored."""
+    exceptions: list[RaisedException] = []
+
+
+class ErrorDetail(_Model):
+    code: str
+    """Machine-readable: gap, chain_conflict, malformed, unauthorized, forbidden, …"""
+    message: str
+    acked_seq: int | None = None
+    """With ``gap`` and ``chain_conflict``: resend from ``acked_seq + 1``."""
+
+
+class ErrorBody(_Model):
+    """The one error shape of every API response that is not a success."""
+
+    error: ErrorDetail
+
+
+class CardState(_Model):
+    card_number: str
+    status: Literal["active", "blocked"]
+    blocked_reason: str | None = None
+
+
+class MemberState(_Model):
+    member_id: str
+    local_member_id: str | None = None
+    """Set for a member enrolled offline at a till: that till maps its local record."""
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    tier: str | None = None
+    balance: int
+    marketing_consent: bool = False
+    cards: list[CardState] = []
+
+
+class ProductState(_Model):
+    sku: str
+    description: str
+    category: str
+    price_minor: int
+    tax_rate_bp: int
+    open_price: bool = False
+
+
+class OfferState(_Model):
+    offer_id: str
+    title: str
+    description: str
+    tier: str | None = None
+    valid_until: str | None = None
+
+
+class PullResponse(_Model):
+    cursor: str
+    """Pass as ``since`` on the next pull."""
+    more: bool
+    """True when further changes are waiting: pull again at once with the new cursor."""
+    applied_through_seq: int
+    """This till's entries up to this seq are included in every balance on this page."""
+    members: list[MemberState] = []
+    rules: list[dict[str, Any]] = []
+    """Program rules versions (ProgramRules JSON) published since the cursor."""
+    products: list[ProductState] = []
+    offers: list[OfferState] = []
+    total_members: int | None = None
+    """On a first download (since=0): how many members to expect, for a progress bar."""

@@ -1,0 +1,70 @@
+"""Dependencies shared by the routers: the database and who is calling.
+
+A bearer token is either a till's (it may push its own journal and pull) or an HQ user's
+API token (it may read HQ data). Each kind gets 403 on the other kind's endpoints; a missing,
+unknown or revoked token gets 401.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from syncserver.errors import ForbiddenError, UnauthorizedError
+from syncserver.storage.database import Database
+from syncserver.storage.terminals import TerminalRecord, terminal_by_token
+from syncserver.storage.users import HqUser, user_by_token
+
+__all__ = ["Caller", "CallerDep", "DatabaseDep", "HqUserDep", "TerminalDep"]
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+_bearer = HTTPBearer(auto_error=False, description="A till's token or an HQ API token")
+
+Caller = TerminalRecord | HqUser
+
+
+def get_caller(
+    database: DatabaseDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    if credentials is None or not credentials.credentials:
+        raise UnauthorizedError("missing bearer token: send Authorization: Bearer <token>")
+    token = credentials.credentials
+    with database.read() as conn:
+        terminal = terminal_by_token(conn, token)
+        if terminal is not None:
+            if terminal.revoked:
+                raise UnauthorizedError(f"terminal {terminal.terminal_id} was revoked by HQ")
+            return terminal
+        user = user_by_token(conn, token)
+    if user is None:
+        raise UnauthorizedError("unknown or revoked token")
+    return user
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def require_terminal(caller: CallerDep) -> TerminalRecord:
+    if not isinstance(caller, TerminalRecord):
+        raise ForbiddenError("only a till's token may sync; this is an HQ token")
+    return caller
+
+
+def require_hq(caller: CallerDep) -> HqUser:
+    if not isinstance(caller, HqUser):
+        raise ForbiddenError("a till's token cannot read HQ data")
+    return caller
+
+
+TerminalDep = Annotated[TerminalRecord, Depends(require_terminal)]
+HqUserDep = Annotated[HqUser, Depends(require_hq)]

@@ -1,0 +1,274 @@
+"""``syncserver``: set up, run and administer the sync server.
+
+Every command takes ``--db URL`` (default: ``LOYALTILL_SERVER_DB``, else
+``sqlite:///./loyaltill-server.sqlite3``). Secrets (tokens, the first admin's password) are
+printed once, as JSON, and only their hashes are stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+
+from syncserver.hq.imports import CsvImportError, import_catalog, import_members
+from syncserver.hq.rules import RulesConflictError, publish_rules
+from syncserver.hq.setup import initialise, new_api_token
+from syncserver.ledger.rebuild import rebuild_check
+from syncserver.settings import ServerSettings, utc_now
+from syncserver.storage.database import Database
+from syncserver.storage.migrate import SchemaNotCurrentError, check_current
+from syncserver.storage.terminals import add_terminal, list_terminals, revoke_terminal
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_option(command: F) -> F:
+    return click.option(
+        "--db",
+        "db_url",
+        envvar="LOYALTILL_SERVER_DB",
+        default=None,
+        metavar="URL",
+        help="Database URL: sqlite:///file.sqlite3 or postgresql://user@host/db.",
+    )(command)
+
+
+def _settings(db_url: str | None, **overrides: Any) -> ServerSettings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if db_url:
+        values["db"] = db_url
+    return ServerSettings(**values)
+
+
+@contextmanager
+def _database(db_url: str | None, *, migrated: bool = True) -> Iterator[Database]:
+    database = Database(_settings(db_url).db)
+    try:
+        if migrated:
+            check_current(database)
+        yield database
+    except (SchemaNotCurrentError, CsvImportError, RulesConflictError, LookupError) as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        database.dispose()
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+@click.group()
+@click.version_option(package_name="loyaltill", prog_name="syncserver")
+def main() -> None:
+    """LoyalTill sync server: till journals in, one reconciled points ledger out."""
+
+
+@main.command()
+@db_option
+def init(db_url: str | None) -> None:
+    """Create or migrate the database; on a new one, create the HQ admin.
+
+    The admin's password and API token are printed once.
+    """
+    with _database(db_url, migrated=False) as database:
+        result = initialise(database)
+    output: dict[str, Any] = {
+        "database": database.engine.url.render_as_string(),
+        "schema": result.revision,
+    }
+    if result.admin is not None:
+        output["admin"] = {
+            "username": result.admin.username,
+            "password": result.admin.password,
+            "token": result.admin.token,
+        }
+        click.echo("Created the HQ admin; the password and token are shown only now.", err=True)
+    _echo_json(output)
+
+
+@main.command()
+@db_option
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8080; 0 picks a free one).")
+@click.option("--log-level", default="info", show_default=True)
+def serve(db_url: str | None, host: str | None, port: int | None, log_level: str) -> None:
+    """Run the API server (uvicorn)."""
+    import uvicorn
+
+    from syncserver.api.app import create_app
+
+    settings = _settings(db_url, host=host, port=port)
+    with _database(settings.db):
+        pass  # refuse to start on a database that `init` has not migrated
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
+
+
+@main.group()
+def token() -> None:
+    """HQ API tokens."""
+
+
+@token.command("create")
+@db_option
+@click.option("--user", "username", required=True, help="The HQ user the token acts as.")
+@click.option("--label", default=None, help="What the token is for.")
+def token_create(db_url: str | None, username: str, label: str | None) -> None:
+    """Create an API token for an HQ user (printed once)."""
+    with _database(db_url) as database:
+        _echo_json({"user": username, "token": new_api_token(database, username, label)})
+
+
+@main.group()
+def terminal() -> None:
+    """Register and revoke tills."""
+
+
+@terminal.command("add")
+@db_option
+@click.option("--store", "store_id", required=True)
+@click.option("--name", required=True)
+def terminal_add(db_url: str | None, store_id: str, name: str) -> None:
+    """Register a till; prints {"terminal_id", "token"} once."""
+    with _database(db_url) as database, database.write() as conn:
+        terminal_id, secret = add_terminal(conn, store_id, name, utc_now())
+    _echo_json({"terminal_id": terminal_id, "token": secret})
+
+
+@terminal.command("list")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def terminal_list(db_url: str | None, as_json: bool) -> None:
+    """Registered tills with their sync state."""
+    with _database(db_url) as database, database.read() as conn:
+        records = list_terminals(conn)
+    if as_json:
+        _echo_json([dataclasses.asdict(r) for r in records])
+        return
+    click.echo(f"{'ID':<8} {'STORE':<10} {'ACKED':>8}  {'LAST PUSH':<26} {'STATE':<8} NAME")
+    for r in records:
+        state = "revoked" if r.revoked else "active"
+        last = r.last_push_at.isoformat() if r.last_push_at else "never"
+        click.echo(
+            f"{r.terminal_id:<8} {r.store_id:<10} {r.acked_seq:>8}  {last:<26} {state:<8} {r.name}"
+        )
+
+
+@terminal.command("revoke")
+@db_option
+@click.argument("terminal_id")
+def terminal_revoke(db_url: str | None, terminal_id: str) -> None:
+    """Refuse the till's token from now on (its stored journal stays)."""
+    with _database(db_url) as database, database.write() as conn:
+        revoked = revoke_terminal(conn, terminal_id, utc_now())
+    if not revoked:
+        raise click.ClickException(f"no active terminal {terminal_id}")
+    click.echo(f"terminal {terminal_id} revoked")
+
+
+@main.group()
+def program() -> None:
+    """Loyalty program rules."""
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
+
+
+@program.command("load")
+@db_option
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+def program_load(db_url: str | None, file: Path) -> None:
+    """Publish a rules version (ProgramRules JSON); tills get it on their next pull."""
+    text = _read(file)
+    with _database(db_url) as database:
+        try:
+            result = publish_rules(database, text)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "document"
+            raise click.ClickException(f"{file}: {where}: {first['msg']}") from None
+    verb = "published" if result.published else "already published (unchanged)"
+    click.echo(f"{result.program_id} version {result.version} {verb}")
+
+
+@main.group()
+def members() -> None:
+    """Members."""
+
+
+@members.command("import")
+@db_option
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+def members_import(db_url: str | None, file: Path) -> None:
+    """Import members from CSV: member_id?, name, phone, email, tier, card_number, balance.
+
+    A balance becomes an opening-balance posting against program:adjusted.
+    """
+    text = _read(file)
+    with _database(db_url) as database:
+        result = import_members(database, text)
+    click.echo(
+        f"imported {result.imported} members ({result.opening_points} opening points); "
+        f"skipped {len(result.skipped)} that already exist"
+    )
+
+
+@main.group()
+def catalog() -> None:
+    """Products the tills sell."""
+
+
+@catalog.command("import")
+@db_option
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+def catalog_import(db_url: str | None, file: Path) -> None:
+    """Import products from CSV: sku, description, category, price_minor, tax_rate_bp,
+    open_price."""
+    text = _read(file)
+    with _database(db_url) as database:
+        result = import_catalog(database, text)
+    click.echo(f"{result.added} added, {result.changed} changed, {result.unchanged} unchanged")
+
+
+@main.group()
+def ledger() -> None:
+    """The points ledger."""
+
+
+@ledger.command("rebuild")
+@db_option
+@click.option("--check", is_flag=True, help="Compare the replay with the live ledger.")
+def ledger_rebuild(db_url: str | None, check: bool) -> None:
+    """Replay every stored entry from scratch and compare with the live ledger.
+
+    Exits 1 naming the first difference. (Only --check exists: replacing the live ledger
+    is a decision for HQ, not a command.)
+    """
+    if not check:
+        raise click.UsageError("only `ledger rebuild --check` is supported")
+    with _database(db_url) as database:
+        report = rebuild_check(database)
+    click.echo(
+        f"replayed {report.entries} journal entries, {report.hq_events} HQ events and "
+        f"{report.rules_versions} rules versions; {report.postings} postings compared"
+    )
+    if report.ok:
+        click.echo("ledger OK: the replay reproduces the live ledger exactly")
+        return
+    click.echo(f"ledger MISMATCH — first difference: {report.differences[0]}", err=True)
+    for difference in report.differences[1:]:
+        click.echo(f"  also: {difference}", err=True)
+    sys.exit(1)

@@ -1,0 +1,5 @@
+"""``python -m syncserver.cli``."""
+
+from syncserver.cli import main
+
+main()

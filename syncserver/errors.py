@@ -1,0 +1,59 @@
+"""Errors the API answers with, always in the one ``ErrorBody`` shape (docs/protocol.md)."""
+
+from __future__ import annotations
+
+from shared.protocol import ErrorBody, ErrorDetail
+
+__all__ = [
+    "ApiError",
+    "BusyError",
+    "ChainConflictError",
+    "ForbiddenError",
+    "GapError",
+    "MalformedError",
+    "NotFoundError",
+    "UnauthorizedError",
+]
+
+
+class ApiError(Exception):
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, *, acked_seq: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.acked_seq = acked_seq
+
+    def body(self) -> ErrorBody:
+        return ErrorBody(
+            error=ErrorDetail(code=self.code, message=self.message, acked_seq=self.acked_seq)
+        )
+
+
+class UnauthorizedError(ApiError):
+    status, code = 401, "unauthorized"
+
+
+class ForbiddenError(ApiError):
+    status, code = 403, "forbidden"
+
+
+class NotFoundError(ApiError):
+    status, code = 404, "not_found"
+
+
+class GapError(ApiError):
+    status, code = 409, "gap"
+
+
+class ChainConflictError(ApiError):
+    status, code = 409, "chain_conflict"
+
+
+class MalformedError(ApiError):
+    status, code = 422, "malformed"
+
+
+class BusyError(ApiError):
+    status, code = 503, "busy"

@@ -1,0 +1,1 @@
+"""HQ's administrative actions (the CLI calls these): setup, rules, imports."""

@@ -1,0 +1,1 @@
+"""The master points ledger: accounts, postings per journal entry, exceptions, rebuild."""

@@ -1,0 +1,113 @@
+"""Recompute a sale's points with the shared engine and the rules version the till reported
+(DESIGN.md, invariant 5). A difference is an exception for HQ, never a silent correction:
+the till's figure is what gets posted, because the customer already saw it on the receipt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fractions import Fraction
+
+from shared.journal import JournalEntry, Sale
+from shared.rules import BasketLine, EarnContext, EarnResult, ProgramRules, compute_earn
+
+__all__ = ["EarnCheck", "check_earn", "tier_from_breakdown"]
+
+
+@dataclass(frozen=True, slots=True)
+class EarnCheck:
+    till_points: int
+    server_points: int
+    detail: str | None
+    """None when the server agrees; otherwise what differs."""
+
+    @property
+    def difference(self) -> int:
+        return self.till_points - self.server_points
+
+
+def tier_from_breakdown(earned: EarnResult, rules: ProgramRules) -> str | None:
+    """The tier the till computed with, read off its breakdown.
+
+    A sale entry does not name the member's tier, but every line of the breakdown carries the
+    tier multiplier the till applied. The only thing the engine does with a tier is apply its
+    multiplier, so recomputing with any tier of that multiplier gives the till's result when
+    the till followed the rules; a multiplier no tier of this version has gives no tier (and
+    so, very likely, a mismatch). Limitation: a till that claimed a *valid* but wrong tier
+    is not caught here; the tier check belongs with server-side tiers.
+    """
+    multipliers = {Fraction(line.tier_multiplier) for line in earned.lines}
+    if len(multipliers) != 1:
+        return None
+    (multiplier,) = multipliers
+    if multiplier == 1:
+        return None
+    return next((t.code for t in rules.tiers if t.multiplier_fraction == multiplier), None)
+
+
+def _local_time(entry: JournalEntry) -> datetime:
+    # The store's wall clock, exactly as the till saw it: UTC plus the offset it journaled.
+    return (entry.occurred_at + timedelta(minutes=entry.utc_offset_min)).replace(tzinfo=None)
+
+
+def check_earn(entry: JournalEntry, sale: Sale, rules: ProgramRules | None) -> EarnCheck | None:
+    """Compare the till's points with the server's; None when the sale earned nothing to check."""
+    earned = sale.earned
+    if earned is None:
+        return None
+    till = earned.total_points
+    if rules is None:
+        return EarnCheck(
+            till, 0, f"rules version {earned.rules_version} is not known to the server"
+        )
+    if earned.program_id != rules.program_id:
+        return EarnCheck(
+            till,
+            0,
+            f"the till used program {earned.program_id!r}, the server runs {rules.program_id!r}",
+        )
+    try:
+        server = compute_earn(
+            rules,
+            [
+                BasketLine(
+                    line_no=line.line_no,
+                    sku=line.sku,
+                    category=line.category,
+                    quantity=line.quantity,
+                    net_minor=line.net_minor,
+                )
+                for line in sale.lines
+            ],
+            EarnContext(
+                store_id=sale.store_id,
+                local_time=_local_time(entry),
+                tier=tier_from_breakdown(earned, rules),
+            ),
+            order_discount_minor=sale.redeemed.discount_minor if sale.redeemed else 0,
+        )
+    except ValueError as error:
+        return EarnCheck(till, 0, f"the server could not recompute the points: {error}")
+    if _points(server) == _points(earned):
+        return EarnCheck(till, server.total_points, None)
+    differing = [
+        f"line {a.line_no}: till {a.points}, server {b.points}"
+        for a, b in zip(earned.lines, server.lines, strict=False)
+        if a.points != b.points
+    ]
+    return EarnCheck(
+        till,
+        server.total_points,
+        f"rules version {rules.version}: till {till} points, server {server.total_points}"
+        + (f" ({'; '.join(differing)})" if differing else ""),
+    )
+
+
+def _points(result: EarnResult) -> tuple[tuple[int, int], ...]:
+    """What must agree: the total, each line's points and each order bonus."""
+    return (
+        (-1, result.total_points),
+        *((line.line_no, line.points) for line in result.lines),
+        *((-2, item.points) for item in result.order_items),
+    )

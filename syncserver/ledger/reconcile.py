@@ -1,0 +1,410 @@
+"""Journal entry -> postings and exceptions (docs/ledger.md has the table).
+
+Every entry is posted, whatever is wrong with it: what cannot be placed goes to a suspense
+account, what looks wrong raises an exception for HQ. Nothing is dropped and nothing is
+silently corrected.
+
+Locking discipline (what makes a replay reproduce the live ledger): a member's balance is
+read and changed only under its row lock; a card's status is read or changed only under
+its member's lock; and before any decision that rests on *not* finding something (a card,
+a member, an original sale, a rules version) the context confirms the absence under the
+change counter's lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.journal import (
+    CardIssue,
+    CardReplacement,
+    Enrolment,
+    EntryRef,
+    JournalEntry,
+    MemberRef,
+    Return,
+    Sale,
+    ShiftClose,
+    Void,
+    format_utc,
+)
+from shared.rules import ProgramRules
+from syncserver.ledger.accounts import (
+    ISSUED,
+    REDEEMED,
+    REVERSED,
+    Leg,
+    PostingKind,
+    member_account,
+    pair,
+    suspense_account,
+)
+from syncserver.ledger.context import LedgerContext
+from syncserver.ledger.earn_check import check_earn
+from syncserver.storage.journal import stored_entry, void_of
+from syncserver.storage.members import (
+    CardRow,
+    NewMember,
+    block_card,
+    card_row,
+    insert_card,
+    insert_member,
+    member_exists,
+    member_id_by_local,
+)
+from syncserver.storage.postings import PostingSource, postings_of_entry
+from syncserver.storage.rules import parse_rules, rules_document
+
+__all__ = ["Resolution", "reconcile_entry", "resolve_member"]
+
+_MEMBER_ID_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    member_id: str | None
+    card: CardRow | None
+    """The card the entry names, read under its member's lock (so its status is current)."""
+
+
+def resolve_member(ctx: LedgerContext, ref: MemberRef) -> Resolution:
+    """Who an entry is for: the server id if the till knew it, else the member the till
+    enrolled offline (``local_member_id``), else the card's owner. Locks that member."""
+    conn = ctx.conn
+    member_id: str | None = None
+    card: CardRow | None = None
+    for _attempt in range(2):
+        card = card_row(conn, ref.card_number)
+        by_id = ref.member_id if ref.member_id and member_exists(conn, ref.member_id) else None
+        by_local = (
+            member_id_by_local(conn, ref.local_member_id)
+            if ref.local_member_id and by_id is None
+            else None
+        )
+        member_id = by_id or by_local or (card.member_id if card else None)
+        complete = (
+            card is not None
+            and (ref.member_id is None or by_id is not None)
+            and (ref.local_member_id is None or by_id is not None or by_local is not None)
+        )
+        if complete or ctx.absence_confirmed:
+            break
+        ctx.confirm_absence()
+    ctx.lock_members([m for m in (member_id, card.member_id if card else None) if m])
+    if card is not None:
+        card = card_row(conn, ref.card_number)
+    return Resolution(member_id, card)
+
+
+def reconcile_entry(ctx: LedgerContext, entry: JournalEntry) -> None:
+    source = PostingSource(terminal_id=entry.terminal_id, seq=entry.seq)
+    payload = entry.payload
+    if isinstance(payload, Sale):
+        _sale(ctx, source, entry, payload)
+    elif isinstance(payload, Return):
+        _return(ctx, source, entry, payload)
+    elif isinstance(payload, Void):
+        _void(ctx, source, entry, payload)
+    elif isinstance(payload, Enrolment):
+        _enrolment(ctx, source, entry, payload)
+    elif isinstance(payload, CardIssue):
+        _card_issue(ctx, source, payload)
+    elif isinstance(payload, CardReplacement):
+        _card_replacement(ctx, source, payload)
+    elif isinstance(payload, ShiftClose):
+        pass  # the Z report moves no points
+    else:  # pragma: no cover - the Payload union is closed
+        raise TypeError(f"unknown payload {type(payload).__name__}")
+
+
+def _points(amount: int) -> str:
+    return f"{amount} point{'s' if abs(amount) != 1 else ''}"
+
+
+def _card_exceptions(
+    ctx: LedgerContext, source: PostingSource, ref: MemberRef, found: Resolution, moved: int
+) -> None:
+    """unknown_card / card_blocked for an entry that moved ``moved`` points on the card."""
+    if found.member_id is None:
+        ctx.raise_exception(
+            "unknown_card",
+            source,
+            None,
+            moved,
+            f"card {ref.card_number} belongs to no member the server knows; "
+            f"{_points(moved)} held on {suspense_account(ref.card_number)}",
+        )
+    elif found.card is None:
+        ctx.raise_exception(
+            "unknown_card",
+            source,
+            found.member_id,
+            moved,
+            f"card {ref.card_number} is not registered at the server; "
+            f"{_points(moved)} posted to member {found.member_id}",
+        )
+    elif found.card.blocked:
+        ctx.raise_exception(
+            "card_blocked",
+            source,
+            found.member_id,
+            moved,
+            f"card {ref.card_number} was already blocked "
+            f"({found.card.blocked_reason or 'no reason given'}); "
+            f"{_points(moved)} posted to member {found.member_id} anyway",
+        )
+
+
+def _account(found: Resolution, ref: MemberRef) -> str:
+    if found.member_id is not None:
+        return member_account(found.member_id)
+    return suspense_account(ref.card_number)
+
+
+def _rules(ctx: LedgerContext, version: int) -> ProgramRules | None:
+    document = rules_document(ctx.conn, version)
+    if document is None and not ctx.absence_confirmed:
+        ctx.confirm_absence()
+        document = rules_document(ctx.conn, version)
+    return parse_rules(document[1]) if document else None
+
+
+def _sale(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, sale: Sale) -> None:
+    if sale.member is None:
+        return  # an anonymous sale moves no points
+    found = resolve_member(ctx, sale.member)
+    account = _account(found, sale.member)
+    earned, redeemed = sale.points_earned, sale.points_redeemed
+    before = ctx.balance(found.member_id) if found.member_id else 0
+    legs: list[Leg] = []
+    if earned:
+        legs += pair(account, ISSUED, earned, PostingKind.EARN)
+    if redeemed:
+        legs += pair(REDEEMED, account, redeemed, PostingKind.REDEEM)
+    ctx.post(source, legs, format_utc(entry.occurred_at))
+
+    moved = earned - redeemed
+    _card_exceptions(ctx, source, sale.member, found, moved)
+    if found.member_id is not None and redeemed:
+        after = ctx.balance(found.member_id)
+        # How far below zero this entry took the member, at most what it redeemed.
+        overdraft = min(redeemed, max(0, -after) - max(0, -before))
+        if overdraft > 0:
+            ctx.raise_exception(
+                "offline_overdraft",
+                source,
+                found.member_id,
+                overdraft,
+                f"redeemed {_points(redeemed)} with a balance of {before}: "
+                f"member {found.member_id} is now at {after}",
+            )
+    if sale.earned is not None:
+        check = check_earn(entry, sale, _rules(ctx, sale.earned.rules_version))
+        if check is not None and check.detail is not None:
+            ctx.raise_exception(
+                "rules_mismatch", source, found.member_id, check.difference, check.detail
+            )
+
+
+def _original(ctx: LedgerContext, ref: EntryRef) -> tuple[JournalEntry | None, str | None]:
+    """The sale an entry refers to, or why it cannot be used."""
+    stored = stored_entry(ctx.conn, ref.terminal_id, ref.seq)
+    if stored is None and not ctx.absence_confirmed:
+        ctx.confirm_absence()
+        stored = stored_entry(ctx.conn, ref.terminal_id, ref.seq)
+    label = f"{ref.terminal_id}#{ref.seq}"
+    if stored is None:
+        return None, f"the original sale {label} has not reached the server"
+    if stored.entry_id != ref.entry_id:
+        return None, f"{label} is entry {stored.entry_id}, not {ref.entry_id}"
+    if stored.kind != "sale":
+        return None, f"{label} is a {stored.kind}, not a sale"
+    return stored.entry(), None
+
+
+def _return(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, ret: Return) -> None:
+    original, problem = _original(ctx, ret.original)
+    moved = ret.points_restored - ret.points_reversed
+    member_id: str | None = None
+    if ret.member is not None:
+        found = resolve_member(ctx, ret.member)
+        if found.member_id is None and original is not None:
+            # The card is unknown, but the sale it returns was posted to someone: use them.
+            owners = {leg.member_id for leg in postings_of_entry(ctx.conn, *_key(original))}
+            owners.discard(None)
+            if len(owners) == 1:
+                found = Resolution(owners.pop(), None)
+                ctx.lock_members([found.member_id or ""])
+        account = _account(found, ret.member)
+        legs: list[Leg] = []
+        if ret.points_reversed:
+            legs += pair(REVERSED, account, ret.points_reversed, PostingKind.REVERSE)
+        if ret.points_restored:
+            legs += pair(account, REDEEMED, ret.points_restored, PostingKind.RESTORE)
+        ctx.post(source, legs, format_utc(entry.occurred_at))
+        _card_exceptions(ctx, source, ret.member, found, moved)
+        member_id = found.member_id
+    if problem is not None:
+        ctx.raise_exception(
+            "unknown_original",
+            source,
+            member_id,
+            moved,
+            f"return against {problem}; {_points(moved)} posted as the till reported",
+        )
+
+
+def _key(entry: JournalEntry) -> tuple[str, int]:
+    return entry.terminal_id, entry.seq
+
+
+def _void(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, void: Void) -> None:
+    ref = void.original
+    if ref.terminal_id != entry.terminal_id:
+        ctx.raise_exception(
+            "unknown_original",
+            source,
+            None,
+            0,
+            f"a till voids only its own sales; {ref.terminal_id}#{ref.seq} is not "
+            f"{entry.terminal_id}'s: nothing reversed",
+        )
+        return
+    # The same till's earlier entries are all stored (pushes are in order, under the
+    # terminal's lock), so "not found" needs no further confirmation here.
+    original = stored_entry(ctx.conn, ref.terminal_id, ref.seq)
+    problem = None
+    if original is None or original.entry_id != ref.entry_id or original.kind != "sale":
+        problem = f"{ref.terminal_id}#{ref.seq} is not a sale the server has"
+    elif (earlier := void_of(ctx.conn, ref.terminal_id, ref.seq, entry.seq)) is not None:
+        problem = f"{ref.terminal_id}#{ref.seq} was already voided by {ref.terminal_id}#{earlier}"
+    if problem is not None:
+        ctx.raise_exception(
+            "unknown_original", source, None, 0, f"void: {problem}; nothing reversed"
+        )
+        return
+    legs = [
+        Leg(leg.account, -leg.amount, PostingKind.VOID, leg.unit)
+        for leg in postings_of_entry(ctx.conn, ref.terminal_id, ref.seq)
+    ]
+    ctx.post(source, legs, format_utc(entry.occurred_at))
+
+
+def _enrolment(
+    ctx: LedgerContext, source: PostingSource, entry: JournalEntry, enrolment: Enrolment
+) -> None:
+    conn = ctx.conn
+    existing = member_id_by_local(conn, enrolment.local_member_id)
+    if existing is not None:
+        ctx.raise_exception(
+            "card_enrolled_twice",
+            source,
+            existing,
+            0,
+            f"local member id {enrolment.local_member_id} was already enrolled as {existing}; "
+            "no second member created",
+        )
+        return
+    member_id = None
+    for attempt in range(_MEMBER_ID_ATTEMPTS):
+        candidate = ctx.member_ids.for_enrolment(entry.terminal_id, entry.seq, attempt)
+        created = insert_member(
+            conn,
+            NewMember(
+                member_id=candidate,
+                name=enrolment.name,
+                phone=enrolment.phone,
+                email=enrolment.email,
+                marketing_consent=enrolment.marketing_consent,
+                consent_text_version=enrolment.consent_text_version,
+                local_member_id=enrolment.local_member_id,
+                origin_terminal=entry.terminal_id,
+                origin_seq=entry.seq,
+            ),
+            ctx.now,
+        )
+        if created:
+            member_id = candidate
+            break
+    if member_id is None:
+        raise RuntimeError(f"{source.label()}: no free member id after {_MEMBER_ID_ATTEMPTS} tries")
+    ctx.adopt_new_member(member_id)
+    ctx.changed(member_id)
+    if not insert_card(conn, enrolment.card_number, member_id, ctx.now):
+        owner = card_row(conn, enrolment.card_number)
+        ctx.raise_exception(
+            "card_enrolled_twice",
+            source,
+            member_id,
+            0,
+            f"card {enrolment.card_number} already belongs to member "
+            f"{owner.member_id if owner else '?'}; member {member_id} was created without a card",
+        )
+
+
+def _assign_card(
+    ctx: LedgerContext, source: PostingSource, card_number: str, member_id: str
+) -> None:
+    if insert_card(ctx.conn, card_number, member_id, ctx.now):
+        return
+    owner = card_row(ctx.conn, card_number)
+    if owner is not None and owner.member_id != member_id:
+        ctx.raise_exception(
+            "card_enrolled_twice",
+            source,
+            member_id,
+            0,
+            f"card {card_number} already belongs to member {owner.member_id}; "
+            f"not assigned to {member_id}",
+        )
+
+
+def _card_issue(ctx: LedgerContext, source: PostingSource, issue: CardIssue) -> None:
+    found = resolve_member(ctx, issue.member)
+    if found.member_id is None:
+        ctx.raise_exception(
+            "unknown_card",
+            source,
+            None,
+            0,
+            f"card issue for card {issue.member.card_number}, which belongs to no member the "
+            f"server knows; card {issue.card_number} not assigned",
+        )
+        return
+    _assign_card(ctx, source, issue.card_number, found.member_id)
+    ctx.changed(found.member_id)
+
+
+def _card_replacement(
+    ctx: LedgerContext, source: PostingSource, replacement: CardReplacement
+) -> None:
+    found = resolve_member(ctx, replacement.member)
+    member_id = found.member_id
+    if member_id is None:
+        ctx.raise_exception(
+            "unknown_card",
+            source,
+            None,
+            0,
+            f"replacement of card {replacement.old_card_number}, which belongs to no member the "
+            f"server knows; card {replacement.new_card_number} not assigned",
+        )
+        return
+    old = card_row(ctx.conn, replacement.old_card_number)
+    if old is None:
+        ctx.confirm_absence()
+        old = card_row(ctx.conn, replacement.old_card_number)
+    if old is None or old.member_id != member_id:
+        whose = "is not registered" if old is None else f"belongs to member {old.member_id}"
+        ctx.raise_exception(
+            "unknown_card",
+            source,
+            member_id,
+            0,
+            f"old card {replacement.old_card_number} {whose}: not blocked; "
+            f"new card {replacement.new_card_number} assigned to {member_id}",
+        )
+    elif not old.blocked:
+        block_card(ctx.conn, old.card_number, f"replaced ({replacement.reason})")
+    _assign_card(ctx, source, replacement.new_card_number, member_id)
+    ctx.changed(member_id)

@@ -1,0 +1,27 @@
+"""The server's one settings object: defaults, then ``LOYALTILL_SERVER_*`` environment variables,
+then command-line options (which the CLI passes in explicitly)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_DB", "ServerSettings", "utc_now"]
+
+DEFAULT_DB = "sqlite:///./loyaltill-server.sqlite3"
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOYALTILL_SERVER_", frozen=True, extra="ignore")
+
+    db: str = DEFAULT_DB
+    """SQLAlchemy URL: ``sqlite:///path`` or ``postgresql://user@host/db`` (psycopg 3)."""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    pool_size: int = 10
+    """PostgreSQL connections per server process (twice as many at peak)."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

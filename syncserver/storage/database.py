@@ -1,0 +1,176 @@
+"""One database, two engines: an SQLite file (embedded default) or PostgreSQL (production).
+
+The code above this module does not care which. What differs is kept here:
+
+* **Write transactions.** On PostgreSQL they run at READ COMMITTED and protect what they
+  change with row locks (``SELECT … FOR UPDATE``), so several server processes can share the
+  database. SQLite has one writer at a time: a write transaction starts with
+  ``BEGIN IMMEDIATE``, which takes the write lock up front (waiting up to the busy timeout),
+  so two writers never deadlock half-way; ``FOR UPDATE`` renders as nothing there.
+* **Read transactions** see one snapshot: REPEATABLE READ on PostgreSQL, a deferred ``BEGIN``
+  on SQLite in WAL mode. A pull page and the ``applied_through_seq`` sent with it agree.
+* **Transient failures** (a PostgreSQL deadlock or serialization failure, SQLite still locked
+  after the busy timeout) roll the transaction back; :func:`run_write` runs it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+__all__ = [
+    "Database",
+    "DatabaseBusyError",
+    "insert_ignore",
+    "is_postgres",
+    "normalize_url",
+    "run_write",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SQLITE_BUSY_TIMEOUT_S = 15.0
+_WRITE_OPTION = "loyaltill_write"
+# PostgreSQL SQLSTATEs worth a retry: deadlock detected, serialization failure.
+_TRANSIENT_SQLSTATES = {"40P01", "40001"}
+
+
+class DatabaseBusyError(RuntimeError):
+    """A write kept failing for a transient reason; the caller may retry later (503)."""
+
+
+def normalize_url(url: str) -> str:
+    """Accept the usual spellings: ``postgresql://`` and ``postgres://`` mean psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    """An engine plus the two kinds of transaction the server uses."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, durable: bool = True) -> None:
+        self.url = normalize_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine = create_engine(
+                self.url,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+            )
+            _configure_sqlite(self.engine, durable=durable)
+        elif self.dialect == "postgresql":
+            self.engine = create_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+        else:
+            raise ValueError(
+                f"unsupported database {parsed.drivername!r}: use sqlite or postgresql"
+            )
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: commits when the block ends, rolls back on any exception."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One consistent snapshot for reading several tables."""
+        with self.engine.connect() as conn:
+            if self.is_postgres:
+                conn = conn.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                )
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine, *, durable: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN (pysqlite's own handling skips it for
+        # SELECTs, which would break snapshot reads), and keep acknowledged pushes durable.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if durable:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+        else:  # a scratch database (ledger rebuild): speed over crash safety
+            cursor.execute("PRAGMA journal_mode=MEMORY")
+            cursor.execute("PRAGMA synchronous=OFF")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def insert_ignore(conn: Connection, table: Table, values: Mapping[str, Any]) -> bool:
+    """INSERT unless the key exists; True when the row was inserted.
+
+    On PostgreSQL a concurrent insert of the same key makes this wait for that transaction,
+    then do nothing — so of two tills enrolling the same card, exactly one gets it.
+    """
+    insert = pg_insert if is_postgres(conn) else sqlite_insert
+    key = next(iter(table.primary_key.columns))
+    # RETURNING rather than rowcount: drivers do not agree on rowcount for ON CONFLICT.
+    stmt = insert(table).values(dict(values)).on_conflict_do_nothing().returning(key)
+    return conn.execute(stmt).first() is not None
+
+
+def _is_transient(error: exc.DBAPIError) -> bool:
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate in _TRANSIENT_SQLSTATES:
+        return True
+    message = str(error.orig).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+def run_write(database: Database, work: Callable[[Connection], T], *, attempts: int = 6) -> T:
+    """Run ``work`` in a write transaction, again from scratch after a transient failure.
+
+    ``work`` must be safe to repeat: everything it did in a failed attempt was rolled back.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with database.write() as conn:
+                return work(conn)
+        except exc.DBAPIError as error:
+            if not _is_transient(error):
+                raise
+            if attempt == attempts:
+                raise DatabaseBusyError(
+                    f"the database stayed busy after {attempts} attempts"
+                ) from error
+            log.info("transient database error (attempt %d): %s", attempt, error.orig)
+            time.sleep(min(0.5, 0.01 * 2**attempt) * (0.5 + random.random()))  # noqa: S311
+    raise AssertionError("unreachable")

@@ -1,0 +1,229 @@
+"""Members, their cards and the balance cache (``member_balances``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select, update
+
+from shared.protocol import CardState, MemberState
+from syncserver.storage.database import insert_ignore
+from syncserver.storage.schema import cards, member_balances, members
+
+__all__ = [
+    "CardRow",
+    "NewMember",
+    "add_to_balance",
+    "block_card",
+    "card_row",
+    "count_members",
+    "insert_card",
+    "insert_member",
+    "lock_balances",
+    "member_exists",
+    "member_id_by_local",
+    "member_id_by_origin",
+    "member_ids_for_cards",
+    "member_states",
+    "stamp_members",
+]
+
+ACTIVE = "active"
+BLOCKED = "blocked"
+
+
+@dataclass(frozen=True, slots=True)
+class CardRow:
+    card_number: str
+    member_id: str
+    status: str
+    blocked_reason: str | None
+
+    @property
+    def blocked(self) -> bool:
+        return self.status == BLOCKED
+
+
+@dataclass(frozen=True, slots=True)
+class NewMember:
+    member_id: str
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    tier: str | None = None
+    marketing_consent: bool = False
+    consent_text_version: str | None = None
+    local_member_id: str | None = None
+    origin_terminal: str | None = None
+    origin_seq: int | None = None
+
+
+def card_row(conn: Connection, card_number: str) -> CardRow | None:
+    row = conn.execute(
+        select(
+            cards.c.card_number, cards.c.member_id, cards.c.status, cards.c.blocked_reason
+        ).where(cards.c.card_number == card_number)
+    ).first()
+    return CardRow(*row) if row else None
+
+
+def member_ids_for_cards(conn: Connection, card_numbers: Iterable[str]) -> dict[str, str]:
+    numbers = sorted(set(card_numbers))
+    if not numbers:
+        return {}
+    rows = conn.execute(
+        select(cards.c.card_number, cards.c.member_id).where(cards.c.card_number.in_(numbers))
+    )
+    return {row.card_number: row.member_id for row in rows}
+
+
+def member_exists(conn: Connection, member_id: str) -> bool:
+    found = conn.execute(select(members.c.member_id).where(members.c.member_id == member_id))
+    return found.first() is not None
+
+
+def member_id_by_local(conn: Connection, local_member_id: str) -> str | None:
+    return conn.execute(
+        select(members.c.member_id).where(members.c.local_member_id == local_member_id)
+    ).scalar_one_or_none()
+
+
+def member_id_by_origin(conn: Connection, terminal_id: str, seq: int) -> str | None:
+    return conn.execute(
+        select(members.c.member_id).where(
+            members.c.origin_terminal == terminal_id, members.c.origin_seq == seq
+        )
+    ).scalar_one_or_none()
+
+
+def insert_member(conn: Connection, member: NewMember, now: datetime) -> bool:
+    """Create the member and its zero balance; False when the id (or local id) is taken."""
+    inserted = insert_ignore(
+        conn,
+        members,
+        {
+            "member_id": member.member_id,
+            "local_member_id": member.local_member_id,
+            "origin_terminal": member.origin_terminal,
+            "origin_seq": member.origin_seq,
+            "name": member.name,
+            "phone": member.phone,
+            "email": member.email,
+            "tier": member.tier,
+            "marketing_consent": member.marketing_consent,
+            "consent_text_version": member.consent_text_version,
+            "created_at": now,
+            # Stamped with a real position when the transaction finishes (stamp_members).
+            "change_seq": 0,
+        },
+    )
+    if inserted:
+        conn.execute(member_balances.insert().values(member_id=member.member_id, points=0))
+    return inserted
+
+
+def insert_card(conn: Connection, card_number: str, member_id: str, now: datetime) -> bool:
+    """Assign a card; False when the card already belongs to someone (maybe this member)."""
+    return insert_ignore(
+        conn,
+        cards,
+        {
+            "card_number": card_number,
+            "member_id": member_id,
+            "status": ACTIVE,
+            "blocked_reason": None,
+            "created_at": now,
+        },
+    )
+
+
+def block_card(conn: Connection, card_number: str, reason: str) -> None:
+    conn.execute(
+        update(cards)
+        .where(cards.c.card_number == card_number)
+        .values(status=BLOCKED, blocked_reason=reason)
+    )
+
+
+def lock_balances(conn: Connection, member_ids: Sequence[str]) -> dict[str, int]:
+    """Lock the members' balance rows, in id order (so concurrent pushes cannot deadlock
+    on each other's members); returns the balances found."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(member_balances.c.member_id, member_balances.c.points)
+        .where(member_balances.c.member_id.in_(ids))
+        .order_by(member_balances.c.member_id)
+        .with_for_update()
+    )
+    return {row.member_id: int(row.points) for row in rows}
+
+
+def add_to_balance(conn: Connection, member_id: str, delta: int) -> None:
+    conn.execute(
+        update(member_balances)
+        .where(member_balances.c.member_id == member_id)
+        .values(points=member_balances.c.points + delta)
+    )
+
+
+def stamp_members(conn: Connection, member_ids: Sequence[str], first_position: int) -> None:
+    """Give each changed member the next change_seq, so the next pull sends it again."""
+    for offset, member_id in enumerate(member_ids):
+        conn.execute(
+            update(members)
+            .where(members.c.member_id == member_id)
+            .values(change_seq=first_position + offset)
+        )
+
+
+def count_members(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(members)).scalar_one())
+
+
+def member_states(conn: Connection, member_ids: Sequence[str]) -> list[MemberState]:
+    """Members as a till or HQ sees them: profile, reconciled balance and every card."""
+    if not member_ids:
+        return []
+    rows = conn.execute(
+        select(members, member_balances.c.points)
+        .join(member_balances, member_balances.c.member_id == members.c.member_id)
+        .where(members.c.member_id.in_(list(member_ids)))
+    ).mappings()
+    by_id = {row["member_id"]: row for row in rows}
+    card_rows = conn.execute(
+        select(cards.c.card_number, cards.c.member_id, cards.c.status, cards.c.blocked_reason)
+        .where(cards.c.member_id.in_(list(member_ids)))
+        .order_by(cards.c.created_at, cards.c.card_number)
+    )
+    member_cards: dict[str, list[CardState]] = {}
+    for card in card_rows:
+        member_cards.setdefault(card.member_id, []).append(
+            CardState(
+                card_number=card.card_number,
+                status=BLOCKED if card.status == BLOCKED else ACTIVE,
+                blocked_reason=card.blocked_reason,
+            )
+        )
+    states = []
+    for member_id in member_ids:
+        row = by_id.get(member_id)
+        if row is None:
+            continue
+        states.append(
+            MemberState(
+                member_id=row["member_id"],
+                local_member_id=row["local_member_id"],
+                name=row["name"],
+                phone=row["phone"],
+                email=row["email"],
+                tier=row["tier"],
+                balance=int(row["points"]),
+                marketing_consent=bool(row["marketing_consent"]),
+                cards=member_cards.get(member_id, []),
+            )
+        )
+    return states

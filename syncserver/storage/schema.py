@@ -1,0 +1,261 @@
+"""The sync server's tables (SQLAlchemy Core). Alembic migrations create them; this module is
+what the code queries, and a test checks the two agree.
+
+Ordering: one counter (``change_counter``) hands out every *position* the server needs —
+the order in which journal entries were reconciled, HQ events were applied and members,
+rules, products and offers last changed. Values are taken at the end of each write
+transaction under the counter's row lock, so their order is the commit order (see
+``syncserver.storage.counter``): the pull cursor never skips a change, and ``ledger rebuild``
+replays everything in exactly the order it first happened.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "api_tokens",
+    "cards",
+    "change_counter",
+    "exceptions",
+    "hq_events",
+    "hq_users",
+    "journal_entries",
+    "member_balances",
+    "members",
+    "metadata",
+    "offers",
+    "postings",
+    "products",
+    "rules_versions",
+    "terminals",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-numbers an "INTEGER PRIMARY KEY"; PostgreSQL gets a 64-bit identity.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+TerminalId = String(16)
+MemberId = String(40)
+Hash = String(64)
+
+change_counter = Table(
+    "change_counter",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("value", BigInteger, nullable=False),
+)
+
+terminals = Table(
+    "terminals",
+    metadata,
+    Column("terminal_id", TerminalId, primary_key=True),
+    Column("store_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", Hash, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("acked_seq", BigInteger, nullable=False),
+    Column("last_hash", Hash, nullable=False),
+    Column("last_push_at", DateTime(timezone=True)),
+)
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("terminal_id", TerminalId, ForeignKey("terminals.terminal_id"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("entry_id", String(36), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("occurred_at", String(32), nullable=False),
+    Column("hash", Hash, nullable=False),
+    # The record exactly as received (JSON text), so its hash can be re-checked any time.
+    Column("record", Text, nullable=False),
+    # Ledger order: set in the same transaction that stored and reconciled the entry.
+    Column("position", BigInteger),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    # For returns and voids: the sale they refer to (finds "already voided" and returns).
+    Column("original_terminal", TerminalId),
+    Column("original_seq", BigInteger),
+    Index(None, "position"),
+    Index(None, "entry_id"),
+    Index(None, "original_terminal", "original_seq"),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("member_id", MemberId, primary_key=True),
+    # The till's id for a member enrolled offline; that till maps it on its next pull.
+    Column("local_member_id", String(36), unique=True),
+    Column("origin_terminal", TerminalId),
+    # The enrolment entry that created the member (NULL for members imported by HQ).
+    Column("origin_seq", BigInteger),
+    Column("name", String(200), nullable=False),
+    Column("phone", String(64)),
+    Column("email", String(320)),
+    Column("tier", String(64)),
+    Column("marketing_consent", Boolean, nullable=False),
+    Column("consent_text_version", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("change_seq", BigInteger, nullable=False),
+    Index(None, "phone"),
+    Index(None, "email"),
+    Index(None, "change_seq"),
+    Index(None, "origin_terminal", "origin_seq", unique=True),
+)
+
+cards = Table(
+    "cards",
+    metadata,
+    Column("card_number", String(64), primary_key=True),
+    Column("member_id", MemberId, ForeignKey("members.member_id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("blocked_reason", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "member_id"),
+)
+
+member_balances = Table(
+    "member_balances",
+    metadata,
+    Column("member_id", MemberId, ForeignKey("members.member_id"), primary_key=True),
+    # Derived: the sum of the member's postings, kept in the transaction that posts them.
+    Column("points", BigInteger, nullable=False),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("terminal_id", TerminalId),
+    # The journal entry that caused the posting, or NULL for an HQ event.
+    Column("seq", BigInteger),
+    Column("hq_event_id", BigInteger),
+    # Numbers the postings of one entry or event, so two ledgers compare line by line.
+    Column("line", Integer, nullable=False),
+    Column("account", String(120), nullable=False),
+    # Set for member accounts, so a member's history is one indexed lookup.
+    Column("member_id", MemberId),
+    # 'points', or an ISO currency code for money accounts (minor units).
+    Column("unit", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    # When the business event happened (the entry's time): expiry and tiers count from it.
+    Column("occurred_at", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "terminal_id", "seq"),
+    Index(None, "member_id"),
+    Index(None, "hq_event_id"),
+)
+
+exceptions = Table(
+    "exceptions",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("terminal_id", TerminalId),
+    Column("seq", BigInteger),
+    Column("member_id", MemberId),
+    Column("amount", BigInteger, nullable=False),
+    Column("detail", Text, nullable=False),
+    # For a chain conflict: the refused record, as received.
+    Column("evidence", Text),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolved_by", String(100)),
+    Column("resolution", Text),
+    Index(None, "status", "kind"),
+    Index(None, "terminal_id", "seq"),
+    Index(None, "member_id"),
+)
+
+hq_events = Table(
+    "hq_events",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("position", BigInteger),
+    Column("kind", String(32), nullable=False),
+    Column("record", Text, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "position"),
+)
+"""HQ's own journal: ledger-relevant actions that do not come from a till (a member import
+with an opening balance), replayed by ``ledger rebuild`` in position order with the tills'."""
+
+rules_versions = Table(
+    "rules_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("program_id", String(100), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("change_seq", BigInteger, nullable=False),
+    Index(None, "change_seq"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("sku", String(64), primary_key=True),
+    Column("description", String(200), nullable=False),
+    Column("category", String(100), nullable=False),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("tax_rate_bp", Integer, nullable=False),
+    Column("open_price", Boolean, nullable=False),
+    Column("change_seq", BigInteger, nullable=False),
+    Index(None, "change_seq"),
+)
+
+offers = Table(
+    "offers",
+    metadata,
+    Column("offer_id", String(64), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("tier", String(64)),
+    Column("valid_until", String(32)),
+    Column("change_seq", BigInteger, nullable=False),
+    Index(None, "change_seq"),
+)
+
+hq_users = Table(
+    "hq_users",
+    metadata,
+    Column("username", String(100), primary_key=True),
+    Column("password_hash", String(300), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", Hash, primary_key=True),
+    Column("username", String(100), ForeignKey("hq_users.username"), nullable=False),
+    Column("label", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)

@@ -1,0 +1,108 @@
+"""Pull: everything that changed since the till's cursor, one consistent page at a time.
+
+Members, rules versions, products and offers each carry ``change_seq`` from the one change
+counter, whose order is the commit order (syncserver.storage.counter): a page is simply the
+next ``limit`` changes after the cursor, across all four, and the cursor is the last one's
+number. The page and ``applied_through_seq`` are read in one snapshot, so every balance on
+the page includes exactly this till's entries up to that seq.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from typing import Any
+
+from sqlalchemy import Connection, Table, select
+
+from shared.protocol import OfferState, ProductState, PullResponse
+from syncserver.errors import UnauthorizedError
+from syncserver.storage.database import Database
+from syncserver.storage.members import count_members, member_states
+from syncserver.storage.schema import members, offers, products, rules_versions, terminals
+
+__all__ = ["MAX_PULL_LIMIT", "pull"]
+
+MAX_PULL_LIMIT = 1000
+
+_SOURCES: tuple[tuple[str, Table, str], ...] = (
+    ("member", members, "member_id"),
+    ("rules", rules_versions, "version"),
+    ("product", products, "sku"),
+    ("offer", offers, "offer_id"),
+)
+
+
+def _changes_after(conn: Connection, since: int, limit: int) -> list[tuple[int, str, Any]]:
+    """(change_seq, kind, key) of the first ``limit + 1`` changes after ``since``."""
+    streams = []
+    for kind, table, key in _SOURCES:
+        rows = conn.execute(
+            select(table.c.change_seq, table.c[key])
+            .where(table.c.change_seq > since)
+            .order_by(table.c.change_seq)
+            .limit(limit + 1)
+        ).all()
+        streams.append([(int(row[0]), kind, row[1]) for row in rows])
+    return list(heapq.merge(*streams))[: limit + 1]
+
+
+def pull(database: Database, terminal_id: str, since: int, limit: int) -> PullResponse:
+    with database.read() as conn:
+        applied = conn.execute(
+            select(terminals.c.acked_seq, terminals.c.revoked_at).where(
+                terminals.c.terminal_id == terminal_id
+            )
+        ).first()
+        if applied is None or applied.revoked_at is not None:
+            raise UnauthorizedError(f"terminal {terminal_id} is not registered (or was revoked)")
+        changes = _changes_after(conn, since, limit)
+        page, more = changes[:limit], len(changes) > limit
+        keys: dict[str, list[Any]] = {kind: [] for kind, _, _ in _SOURCES}
+        for _, kind, key in page:
+            keys[kind].append(key)
+        rules = [
+            json.loads(document)
+            for document in conn.execute(
+                select(rules_versions.c.document)
+                .where(rules_versions.c.version.in_(keys["rules"]))
+                .order_by(rules_versions.c.change_seq)
+            ).scalars()
+        ]
+        product_rows = conn.execute(
+            select(products)
+            .where(products.c.sku.in_(keys["product"]))
+            .order_by(products.c.change_seq)
+        ).mappings()
+        offer_rows = conn.execute(
+            select(offers).where(offers.c.offer_id.in_(keys["offer"])).order_by(offers.c.change_seq)
+        ).mappings()
+        return PullResponse(
+            cursor=str(page[-1][0] if page else since),
+            more=more,
+            applied_through_seq=int(applied.acked_seq),
+            members=member_states(conn, keys["member"]),
+            rules=rules,
+            products=[
+                ProductState(
+                    sku=row["sku"],
+                    description=row["description"],
+                    category=row["category"],
+                    price_minor=int(row["price_minor"]),
+                    tax_rate_bp=int(row["tax_rate_bp"]),
+                    open_price=bool(row["open_price"]),
+                )
+                for row in product_rows
+            ],
+            offers=[
+                OfferState(
+                    offer_id=row["offer_id"],
+                    title=row["title"],
+                    description=row["description"],
+                    tier=row["tier"],
+                    valid_until=row["valid_until"],
+                )
+                for row in offer_rows
+            ],
+            total_members=count_members(conn) if since == 0 else None,
+        )

@@ -1,0 +1,239 @@
+"""Push: store a till's journal entries exactly once and reconcile them (docs/protocol.md).
+
+Cheap, stateless checks (shape, contiguity, each record's own hash) run before any database
+work. Then one transaction: lock the terminal's row, sort duplicates from new entries, check
+the chain against what is stored, store and reconcile the new entries, move ``acked_seq``,
+take positions, commit. A transient database failure re-runs the whole transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, select, update
+
+from shared.journal import (
+    CanonicalJSONError,
+    CardIssue,
+    CardReplacement,
+    JournalEntry,
+    MemberRef,
+    Return,
+    Sale,
+    Void,
+    entry_hash,
+)
+from shared.protocol import PushRequest, PushResponse, RaisedException
+from syncserver.errors import (
+    BusyError,
+    ChainConflictError,
+    ForbiddenError,
+    GapError,
+    MalformedError,
+    UnauthorizedError,
+)
+from syncserver.ledger.context import LedgerContext, LiveMemberIds
+from syncserver.ledger.reconcile import reconcile_entry
+from syncserver.storage.database import Database, DatabaseBusyError, run_write
+from syncserver.storage.exceptions import insert_exception, open_exception_exists
+from syncserver.storage.journal import store_entry, stored_hashes
+from syncserver.storage.members import member_ids_for_cards
+from syncserver.storage.schema import members, postings, terminals
+from syncserver.storage.terminals import lock_terminal
+
+__all__ = ["parse_records", "push"]
+
+MAX_SEQ = 2**62
+"""Sequence numbers are stored as 64-bit integers; anything near that is not a real journal."""
+
+
+class _ChainConflictError(Exception):
+    """Raised inside the push transaction (rolling it back); recorded and answered outside."""
+
+    def __init__(self, seq: int, detail: str, record: Mapping[str, Any], acked_seq: int) -> None:
+        super().__init__(detail)
+        self.seq, self.detail, self.record, self.acked_seq = seq, detail, record, acked_seq
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "entry"
+    return f"field {where}: {first['msg']}"
+
+
+def parse_records(terminal_id: str, records: Sequence[Mapping[str, Any]]) -> list[JournalEntry]:
+    """Validate each record as received; the first problem is a 422 (or 403) naming it."""
+    entries: list[JournalEntry] = []
+    for index, record in enumerate(records):
+        seq = record.get("seq")
+        where = f"entry seq {seq}" if type(seq) is int else f"entries[{index}]"
+        if type(seq) is not int or not 1 <= seq <= MAX_SEQ:
+            raise MalformedError(f"{where}: field seq: must be a positive integer")
+        if record.get("terminal_id") != terminal_id:
+            raise ForbiddenError(
+                f"{where}: belongs to terminal {record.get('terminal_id')!r}; "
+                f"this push is for {terminal_id}"
+            )
+        if entries and seq != entries[-1].seq + 1:
+            raise MalformedError(
+                f"{where}: entries must be contiguous, oldest first (after seq {entries[-1].seq})"
+            )
+        try:
+            expected = entry_hash(record)
+        except CanonicalJSONError as error:
+            raise MalformedError(f"{where}: {error}") from None
+        if record.get("hash") != expected:
+            raise MalformedError(f"{where}: field hash: does not match the entry's content")
+        try:
+            entries.append(JournalEntry.model_validate(record))
+        except ValidationError as error:
+            raise MalformedError(f"{where}: {_describe(error)}") from None
+    return entries
+
+
+def push(
+    database: Database,
+    terminal_id: str,
+    request: PushRequest,
+    now: Callable[[], datetime],
+) -> PushResponse:
+    if request.terminal_id != terminal_id:
+        raise ForbiddenError(
+            f"this token belongs to terminal {terminal_id}, not {request.terminal_id}"
+        )
+    entries = parse_records(terminal_id, request.entries)
+    try:
+        return run_write(
+            database, lambda conn: _push(conn, terminal_id, request.entries, entries, now())
+        )
+    except _ChainConflictError as refused:
+        conflict = refused
+        run_write(database, lambda conn: _record_conflict(conn, terminal_id, conflict, now()))
+        raise ChainConflictError(
+            f"seq {conflict.seq}: {conflict.detail}; nothing was overwritten and HQ has been "
+            "alerted",
+            acked_seq=conflict.acked_seq,
+        ) from None
+    except DatabaseBusyError as error:
+        raise BusyError(f"{error}; retry shortly") from None
+
+
+def _push(
+    conn: Connection,
+    terminal_id: str,
+    records: Sequence[Mapping[str, Any]],
+    entries: Sequence[JournalEntry],
+    now: datetime,
+) -> PushResponse:
+    terminal = lock_terminal(conn, terminal_id)
+    if terminal is None or terminal.revoked:
+        raise UnauthorizedError(f"terminal {terminal_id} is not registered (or was revoked)")
+    acked = terminal.acked_seq
+    first, last = entries[0].seq, entries[-1].seq
+    if first > acked + 1:
+        raise GapError(f"expected seq {acked + 1}, got {first}", acked_seq=acked)
+
+    stored = stored_hashes(conn, terminal_id, first, min(last, acked)) if first <= acked else {}
+    duplicates = 0
+    new: list[tuple[Mapping[str, Any], JournalEntry]] = []
+    prev_hash = terminal.last_hash
+    for record, entry in zip(records, entries, strict=True):
+        if entry.seq <= acked:
+            if stored.get(entry.seq) != entry.hash:
+                raise _ChainConflictError(
+                    entry.seq,
+                    f"already acknowledged with hash {stored.get(entry.seq, '?')[:16]}…, "
+                    f"received {entry.hash[:16]}…",
+                    record,
+                    acked,
+                )
+            duplicates += 1
+            continue
+        if entry.prev_hash != prev_hash:
+            raise _ChainConflictError(
+                entry.seq,
+                f"does not link to seq {entry.seq - 1} (prev_hash {entry.prev_hash[:16]}…, "
+                f"stored hash {prev_hash[:16]}…)",
+                record,
+                acked,
+            )
+        new.append((record, entry))
+        prev_hash = entry.hash
+
+    if not new:
+        return PushResponse(acked_seq=acked, stored=0, duplicates=duplicates)
+
+    ctx = LedgerContext(conn, now, member_ids=LiveMemberIds(), live=True)
+    _lock_members_up_front(ctx, [entry for _, entry in new])
+    for record, entry in new:
+        store_entry(conn, record, entry, now)
+        reconcile_entry(ctx, entry)
+    tip = new[-1][1]
+    conn.execute(
+        update(terminals)
+        .where(terminals.c.terminal_id == terminal_id)
+        .values(acked_seq=tip.seq, last_hash=tip.hash, last_push_at=now)
+    )
+    ctx.finish(entries=(terminal_id, new[0][1].seq, tip.seq))
+    return PushResponse(
+        acked_seq=tip.seq, stored=len(new), duplicates=duplicates, exceptions=ctx.raised
+    )
+
+
+def _lock_members_up_front(ctx: LedgerContext, entries: Sequence[JournalEntry]) -> None:
+    """Lock every member the batch will touch, in one sorted statement. Two pushes that share
+    members then queue instead of deadlocking. (Anything missed is locked when reached.)"""
+    refs: list[MemberRef] = []
+    voided: list[int] = []
+    for entry in entries:
+        payload = entry.payload
+        if isinstance(payload, Sale | Return | CardIssue | CardReplacement) and payload.member:
+            refs.append(payload.member)
+        elif isinstance(payload, Void) and payload.original.terminal_id == entry.terminal_id:
+            voided.append(payload.original.seq)
+    conn = ctx.conn
+    wanted = {ref.member_id for ref in refs if ref.member_id}
+    wanted |= set(member_ids_for_cards(conn, (ref.card_number for ref in refs)).values())
+    local_ids = sorted({ref.local_member_id for ref in refs if ref.local_member_id})
+    if local_ids:
+        wanted |= set(
+            conn.execute(
+                select(members.c.member_id).where(members.c.local_member_id.in_(local_ids))
+            ).scalars()
+        )
+    if voided:
+        wanted |= set(
+            conn.execute(
+                select(postings.c.member_id).where(
+                    postings.c.terminal_id == entries[0].terminal_id,
+                    postings.c.seq.in_(voided),
+                    postings.c.member_id.is_not(None),
+                )
+            ).scalars()
+        )
+    ctx.lock_members(wanted)
+
+
+def _record_conflict(
+    conn: Connection, terminal_id: str, conflict: _ChainConflictError, now: datetime
+) -> None:
+    """The push is refused, but the alarm is kept (once per distinct refused record)."""
+    evidence = json.dumps(conflict.record, ensure_ascii=False, sort_keys=True)
+    if open_exception_exists(conn, "chain_conflict", terminal_id, conflict.seq, evidence):
+        return
+    insert_exception(
+        conn,
+        RaisedException(
+            kind="chain_conflict",
+            terminal_id=terminal_id,
+            seq=conflict.seq,
+            amount=0,
+            detail=f"seq {conflict.seq} {conflict.detail}",
+        ),
+        now,
+        evidence=evidence,
+    )

@@ -1,0 +1,233 @@
+"""Genuine journal records for server tests, built with the real shared models and engine.
+
+``JournalWriter`` plays one till: it chains entries with ``JournalEntry.create`` and computes
+points with ``compute_earn``, exactly as a till does, but lets a test choose every detail
+(a wrong rules version, a blocked card, an overdraft).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.codes import card_number_from_serial
+from shared.journal import (
+    CardIssue,
+    CardReplacement,
+    Enrolment,
+    EntryRef,
+    JournalEntry,
+    MemberRef,
+    Payload,
+    PointsRedeemed,
+    Return,
+    ReturnLine,
+    Sale,
+    SaleLine,
+    ShiftClose,
+    Tender,
+    TenderMethod,
+    Void,
+)
+from shared.rules import BasketLine, EarnContext, ProgramRules, compute_earn
+from terminal.config import TillConfig
+from terminal.demo.seed import demo_rules
+
+MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+OFFSET_MIN = 60
+RULES = demo_rules()
+STORE = "S001"
+
+
+def card(serial: int) -> str:
+    """A valid loyalty card number (the default till card range)."""
+    return card_number_from_serial(TillConfig().code_config(), serial)
+
+
+Line = tuple[str, str, int, int]
+"""(sku, category, quantity, unit price in minor units)"""
+
+GROCERIES: list[Line] = [("4000000000017", "grocery", 2, 450), ("4000000000024", "dairy", 1, 300)]
+
+
+class JournalWriter:
+    def __init__(self, terminal_id: str, *, start: datetime = MONDAY) -> None:
+        self.terminal_id = terminal_id
+        self.now = start
+        self.last: JournalEntry | None = None
+        self.records: list[dict[str, Any]] = []
+
+    def append(self, payload: Payload) -> JournalEntry:
+        self.now += timedelta(minutes=1)
+        entry = JournalEntry.create(
+            previous=self.last,
+            terminal_id=self.terminal_id,
+            entry_id=str(uuid.uuid4()),
+            occurred_at=self.now,
+            utc_offset_min=OFFSET_MIN,
+            cashier_id="1",
+            payload=payload,
+        )
+        self.last = entry
+        self.records.append(entry.to_record())
+        return entry
+
+    def since(self, seq: int) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["seq"] > seq]
+
+    def sale(
+        self,
+        member: MemberRef | None,
+        lines: list[Line] | None = None,
+        *,
+        redeem: int = 0,
+        rules: ProgramRules = RULES,
+        tier: str | None = None,
+    ) -> JournalEntry:
+        lines = lines or GROCERIES
+        sale_lines = tuple(
+            SaleLine(
+                line_no=no,
+                sku=sku,
+                description=sku,
+                category=category,
+                quantity=qty,
+                unit_price_minor=price,
+                net_minor=qty * price,
+            )
+            for no, (sku, category, qty, price) in enumerate(lines, start=1)
+        )
+        subtotal = sum(line.net_minor for line in sale_lines)
+        discount = rules.redemption.discount_minor(redeem) if redeem else 0
+        earned = None
+        if member is not None:
+            local = (self.now + timedelta(minutes=1, hours=OFFSET_MIN // 60)).replace(tzinfo=None)
+            earned = compute_earn(
+                rules,
+                [
+                    BasketLine(
+                        line_no=line.line_no,
+                        sku=line.sku,
+                        category=line.category,
+                        quantity=line.quantity,
+                        net_minor=line.net_minor,
+                    )
+                    for line in sale_lines
+                ],
+                EarnContext(store_id=STORE, local_time=local, tier=tier),
+                order_discount_minor=discount,
+            )
+        total = subtotal - discount
+        return self.append(
+            Sale(
+                store_id=STORE,
+                receipt_no=f"{self.terminal_id}-{(self.last.seq if self.last else 0) + 1}",
+                currency="EUR",
+                lines=sale_lines,
+                subtotal_minor=subtotal,
+                total_minor=total,
+                tenders=(Tender(method=TenderMethod.CASH, amount_minor=total),) if total else (),
+                member=member,
+                earned=earned,
+                redeemed=PointsRedeemed(
+                    points=redeem, discount_minor=discount, rules_version=rules.version
+                )
+                if redeem
+                else None,
+            )
+        )
+
+    def ret(
+        self,
+        sale: JournalEntry,
+        member: MemberRef | None,
+        *,
+        reversed_points: int = 0,
+        restored: int = 0,
+        refund: int = 100,
+        original: EntryRef | None = None,
+    ) -> JournalEntry:
+        return self.append(
+            Return(
+                store_id=STORE,
+                receipt_no=f"{self.terminal_id}-R",
+                currency="EUR",
+                original=original or ref_of(sale),
+                lines=(ReturnLine(original_line_no=1, quantity=1, refund_minor=refund),),
+                refund_minor=refund,
+                tenders=(Tender(method=TenderMethod.CASH, amount_minor=refund),),
+                member=member,
+                points_reversed=reversed_points,
+                points_restored=restored,
+            )
+        )
+
+    def void(self, sale: JournalEntry, original: EntryRef | None = None) -> JournalEntry:
+        assert isinstance(sale.payload, Sale)
+        return self.append(
+            Void(
+                original=original or ref_of(sale),
+                reason="wrong basket",
+                total_minor=sale.payload.total_minor,
+            )
+        )
+
+    def enrol(self, card_number: str, *, name: str = "Nadia New") -> JournalEntry:
+        return self.append(
+            Enrolment(
+                store_id=STORE,
+                local_member_id=str(uuid.uuid4()),
+                name=name,
+                phone="+49 170 5550000",
+                marketing_consent=True,
+                consent_text_version="2026-01",
+                card_number=card_number,
+            )
+        )
+
+    def replace_card(self, member: MemberRef, new_card: str) -> JournalEntry:
+        return self.append(
+            CardReplacement(
+                member=member,
+                old_card_number=member.card_number,
+                new_card_number=new_card,
+                reason="lost",
+            )
+        )
+
+    def issue_card(self, member: MemberRef, new_card: str) -> JournalEntry:
+        return self.append(CardIssue(member=member, card_number=new_card))
+
+    def close_shift(self) -> JournalEntry:
+        last = self.last.seq if self.last else 0
+        return self.append(
+            ShiftClose(
+                store_id=STORE,
+                shift_id=str(uuid.uuid4()),
+                opened_at=MONDAY,
+                currency="EUR",
+                first_seq=1,
+                last_seq=last,
+                sales_count=0,
+                sales_by_tender={},
+                refunds_count=0,
+                refunds_by_tender={},
+                voids_count=0,
+                points_issued=0,
+                points_redeemed=0,
+                points_reversed=0,
+                enrolments=0,
+                cash_expected_minor=0,
+            )
+        )
+
+
+def ref_of(entry: JournalEntry) -> EntryRef:
+    return EntryRef(terminal_id=entry.terminal_id, seq=entry.seq, entry_id=entry.entry_id)
+
+
+def member_ref(
+    card_number: str, member_id: str | None = None, local: str | None = None
+) -> MemberRef:
+    return MemberRef(card_number=card_number, member_id=member_id, local_member_id=local)
