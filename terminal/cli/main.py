@@ -10,6 +10,7 @@ from terminal.cli.hw import hw
 from terminal.cli.journal import journal
 from terminal.cli.ops import balance, enrol, sale, status
 from terminal.cli.run import demo, run
+from terminal.cli.sync import sync
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,7 +21,7 @@ def till(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (run, demo, journal, status, sale, enrol, balance, hw):
+for command in (run, demo, journal, status, sale, enrol, balance, sync, hw):
     till.add_command(command)
 
 

@@ -6,14 +6,14 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
 
 from terminal.cli.context import config_option, fail, load, print_queue_for
 from terminal.config import TillConfig
-from terminal.demo.seed import DEMO_CASHIERS, blocked_demo_card, demo_card, seed_demo
+from terminal.demo.seed import DEMO_CASHIERS
 from terminal.store import open_database
 from terminal.till.service import Till
 
@@ -23,8 +23,19 @@ def _run_app(config: TillConfig) -> None:
 
     database = open_database(config.database_path)
     till = Till(config, database)
-    app = TillApp(till, print_queue_for(till), scanner_urls=config.scanner_urls)
+    worker = None
+    client = None
+    if config.server_url and config.server_token:
+        from terminal.sync.client import SyncClient
+        from terminal.sync.engine import SyncEngine
+        from terminal.sync.worker import SyncWorker
+
+        client = SyncClient(config.server_url, config.server_token)
+        worker = SyncWorker(SyncEngine(config, database, client))
+    app = TillApp(till, print_queue_for(till), scanner_urls=config.scanner_urls, sync_worker=worker)
     app.run()
+    if client is not None:
+        client.close()
     database.close()
 
 
@@ -79,14 +90,18 @@ def _fifo_to_scanner(fifo: Path, link: Path) -> Iterator[None]:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path(".demo"),
     show_default=True,
-    help="Where the demo store keeps its database, receipts and scanner pipe.",
+    help="Where the demo keeps its databases, receipts and scanner pipe.",
 )
-@click.option("--members", default=3000, show_default=True, help="Demo members to create.")
-@click.option("--products", default=300, show_default=True, help="Demo products to create.")
-@click.option("--no-ui", is_flag=True, help="Seed and start the simulators, print, and exit.")
+@click.option("--members", default=3000, show_default=True, help="Demo members at HQ.")
+@click.option("--products", default=300, show_default=True, help="Demo products at HQ.")
+@click.option("--no-ui", is_flag=True, help="Set everything up, sync once, print, and exit.")
 def demo(data_dir: Path, members: int, products: int, no_ui: bool) -> None:
-    """A seeded demo store with the printer and scanner simulators wired in."""
+    """A demo store: an embedded HQ sync server, a till that syncs to it, and the printer
+    and scanner simulators wired in."""
     from hardware.sim.printer_sim import PrinterSimulator
+    from syncserver.embedded import serve_in_thread
+    from syncserver.storage.database import Database
+    from terminal.demo.hq import prepare_demo_hq
 
     data_dir = data_dir.resolve()
     receipts = data_dir / "receipts"
@@ -98,40 +113,81 @@ def demo(data_dir: Path, members: int, products: int, no_ui: bool) -> None:
         store_address=("1 Quay Street", "Hamburg"),
         timezone="Europe/Berlin",
     )
-    database = open_database(base.database_path)
 
-    def progress(what: str, done: int, total: int) -> None:
-        click.echo(f"  seeding {what}: {done:,}/{total:,}", err=True)
+    def say(text: str) -> None:
+        click.echo(text, err=True)
 
-    if seed_demo(database, base, members=members, products=products, progress=progress):
-        click.echo(f"Seeded the demo store in {data_dir}", err=True)
-    database.close()
-    with PrinterSimulator(host="127.0.0.1", port=0, out_dir=receipts) as printer:
-        host, port = printer.address
+    hq = prepare_demo_hq(data_dir, base, members=members, products=products, say=say)
+    hq_db = Database(hq.db_url)
+    with serve_in_thread(hq_db) as hq_url, PrinterSimulator(out_dir=receipts) as printer:
         config = base.model_copy(
             update={
-                "printer_url": f"tcp://{host}:{port}",
+                "terminal_id": hq.terminal_id,
+                "server_url": hq_url,
+                "server_token": hq.token,
+                "printer_url": printer.url,
                 "scanner_urls": (str(data_dir / "scanner"),),
             }
         )
+        _first_sync(config, say)
         with _fifo_to_scanner(data_dir / "scan", data_dir / "scanner"):
-            cashier_id, name, pin, _ = DEMO_CASHIERS[0]
-            click.echo(
-                "\n".join(
-                    [
-                        "LoyalTill demo",
-                        f"  sign in: cashier {cashier_id} ({name}), PIN {pin}",
-                        f"  member cards: {demo_card(config, 1)}, {demo_card(config, 2)}, "
-                        f"{demo_card(config, 12)} (gold)",
-                        f"  a blocked card: {blocked_demo_card(config)}",
-                        f"  a blank card to enrol: {demo_card(config, 900_001)}",
-                        f"  scan from another terminal: echo {demo_card(config, 1)} > "
-                        f"{data_dir / 'scan'}",
-                        f"  receipts print to {config.printer_url}, saved in {receipts}",
-                    ]
-                ),
-                err=True,
-            )
-            if no_ui:
-                return
-            _run_app(config)
+            _banner(config, hq_url, receipts, say)
+            if not no_ui:
+                _run_app(config)
+    hq_db.dispose()
+
+
+def _first_sync(config: TillConfig, say: Callable[[str], None]) -> None:
+    """Pull HQ's members, rules and catalog (with progress), and stage the demo's lost card."""
+    from terminal.demo.seed import blocked_demo_card, demo_card, seed_cashiers_and_offers
+    from terminal.store.settings import get_setting, set_setting
+    from terminal.sync.client import SyncClient
+    from terminal.sync.engine import SyncEngine
+
+    database = open_database(config.database_path)
+    seed_cashiers_and_offers(database)
+    assert config.server_url
+    assert config.server_token
+
+    def progress(what: str, done: int, total: int) -> None:
+        click.echo(f"\r  {what}: {done:,}/{total:,}   ", nl=False, err=True)
+
+    with SyncClient(config.server_url, config.server_token) as client:
+        engine = SyncEngine(config, database, client)
+        engine.sync_once(progress)
+        click.echo("", err=True)
+        with database.read() as db:
+            staged = get_setting(db, "demo_card_replaced")
+        if not staged:
+            # Member 4 reports their card lost: the till blocks it and issues a new one; HQ
+            # learns it on the push and every other till on its next pull.
+            till = Till(config, database)
+            till.sign_in(DEMO_CASHIERS[1][0], DEMO_CASHIERS[1][2])
+            till.replace_card(blocked_demo_card(config), demo_card(config, 4), "lost")
+            engine.sync_once()
+            with database.write() as db:
+                set_setting(db, "demo_card_replaced", "1")
+    database.close()
+
+
+def _banner(config: TillConfig, hq_url: str, receipts: Path, say: Callable[[str], None]) -> None:
+    from terminal.demo.seed import blocked_demo_card, demo_card
+
+    cashier_id, name, pin, _ = DEMO_CASHIERS[0]
+    supervisor = DEMO_CASHIERS[1]
+    say(
+        "\n".join(
+            [
+                "LoyalTill demo",
+                f"  sign in: cashier {cashier_id} ({name}), PIN {pin}; "
+                f"supervisor {supervisor[0]}, PIN {supervisor[2]}",
+                f"  member cards: {demo_card(config, 1)}, {demo_card(config, 2)}",
+                f"  a blocked (lost) card: {blocked_demo_card(config)}",
+                f"  a blank card to enrol: {demo_card(config, 900_001)}",
+                f"  scan from another terminal: echo {demo_card(config, 1)} > "
+                f"{config.data_dir / 'scan'}",
+                f"  receipts: {config.printer_url}, decoded in {receipts}",
+                f"  HQ sync server: {hq_url} (database {config.data_dir / 'hq.sqlite3'})",
+            ]
+        )
+    )

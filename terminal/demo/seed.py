@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import importlib.resources
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 from shared.codes import card_number_from_serial, gtin_check_digit
 from shared.rules import ProgramRules
@@ -167,6 +168,97 @@ def _gtin(rng: random.Random) -> str:
     return body + gtin_check_digit(body)
 
 
+@dataclass(frozen=True, slots=True)
+class DemoProduct:
+    sku: str
+    description: str
+    category: str
+    price_minor: int
+    tax_rate_bp: int
+    open_price: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DemoMember:
+    member_id: str
+    name: str
+    phone: str
+    email: str
+    tier: str
+    balance: int
+    marketing_consent: bool
+    card_number: str
+
+
+DEMO_OFFERS = (
+    ("O1", "Weekend fresh x2", "Double points on fruit, veg and bakery Sat-Sun", None, None),
+    ("O2", "Gold: free coffee", "A free coffee with any purchase", "gold", None),
+    ("O3", "Bag bonus", "10 points for every reusable bag", None, None),
+)
+
+
+_SEED = 20261123
+
+
+def demo_products(count: int) -> list[DemoProduct]:
+    """``count`` products with valid EAN-13 codes, then the open-price departments."""
+    return _products(random.Random(_SEED), count)  # noqa: S311 (demo data, not secrets)
+
+
+def _products(rng: random.Random, count: int) -> list[DemoProduct]:
+    rows: list[DemoProduct] = []
+    seen: set[str] = set()
+    while len(rows) < count:
+        category, tax, (low, high), names = _CATALOG[len(rows) % len(_CATALOG)]
+        gtin = _gtin(rng)
+        if gtin in seen:
+            continue
+        seen.add(gtin)
+        base = names[(len(rows) // len(_CATALOG)) % len(names)]
+        variant = len(rows) // (len(_CATALOG) * len(names))
+        description = base if variant == 0 else f"{base} #{variant + 1}"
+        rows.append(DemoProduct(gtin, description, category, rng.randint(low, high), tax, False))
+    rows += [DemoProduct(sku, name, cat, 0, tax, True) for sku, name, cat, tax in _DEPARTMENTS]
+    return rows
+
+
+def demo_members(config: TillConfig, count: int, *, products: int = 300) -> Iterator[DemoMember]:
+    """Demo member ``n`` (1-based) is ``M{n:07d}`` with card ``demo_card(config, n)``.
+
+    Members continue the random stream after ``products`` products, so a store seeded with
+    the same counts always has the same members (tests and the README name some).
+    """
+    rng = random.Random(_SEED)  # noqa: S311 (demo data, not secrets)
+    _products(rng, products)
+    for serial in range(1, count + 1):
+        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        balance = rng.choice((0, 120, 480, 950, 1500, 2600, 4200, 12000))
+        yield DemoMember(
+            member_id=f"M{serial:07d}",
+            name=f"{first} {last}",
+            phone=f"+49 151 {serial:08d}",
+            email=f"{first}.{last}.{serial}@example.com".lower().replace("'", ""),
+            tier="gold" if balance >= 10000 else "silver" if balance >= 2500 else "member",
+            balance=balance,
+            marketing_consent=serial % 3 == 0,
+            card_number=demo_card(config, serial),
+        )
+
+
+def seed_cashiers_and_offers(database: TillDatabase) -> None:
+    """What a till keeps locally even when HQ sends everything else."""
+    with database.write() as db:
+        if db.execute("SELECT COUNT(*) FROM cashiers").fetchone()[0]:
+            return
+        for cashier_id, name, pin, role in DEMO_CASHIERS:
+            add_cashier(db, cashier_id, name, pin, role)
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO offers (offer_id, title, description, tier, valid_until) "
+            "VALUES (?, ?, ?, ?, ?)",
+            DEMO_OFFERS,
+        )
+
+
 def seed_demo(
     database: TillDatabase,
     config: TillConfig,
@@ -175,101 +267,74 @@ def seed_demo(
     products: int = 300,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> bool:
-    """Fill an empty till database with the demo store. Returns False if already seeded."""
-    rng = random.Random(20261123)  # noqa: S311 (demo data, not secrets)
+    """Fill an empty till database with the demo store directly (no HQ): rules, catalog,
+    members with cards (member 4's old card blocked), cashiers and offers.
+
+    Returns False if it was already seeded.
+    """
     report = progress or (lambda _what, _done, _total: None)
-    with database.write() as db:
+    with database.read() as db:
         if get_setting(db, "demo_seeded"):
             return False
+    seed_cashiers_and_offers(database)
+    with database.write() as db:
         save_rules(db, demo_rules())
-        for cashier_id, name, pin, role in DEMO_CASHIERS:
-            add_cashier(db, cashier_id, name, pin, role)
-        rows: list[tuple[str, str, str, int, int, int]] = []
-        seen: set[str] = set()
-        while len(rows) < products:
-            category, tax, (low, high), names = _CATALOG[len(rows) % len(_CATALOG)]
-            gtin = _gtin(rng)
-            if gtin in seen:
-                continue
-            seen.add(gtin)
-            base = names[(len(rows) // len(_CATALOG)) % len(names)]
-            variant = len(rows) // (len(_CATALOG) * len(names))
-            description = base if variant == 0 else f"{base} #{variant + 1}"
-            rows.append((gtin, description, category, rng.randint(low, high), tax, 0))
-        rows += [(sku, name, cat, 0, tax, 1) for sku, name, cat, tax in _DEPARTMENTS]
+        catalog = demo_products(products)
         db.conn.executemany(
             "INSERT INTO products (sku, description, category, price_minor, tax_rate_bp, "
             "open_price) VALUES (?, ?, ?, ?, ?, ?)",
-            rows,
+            [
+                (p.sku, p.description, p.category, p.price_minor, p.tax_rate_bp, int(p.open_price))
+                for p in catalog
+            ],
         )
-        report("products", len(rows), len(rows))
-        member_rows: list[tuple[object, ...]] = []
-        card_rows: list[tuple[str, str, str, str | None]] = []
-
-        def flush() -> None:
+        report("products", len(catalog), len(catalog))
+        for chunk in _chunks(demo_members(config, members, products=products), 10_000):
             db.conn.executemany(
                 "INSERT INTO members (member_key, member_id, local_member_id, name, name_fold, "
                 "phone, phone_digits, email, tier, server_balance, marketing_consent) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                member_rows,
+                "VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        m.member_id,
+                        m.member_id,
+                        m.name,
+                        m.name.casefold(),
+                        m.phone,
+                        digits_only(m.phone),
+                        m.email,
+                        m.tier,
+                        m.balance,
+                        m.marketing_consent,
+                    )
+                    for m in chunk
+                ],
             )
             db.conn.executemany(
-                "INSERT INTO cards (card_number, member_key, status, blocked_reason) "
-                "VALUES (?, ?, ?, ?)",
-                card_rows,
+                "INSERT INTO cards (card_number, member_key, status) VALUES (?, ?, 'active')",
+                [(m.card_number, m.member_id) for m in chunk],
             )
-            member_rows.clear()
-            card_rows.clear()
-
-        for serial in range(1, members + 1):
-            first, last = rng.choice(_FIRST), rng.choice(_LAST)
-            name = f"{first} {last}"
-            phone = f"+49 151 {serial:08d}"
-            email = f"{first}.{last}.{serial}@example.com".lower().replace("'", "")
-            balance = rng.choice((0, 120, 480, 950, 1500, 2600, 4200, 12000))
-            tier = "gold" if balance >= 10000 else "silver" if balance >= 2500 else "member"
-            key = f"M{serial:07d}"
-            member_rows.append(
-                (
-                    key,
-                    key,
-                    None,
-                    name,
-                    name.casefold(),
-                    phone,
-                    digits_only(phone),
-                    email,
-                    tier,
-                    balance,
-                    serial % 3 == 0,
-                )
-            )
-            card_rows.append((demo_card(config, serial), key, "active", None))
-            if serial % 10_000 == 0:
-                flush()
-                report("members", serial, members)
-        # Demo member 4 lost a card: the old one is blocked, a newer one is active.
+            report("members", int(chunk[-1].member_id[1:]), members)
         if members >= 4:
-            card_rows.append((blocked_demo_card(config), "M0000004", "blocked", "reported lost"))
-        flush()
-        db.conn.executemany(
-            "INSERT INTO offers (offer_id, title, description, tier, valid_until) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [
-                (
-                    "O1",
-                    "Weekend fresh x2",
-                    "Double points on fruit, veg and bakery Sat-Sun",
-                    None,
-                    None,
-                ),
-                ("O2", "Gold: free coffee", "A free coffee with any purchase", "gold", None),
-                ("O3", "Bag bonus", "10 points for every reusable bag", None, None),
-            ],
-        )
-        report("members", members, members)
+            # Demo member 4 lost a card: the old one is blocked, a newer one is active.
+            db.execute(
+                "INSERT INTO cards (card_number, member_key, status, blocked_reason) "
+                "VALUES (?, 'M0000004', 'blocked', 'reported lost')",
+                [blocked_demo_card(config)],
+            )
         set_setting(db, "demo_seeded", "1")
     return True
+
+
+def _chunks(items: Iterable[DemoMember], size: int) -> Iterator[list[DemoMember]]:
+    chunk: list[DemoMember] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def blocked_demo_card(config: TillConfig) -> str:

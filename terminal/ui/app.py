@@ -6,6 +6,7 @@ keyboard-wedge interceptor, serial scanners, print workers and the status refres
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from hardware.scanners.wedge import WedgeDetector
+from terminal.sync.worker import SyncWorker
 from terminal.till.printing import PrintOutcome, PrintQueue
 from terminal.till.service import Till
 from terminal.ui.keyboard_wedge import KeyboardWedge
@@ -58,12 +60,14 @@ class TillApp(App[None]):
         monotonic: Callable[[], float] = time.monotonic,
         wedge: WedgeDetector | None = None,
         status_interval_s: float = 2.0,
+        sync_worker: SyncWorker | None = None,
     ) -> None:
         """``monotonic`` times the key events for the wedge detector (tests pass a clock
         that decides whether keys look typed or scanned)."""
         super().__init__()
         self.till = till
         self.print_queue = print_queue
+        self.sync_worker = sync_worker
         self.status: TillStatus | None = None
         self.wedge = KeyboardWedge(
             wedge or WedgeDetector(),
@@ -85,11 +89,15 @@ class TillApp(App[None]):
     def on_mount(self) -> None:
         self.push_screen(SaleScreen(self.till) if self.till.cashier else SignInScreen())
         self.scanners.start(self)
+        if self.sync_worker is not None:
+            self.sync_worker.start()
         self.set_interval(self._status_interval_s, self.refresh_status)
         self.refresh_status()
 
     async def on_unmount(self) -> None:
         await self.scanners.stop()
+        if self.sync_worker is not None:
+            await asyncio.to_thread(self.sync_worker.stop)
 
     def signed_in(self) -> None:
         self.switch_screen(SaleScreen(self.till))
@@ -160,6 +168,8 @@ class TillApp(App[None]):
     @work(thread=True, group=_PRINT, exit_on_error=False)
     def print_jobs(self, job_ids: list[int]) -> list[PrintOutcome]:
         """Print these jobs off the UI thread; failures stay queued with their reason."""
+        if self.sync_worker is not None:
+            self.sync_worker.sync_now()  # a new entry: send it to HQ without waiting
         with self._printer_lock:
             return [self.print_queue.print_job(job_id) for job_id in job_ids]
 

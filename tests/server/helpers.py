@@ -11,16 +11,15 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import func, select
 
-from syncserver.api.app import create_app
+from syncserver.embedded import serve_in_thread
 from syncserver.hq.imports import import_members
 from syncserver.hq.rules import publish_rules
 from syncserver.hq.setup import initialise
@@ -119,26 +118,9 @@ def push(client: Any, token: str, terminal_id: str, records: list[dict[str, Any]
     )
 
 
-@contextmanager
-def uvicorn_thread(database: Database) -> Iterator[str]:
+def uvicorn_thread(database: Database) -> AbstractContextManager[str]:
     """A real uvicorn on a free loopback port, in this process; yields its base URL."""
-    config = uvicorn.Config(
-        create_app(database=database), host="127.0.0.1", port=0, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start within 20 s")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return serve_in_thread(database)
 
 
 _LISTENING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")

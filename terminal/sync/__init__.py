@@ -1,0 +1,1 @@
+"""The till's sync client: push the journal, pull members, rules and catalog (docs/protocol.md)."""

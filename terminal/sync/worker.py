@@ -1,0 +1,83 @@
+"""Background sync: a thread that syncs now and then, backing off while HQ is unreachable.
+
+Exponential backoff with full jitter (1 s, 2 s, 4 s … capped at 5 minutes, each a random
+fraction of that) so a fleet of tills coming back online does not hammer HQ in step.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+
+from terminal.sync.engine import Progress, SyncEngine, SyncReport
+from terminal.sync.errors import SyncError
+
+__all__ = ["SyncWorker", "backoff_delay"]
+
+log = logging.getLogger(__name__)
+
+
+def backoff_delay(
+    failures: int, *, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None
+) -> float:
+    """Full-jitter backoff: uniform(0, min(cap, base * 2**failures))."""
+    ceiling = min(cap, base * 2 ** min(failures, 30))
+    return (rng or random).uniform(0, ceiling)  # jitter, not a secret
+
+
+class SyncWorker:
+    def __init__(
+        self,
+        engine: SyncEngine,
+        *,
+        interval_s: float = 15.0,
+        on_result: Callable[[SyncReport | None, SyncError | None], None] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.engine = engine
+        self.interval_s = interval_s
+        self._on_result = on_result
+        self._progress = progress
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.failures = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="till-sync", daemon=True)
+            self._thread.start()
+
+    def sync_now(self) -> None:
+        """Skip the wait (after a sale, or when the cashier asks)."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            delay = self.interval_s
+            try:
+                report = self.engine.sync_once(self._progress)
+                self.failures = 0
+                if self._on_result:
+                    self._on_result(report, None)
+            except SyncError as error:
+                self.failures += 1
+                # Retryable: back off; not retryable (refused, conflict): check back slowly.
+                delay = backoff_delay(self.failures) if error.retryable else 300.0
+                log.warning("sync failed (%s); next try in %.1f s", error.message, delay)
+                if self._on_result:
+                    self._on_result(None, error)
+            except Exception:  # a bug must not kill the thread: log it and keep the till going
+                log.exception("sync round crashed")
+                self.failures += 1
+                delay = backoff_delay(self.failures)
+            self._wake.wait(delay)
+            self._wake.clear()
