@@ -18,6 +18,7 @@ __all__ = [
     "ErrorBody",
     "ErrorDetail",
     "ExceptionKind",
+    "LiveMemberResponse",
     "MemberState",
     "OfferState",
     "ProductState",
@@ -138,3 +139,12 @@ class PullResponse(_Model):
     offers: list[OfferState] = []
     total_members: int | None = None
     """On a first download (since=0): how many members to expect, for a progress bar."""
+
+
+class LiveMemberResponse(_Model):
+    """One member's reconciled state right now, for a till that is online and wants to go
+    beyond its offline redemption cap (DESIGN.md, offline redemption)."""
+
+    applied_through_seq: int
+    """This till's entries up to this seq are included in ``member.balance``."""
+    member: MemberState

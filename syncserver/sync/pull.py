@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from shared.protocol import OfferState, ProductState, PullResponse
-from syncserver.errors import UnauthorizedError
+from shared.protocol import LiveMemberResponse, OfferState, ProductState, PullResponse
+from syncserver.errors import NotFoundError, UnauthorizedError
 from syncserver.storage.database import Database
-from syncserver.storage.members import count_members, member_states
+from syncserver.storage.members import count_members, member_ids_for_cards, member_states
 from syncserver.storage.schema import members, offers, products, rules_versions, terminals
 
 __all__ = ["MAX_PULL_LIMIT", "pull"]
@@ -106,3 +106,21 @@ def pull(database: Database, terminal_id: str, since: int, limit: int) -> PullRe
             ],
             total_members=count_members(conn) if since == 0 else None,
         )
+
+
+def live_member(database: Database, terminal_id: str, card_number: str) -> LiveMemberResponse:
+    """The card's member with the balance as reconciled now, in one snapshot with this
+    terminal's acknowledged seq (so the till can add only its still-unsent effects)."""
+    with database.read() as conn:
+        applied = conn.execute(
+            select(terminals.c.acked_seq, terminals.c.revoked_at).where(
+                terminals.c.terminal_id == terminal_id
+            )
+        ).first()
+        if applied is None or applied.revoked_at is not None:
+            raise UnauthorizedError(f"terminal {terminal_id} is not registered (or was revoked)")
+        member_id = member_ids_for_cards(conn, [card_number]).get(card_number)
+        states = member_states(conn, [member_id]) if member_id else []
+        if not states:
+            raise NotFoundError(f"card {card_number[-4:]} is not known at HQ")
+        return LiveMemberResponse(applied_through_seq=int(applied.acked_seq), member=states[0])

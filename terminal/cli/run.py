@@ -22,7 +22,6 @@ def _run_app(config: TillConfig) -> None:
     from terminal.ui.app import TillApp
 
     database = open_database(config.database_path)
-    till = Till(config, database)
     worker = None
     client = None
     if config.server_url and config.server_token:
@@ -32,6 +31,7 @@ def _run_app(config: TillConfig) -> None:
 
         client = SyncClient(config.server_url, config.server_token)
         worker = SyncWorker(SyncEngine(config, database, client))
+    till = Till(config, database, hq=client.member if client else None)
     app = TillApp(till, print_queue_for(till), scanner_urls=config.scanner_urls, sync_worker=worker)
     app.run()
     if client is not None:

@@ -8,7 +8,13 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import ValidationError
 
-from shared.protocol import ErrorBody, PullResponse, PushRequest, PushResponse
+from shared.protocol import (
+    ErrorBody,
+    LiveMemberResponse,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+)
 from terminal.sync.errors import (
     SyncConflictError,
     SyncError,
@@ -20,9 +26,10 @@ from terminal.sync.errors import (
 
 __all__ = ["SyncClient", "SyncError"]
 
-_Reply = TypeVar("_Reply", PushResponse, PullResponse)
+_Reply = TypeVar("_Reply", PushResponse, PullResponse, LiveMemberResponse)
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+LOOKUP_TIMEOUT = httpx.Timeout(2.0, connect=1.0)
 
 
 class SyncClient:
@@ -58,6 +65,14 @@ class SyncClient:
     def pull(self, since: str, limit: int = 1000) -> PullResponse:
         response = self._send("GET", "/api/v1/sync/pull", params={"since": since, "limit": limit})
         return self._parse(PullResponse, response)
+
+    def member(self, card_number: str) -> LiveMemberResponse:
+        """HQ's live state of one member (a redemption beyond the offline cap). Short
+        timeout: a cashier is waiting."""
+        response = self._send(
+            "GET", "/api/v1/sync/member", params={"card": card_number}, timeout=LOOKUP_TIMEOUT
+        )
+        return self._parse(LiveMemberResponse, response)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

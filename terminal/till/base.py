@@ -17,6 +17,7 @@ from shared.journal import (
     MemberRef,
     Payload,
 )
+from shared.protocol import LiveMemberResponse
 from shared.rules import ProgramRules
 from terminal.config import TillConfig
 from terminal.store.cashiers import Cashier, check_pin
@@ -45,6 +46,8 @@ from terminal.till.results import MemberView
 __all__ = ["Clock", "TillBase"]
 
 Clock = Callable[[], datetime]
+HQLookup = Callable[[str], LiveMemberResponse]
+"""card number -> HQ's live member state; raises when HQ cannot answer."""
 
 
 def _utc_now() -> datetime:
@@ -54,10 +57,19 @@ def _utc_now() -> datetime:
 class TillBase:
     """State and helpers every group of cashier actions uses."""
 
-    def __init__(self, config: TillConfig, database: TillDatabase, clock: Clock = _utc_now):
+    def __init__(
+        self,
+        config: TillConfig,
+        database: TillDatabase,
+        clock: Clock = _utc_now,
+        *,
+        hq: HQLookup | None = None,
+    ):
         self.config = config
         self.database = database
         self.clock = clock
+        self.hq = hq
+        """Asks HQ for a member's live balance (None: the till never asks, offline rules)."""
         self.cashier: Cashier | None = None
         self.codes = config.code_config()
 

@@ -53,6 +53,8 @@ class Basket:
     lines: list[BasketLine] = field(default_factory=list)
     member: AttachedMember | None = None
     redemption: RedemptionQuote | None = None
+    hq_approved_balance: int | None = None
+    """Set when HQ confirmed the live balance for a redemption beyond the offline cap."""
     tenders: list[Tender] = field(default_factory=list)
     _next_line_no: int = 1
 

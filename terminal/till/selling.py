@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import sqlite_utils
 
 from shared.codes import (
@@ -46,6 +48,8 @@ from terminal.till.errors import (
 from terminal.till.results import MemberView, SaleDone, ScanResult
 
 __all__ = ["SellingActions"]
+
+log = logging.getLogger(__name__)
 
 
 class SellingActions(TillBase):
@@ -121,6 +125,7 @@ class SellingActions(TillBase):
     def detach_member(self, basket: Basket) -> None:
         basket.member = None
         basket.redemption = None
+        basket.hq_approved_balance = None
 
     def preview_earn(self, basket: Basket) -> EarnResult | None:
         """Points this basket will earn now (what the member panel shows live)."""
@@ -161,23 +166,53 @@ class SellingActions(TillBase):
             assert member is not None
             balance = member_balance(db, member)
             used_today = redeemed_on(db, member.member_key, local.date().isoformat())
-        # Offline (no sync yet): a per-member daily cap bounds the risk (DESIGN.md).
+        # Offline, a per-member daily cap bounds the risk (DESIGN.md); above it the till asks
+        # HQ for the live balance when it can, and refuses clearly when it cannot.
         cap_left = max(0, rules.offline.redemption_cap_points_per_day - used_today)
+        allowed = min(balance, cap_left)
+        basket.hq_approved_balance = None
+        beyond_cap = cap_left < balance and (points is None or points > cap_left)
+        hq_unreachable = False
+        if beyond_cap and self.hq is not None:
+            live = self._live_balance(basket.member.card_number, member.member_key)
+            if live is None:
+                hq_unreachable = True
+            else:
+                allowed = live
+                basket.hq_approved_balance = live
         quote = plan_redemption(
             rules,
-            balance=min(balance, cap_left),
+            balance=allowed,
             basket_total_minor=basket.subtotal_minor,
             requested_points=points,
         )
         if not isinstance(quote, RedemptionQuote):
             reason = quote.reason
-            if cap_left < balance and (points is None or points > cap_left):
+            if beyond_cap and basket.hq_approved_balance is None:
+                why = "HQ cannot be reached" if hq_unreachable else "The till is offline"
                 reason = (
-                    f"The till is offline: at most {format_points(cap_left)} more can be "
-                    f"redeemed for this member today (balance {format_points(balance)})"
+                    f"{why}: at most {format_points(cap_left)} more can be redeemed for this "
+                    f"member today (balance {format_points(balance)})"
                 )
             raise RedemptionRefusedError(reason, "redeem fewer points, or none")
         return quote
+
+    def _live_balance(self, card_number: str, member_key: str) -> int | None:
+        """HQ's balance now plus this till's entries HQ has not applied; None if HQ does not
+        answer (the caller then stays within the offline cap)."""
+        assert self.hq is not None
+        try:
+            live = self.hq(card_number)
+        except Exception:
+            log.info("HQ balance lookup failed", exc_info=True)
+            return None
+        with self.database.read() as db:
+            row = db.execute(
+                "SELECT COALESCE(SUM(delta), 0) FROM points_effects "
+                "WHERE member_key = ? AND seq > ?",
+                [member_key, live.applied_through_seq],
+            ).fetchone()
+        return live.member.balance + int(row[0])
 
     # --- completing a sale ----------------------------------------------------------------------
 
@@ -290,7 +325,10 @@ class SellingActions(TillBase):
         balance = member_balance(db, member)
         used = redeemed_on(db, member.member_key, today)
         cap_left = rules.offline.redemption_cap_points_per_day - used
-        if basket.redemption.points > min(balance, cap_left):
+        limit = basket.hq_approved_balance
+        if limit is None:
+            limit = min(balance, cap_left)
+        if basket.redemption.points > limit:
             raise RedemptionRefusedError(
                 "The member's points changed since the redemption was planned",
                 "redeem again (F5)",

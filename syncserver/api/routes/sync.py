@@ -6,17 +6,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from shared.protocol import ErrorBody, PullResponse, PushRequest, PushResponse
+from shared.protocol import (
+    ErrorBody,
+    LiveMemberResponse,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+)
 from syncserver.api.deps import DatabaseDep, TerminalDep
 from syncserver.errors import MalformedError
 from syncserver.settings import utc_now
-from syncserver.sync.pull import MAX_PULL_LIMIT, pull
+from syncserver.sync.pull import MAX_PULL_LIMIT, live_member, pull
 from syncserver.sync.push import push
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (401, 403, 409, 422, 503)
+    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 422, 503)
 }
 
 
@@ -37,3 +43,13 @@ def pull_changes(
     if not since.isdigit():
         raise MalformedError(f"query.since: {since!r} is not a cursor from this server")
     return pull(database, terminal.terminal_id, int(since), limit)
+
+
+@router.get("/member", responses=_ERRORS)
+def member_now(
+    terminal: TerminalDep,
+    database: DatabaseDep,
+    card: Annotated[str, Query(min_length=4, max_length=40, pattern=r"^[0-9]+$")],
+) -> LiveMemberResponse:
+    """One member's live balance: the till asks before redeeming beyond its offline cap."""
+    return live_member(database, terminal.terminal_id, card)
