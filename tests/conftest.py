@@ -1,4 +1,5 @@
-"""Suite-wide settings: hypothesis profiles and the CI rule that PostgreSQL tests must run."""
+"""Suite-wide settings: hypothesis profiles, the CI rule that PostgreSQL tests must run, and
+the server database fixtures (tests/server_databases.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# Server databases (SQLite file and PostgreSQL, with once-per-session templates) for every
+# directory that needs one: tests/server and tests/sync.
+pytest_plugins = ("tests.server_databases",)
 
 # "ci" explores more; "dev" keeps the edit-test loop quick. Both are deterministic per seed
 # printed on failure, and neither has a deadline (a 2-core CI box stalls now and then).

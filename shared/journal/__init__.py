@@ -7,9 +7,10 @@ from shared.journal.chain import (
     ChainBreak,
     ChainReport,
     entry_hash,
+    entry_hash_and_body,
     verify_chain,
 )
-from shared.journal.entry import ENTRY_FORMAT, JournalEntry, TamperedEntryError
+from shared.journal.entry import ENTRY_FORMAT, HASH_VERIFIED, JournalEntry, TamperedEntryError
 from shared.journal.payloads import (
     CardIssue,
     CardReplacement,
@@ -32,6 +33,7 @@ from shared.journal.payloads import (
 __all__ = [
     "ENTRY_FORMAT",
     "GENESIS_HASH",
+    "HASH_VERIFIED",
     "BreakKind",
     "CanonicalJSONError",
     "CardIssue",
@@ -56,6 +58,7 @@ __all__ = [
     "Void",
     "canonical_json",
     "entry_hash",
+    "entry_hash_and_body",
     "format_utc",
     "parse_utc",
     "verify_chain",

@@ -24,7 +24,27 @@ class CanonicalJSONError(ValueError):
     """A value cannot be written as canonical JSON (a float, a non-string key, …)."""
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def _check(value: Any, path: str) -> None:
+    # Fast paths for what json.loads produces (exact types); anything else takes the general
+    # route below. The verdict is the same either way: this is only about speed.
+    kind = type(value)
+    if kind in _SCALARS:
+        return
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str and not isinstance(key, str):
+                raise CanonicalJSONError(f"{path}: object keys must be strings, got {key!r}")
+            if type(item) not in _SCALARS:
+                _check(item, f"{path}.{key}")
+        return
+    if kind is list:
+        for index, item in enumerate(value):
+            if type(item) not in _SCALARS:
+                _check(item, f"{path}[{index}]")
+        return
     if value is None or isinstance(value, (bool, int, str)):
         return
     if isinstance(value, float):

@@ -30,6 +30,7 @@ __all__ = [
     "ChainBreak",
     "ChainReport",
     "entry_hash",
+    "entry_hash_and_body",
     "verify_chain",
 ]
 
@@ -41,13 +42,20 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 def entry_hash(record: Mapping[str, Any]) -> str:
     """The hash ``record`` must carry: SHA-256 over prev_hash and the rest of the entry."""
+    return entry_hash_and_body(record)[0]
+
+
+def entry_hash_and_body(record: Mapping[str, Any]) -> tuple[str, bytes]:
+    """:func:`entry_hash`, and the canonical JSON of the record without ``hash`` it covers
+    (for a caller that also wants to store the record as text)."""
     body = {key: value for key, value in record.items() if key != "hash"}
     prev_hash = body.get("prev_hash")
     if not isinstance(prev_hash, str) or not _HEX64.match(prev_hash):
         raise CanonicalJSONError("prev_hash must be 64 lowercase hex characters")
+    text = canonical_json(body)
     digest = hashlib.sha256(prev_hash.encode("ascii"))
-    digest.update(canonical_json(body))
-    return digest.hexdigest()
+    digest.update(text)
+    return digest.hexdigest(), text
 
 
 class BreakKind(StrEnum):

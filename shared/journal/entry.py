@@ -11,6 +11,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
+    ValidationInfo,
     model_validator,
 )
 
@@ -19,10 +20,14 @@ from shared.journal.chain import GENESIS_HASH, entry_hash
 from shared.journal.payloads import Payload
 from shared.journal.types import Hash, Text, UtcTimestamp, Uuid
 
-__all__ = ["ENTRY_FORMAT", "JournalEntry", "TamperedEntryError"]
+__all__ = ["ENTRY_FORMAT", "HASH_VERIFIED", "JournalEntry", "TamperedEntryError"]
 
 ENTRY_FORMAT: Literal[1] = 1
 """Bumped only for a change old readers cannot ignore; new optional fields do not bump it."""
+
+HASH_VERIFIED = "hash_verified"
+"""Validation context key: the hash the caller itself computed over the record (see
+:meth:`JournalEntry.check_hash`)."""
 
 
 class TamperedEntryError(ValueError):
@@ -53,13 +58,18 @@ class JournalEntry(BaseModel):
 
     @model_validator(mode="wrap")
     @classmethod
-    def check_hash(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+    def check_hash(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo
+    ) -> Self:
         """Refuse a record whose hash does not match its content, as received.
 
         The hash is checked over the raw record (not a re-serialisation), so entries written
-        by an older till with fewer optional fields still verify.
+        by an older till with fewer optional fields still verify. A caller that has just
+        computed it over this very record passes it as ``context={HASH_VERIFIED: hash}``
+        and it is not computed a second time.
         """
-        if isinstance(data, Mapping) and "hash" in data:
+        verified = info.context.get(HASH_VERIFIED) if isinstance(info.context, dict) else None
+        if isinstance(data, Mapping) and "hash" in data and data["hash"] != verified:
             expected = entry_hash(data)
             if data["hash"] != expected:
                 raise TamperedEntryError(

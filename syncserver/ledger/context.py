@@ -4,26 +4,58 @@ The same context drives the live ledger (a push, an import) and the replay of
 ``ledger rebuild``; the differences are two small strategies: where a new member's id
 comes from, and what "make sure this is really absent" does (take the change counter's lock
 on the live database; nothing in a replay, which is sequential by construction).
+
+It also keeps a push from going to the database once per entry. What it remembers is only
+what cannot change under it until COMMIT: balances of members whose rows it has locked, card
+rows read while their member is locked (a card's owner never changes; its status changes
+only under that lock) or written by this transaction, members that exist (never deleted),
+local member ids (immutable), published rules versions (immutable). A lookup that finds
+nothing is never remembered, so "absent" is always asked again (and confirmed under the
+change counter's lock where the rules say so). Postings and balance changes are written in
+bulk by :meth:`LedgerContext.flush` — before anything reads them back from the database,
+and at the latest by :meth:`LedgerContext.finish`.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
 from shared.protocol import ExceptionKind, RaisedException
+from shared.rules import ProgramRules
 from syncserver.ledger.accounts import Leg
+from syncserver.ledger.earn_check import EarnCheck
 from syncserver.storage.counter import allocate_positions, lock_counter
+from syncserver.storage.database import driver_value
 from syncserver.storage.exceptions import insert_exception
-from syncserver.storage.journal import set_positions
-from syncserver.storage.members import add_to_balance, lock_balances, stamp_members
-from syncserver.storage.postings import PostingSource, insert_postings
-from syncserver.storage.schema import hq_events
+from syncserver.storage.journal import EntryHead, entry_head, entry_heads, set_positions
+from syncserver.storage.members import (
+    CardRow,
+    NewMember,
+    add_to_balances,
+    block_card,
+    card_row,
+    card_rows,
+    insert_card,
+    insert_member,
+    lock_balances,
+    member_exists,
+    member_id_by_local,
+    stamp_members,
+)
+from syncserver.storage.postings import (
+    PostingSource,
+    insert_posting_rows,
+    posting_rows,
+    postings_of_entry,
+)
+from syncserver.storage.rules import parse_rules, rules_document
+from syncserver.storage.schema import hq_events, postings
 
 __all__ = ["LedgerContext", "LiveMemberIds", "MemberIdSource", "UnbalancedPostingError"]
 
@@ -54,16 +86,32 @@ class LedgerContext:
         *,
         member_ids: MemberIdSource,
         live: bool,
+        earn_checks: Mapping[tuple[str, int], EarnCheck | None] | None = None,
     ) -> None:
         self.conn = conn
         self.now = now
         self.member_ids = member_ids
         self.live = live
+        self.earn_checks: Mapping[tuple[str, int], EarnCheck | None] = earn_checks or {}
+        """Rules checks of sales, by (terminal_id, seq), already computed with a published
+        rules version (a pure function of the entry and that immutable version)."""
         self.raised: list[RaisedException] = []
         self._balances: dict[str, int] = {}
         self._lines: dict[PostingSource, int] = defaultdict(int)
         self._changed: dict[str, None] = {}
         self._counter_locked = False
+        self._cards: dict[str, CardRow] = {}
+        self._members: set[str] = set()
+        self._by_local: dict[str, str] = {}
+        self._rules: dict[int, ProgramRules] = {}
+        self._heads: dict[tuple[str, int], EntryHead] = {}
+        self._created_at = driver_value(conn, postings.c.created_at, now)
+        self._rows: list[tuple[Any, ...]] = []
+        """Postings not yet written (flush)."""
+        self._unflushed: dict[tuple[str, int], list[Leg]] = {}
+        """The same postings by entry, for reading an entry's legs back before the flush."""
+        self._deltas: dict[str, int] = defaultdict(int)
+        """Balance changes not yet written (flush); ``_balances`` already includes them."""
 
     # --- locks -------------------------------------------------------------------------------
 
@@ -71,11 +119,110 @@ class LedgerContext:
         """Lock balance rows not yet held (in id order). Locks last until COMMIT."""
         todo = sorted({m for m in member_ids if m and m not in self._balances})
         if todo:
-            self._balances.update(lock_balances(self.conn, todo))
+            found = lock_balances(self.conn, todo)
+            self._balances.update(found)
+            self._members.update(found)
 
     def adopt_new_member(self, member_id: str) -> None:
         """A member this transaction just created: its zero balance row is ours already."""
         self._balances[member_id] = 0
+        self._members.add(member_id)
+
+    # --- members, cards and rules, read through what this transaction already knows ---------
+
+    def card_row(self, card_number: str) -> CardRow | None:
+        """The card, current as long as its member is locked by this transaction."""
+        known = self._cards.get(card_number)
+        if known is not None:
+            return known
+        found = card_row(self.conn, card_number)
+        if found is not None and found.member_id in self._balances:
+            self._cards[card_number] = found
+        return found
+
+    def prefetch_cards(self, card_numbers: Iterable[str]) -> None:
+        """Read many cards in one statement; remembers those whose member is locked."""
+        wanted = sorted({n for n in card_numbers if n and n not in self._cards})
+        for found in card_rows(self.conn, wanted):
+            if found.member_id in self._balances:
+                self._cards[found.card_number] = found
+
+    def member_exists(self, member_id: str) -> bool:
+        if member_id in self._members:
+            return True
+        if member_exists(self.conn, member_id):
+            self._members.add(member_id)
+            return True
+        return False
+
+    def member_id_by_local(self, local_member_id: str) -> str | None:
+        known = self._by_local.get(local_member_id)
+        if known is not None:
+            return known
+        found = member_id_by_local(self.conn, local_member_id)
+        if found is not None:
+            self._by_local[local_member_id] = found
+        return found
+
+    def remember_local_ids(self, found: dict[str, str]) -> None:
+        """local_member_id -> member_id pairs read from the database (they never change)."""
+        self._by_local.update(found)
+
+    def insert_member(self, member: NewMember) -> bool:
+        created = insert_member(self.conn, member, self.now)
+        if created:
+            self.adopt_new_member(member.member_id)
+            if member.local_member_id is not None:
+                self._by_local[member.local_member_id] = member.member_id
+        return created
+
+    def insert_card(self, card_number: str, member_id: str) -> bool:
+        created = insert_card(self.conn, card_number, member_id, self.now)
+        if created and member_id in self._balances:
+            self._cards[card_number] = CardRow(card_number, member_id, "active", None)
+        return created
+
+    def block_card(self, card: CardRow, reason: str) -> None:
+        """Block a card whose member this transaction has locked."""
+        block_card(self.conn, card.card_number, reason)
+        self._cards[card.card_number] = CardRow(card.card_number, card.member_id, "blocked", reason)
+
+    def rules(self, version: int) -> ProgramRules | None:
+        """A published rules version (immutable, so remembered); None when it is not published
+        even under the change counter's lock."""
+        known = self._rules.get(version)
+        if known is not None:
+            return known
+        document = rules_document(self.conn, version)
+        if document is None and not self.absence_confirmed:
+            self.confirm_absence()
+            document = rules_document(self.conn, version)
+        if document is None:
+            return None
+        rules = self._rules[version] = parse_rules(document[1])
+        return rules
+
+    def entry_head(self, terminal_id: str, seq: int) -> EntryHead | None:
+        """A stored journal entry (immutable once stored, so remembered when found)."""
+        known = self._heads.get((terminal_id, seq))
+        if known is not None:
+            return known
+        found = entry_head(self.conn, terminal_id, seq)
+        if found is not None:
+            self._heads[(terminal_id, seq)] = found
+        return found
+
+    def prefetch_heads(self, keys: Iterable[tuple[str, int]]) -> None:
+        wanted = sorted({key for key in keys if key not in self._heads})
+        for head in entry_heads(self.conn, wanted):
+            self._heads[(head.terminal_id, head.seq)] = head
+
+    def postings_of(self, terminal_id: str, seq: int) -> list[Leg]:
+        """The legs entry (terminal_id, seq) posted, in line order, flushed or not."""
+        unflushed = self._unflushed.get((terminal_id, seq))
+        if unflushed is not None:
+            return list(unflushed)
+        return postings_of_entry(self.conn, terminal_id, seq)
 
     def confirm_absence(self) -> None:
         """Before acting on "not found": hold the change counter, so nothing committed with a
@@ -109,13 +256,28 @@ class LedgerContext:
             if leg.member_id is not None:
                 deltas[leg.member_id] += leg.amount
         self.lock_members(deltas)
-        insert_postings(self.conn, source, legs, self._lines[source] + 1, occurred_at, self.now)
+        self._rows += posting_rows(
+            source, legs, self._lines[source] + 1, occurred_at, self._created_at
+        )
+        if source.terminal_id is not None and source.seq is not None:
+            self._unflushed.setdefault((source.terminal_id, source.seq), []).extend(legs)
         self._lines[source] += len(legs)
         for member_id, delta in sorted(deltas.items()):
             if delta:
-                add_to_balance(self.conn, member_id, delta)
+                self._deltas[member_id] += delta
                 self._balances[member_id] += delta
             self.changed(member_id)
+
+    def flush(self) -> None:
+        """Write the postings and balance changes made so far (a few bulk statements)."""
+        if self._rows:
+            insert_posting_rows(self.conn, self._rows)
+            self._rows = []
+            self._unflushed.clear()
+        deltas = {m: d for m, d in self._deltas.items() if d}
+        if deltas:
+            add_to_balances(self.conn, deltas)
+        self._deltas.clear()
 
     def changed(self, member_id: str) -> None:
         """The member's state (balance, cards, profile) changed: tills should pull it."""
@@ -155,6 +317,7 @@ class LedgerContext:
         """Take positions, last: for the stored entries (terminal, first seq, last seq) or HQ
         events in the order they were applied, then one per changed member, then ``extra``
         more handed to ``stamp`` (rules, products, offers)."""
+        self.flush()
         entry_count = entries[2] - entries[1] + 1 if entries else 0
         changed = list(self._changed)
         count = entry_count + len(hq_event_ids) + len(changed) + extra

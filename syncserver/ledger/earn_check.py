@@ -5,14 +5,16 @@ the till's figure is what gets posted, because the customer already saw it on th
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
+from functools import lru_cache
 
 from shared.journal import JournalEntry, Sale
 from shared.rules import BasketLine, EarnContext, EarnResult, ProgramRules, compute_earn
 
-__all__ = ["EarnCheck", "check_earn", "tier_from_breakdown"]
+__all__ = ["EarnCheck", "check_earn", "precheck_earn", "tier_from_breakdown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +39,18 @@ def tier_from_breakdown(earned: EarnResult, rules: ProgramRules) -> str | None:
     so, very likely, a mismatch). Limitation: a till that claimed a *valid* but wrong tier
     is not caught here; the tier check belongs with server-side tiers.
     """
-    multipliers = {Fraction(line.tier_multiplier) for line in earned.lines}
+    multipliers = {_fraction(line.tier_multiplier) for line in earned.lines}
     if len(multipliers) != 1:
         return None
     (multiplier,) = multipliers
     if multiplier == 1:
         return None
     return next((t.code for t in rules.tiers if t.multiplier_fraction == multiplier), None)
+
+
+@lru_cache(maxsize=256)
+def _fraction(text: str) -> Fraction:
+    return Fraction(text)
 
 
 def _local_time(entry: JournalEntry) -> datetime:
@@ -111,3 +118,19 @@ def _points(result: EarnResult) -> tuple[tuple[int, int], ...]:
         *((line.line_no, line.points) for line in result.lines),
         *((-2, item.points) for item in result.order_items),
     )
+
+
+def precheck_earn(
+    entries: Iterable[JournalEntry], rules: Mapping[int, ProgramRules]
+) -> dict[tuple[str, int], EarnCheck | None]:
+    """:func:`check_earn` for every sale whose rules version is in ``rules`` (published
+    versions never change), keyed by (terminal_id, seq): CPU work a push does before it
+    takes any lock. Sales with another version are left to reconciliation."""
+    out: dict[tuple[str, int], EarnCheck | None] = {}
+    for entry in entries:
+        sale = entry.payload
+        if isinstance(sale, Sale) and sale.earned is not None and sale.member is not None:
+            version = rules.get(sale.earned.rules_version)
+            if version is not None:
+                out[(entry.terminal_id, entry.seq)] = check_earn(entry, sale, version)
+    return out

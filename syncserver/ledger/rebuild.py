@@ -142,6 +142,7 @@ def _replay(live: Connection, replay: Connection, report: RebuildReport) -> None
             store_entry(replay, record, entry, now)
             reconcile_entry(ctx, entry)
             report.entries += 1
+        ctx.flush()
 
 
 _PostingKey = tuple[str, int, int, int]

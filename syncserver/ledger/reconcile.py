@@ -28,7 +28,6 @@ from shared.journal import (
     Void,
     format_utc,
 )
-from shared.rules import ProgramRules
 from syncserver.ledger.accounts import (
     ISSUED,
     REDEEMED,
@@ -41,19 +40,9 @@ from syncserver.ledger.accounts import (
 )
 from syncserver.ledger.context import LedgerContext
 from syncserver.ledger.earn_check import check_earn
-from syncserver.storage.journal import stored_entry, void_of
-from syncserver.storage.members import (
-    CardRow,
-    NewMember,
-    block_card,
-    card_row,
-    insert_card,
-    insert_member,
-    member_exists,
-    member_id_by_local,
-)
-from syncserver.storage.postings import PostingSource, postings_of_entry
-from syncserver.storage.rules import parse_rules, rules_document
+from syncserver.storage.journal import EntryHead, void_of
+from syncserver.storage.members import CardRow, NewMember
+from syncserver.storage.postings import PostingSource
 
 __all__ = ["Resolution", "reconcile_entry", "resolve_member"]
 
@@ -70,14 +59,13 @@ class Resolution:
 def resolve_member(ctx: LedgerContext, ref: MemberRef) -> Resolution:
     """Who an entry is for: the server id if the till knew it, else the member the till
     enrolled offline (``local_member_id``), else the card's owner. Locks that member."""
-    conn = ctx.conn
     member_id: str | None = None
     card: CardRow | None = None
     for _attempt in range(2):
-        card = card_row(conn, ref.card_number)
-        by_id = ref.member_id if ref.member_id and member_exists(conn, ref.member_id) else None
+        card = ctx.card_row(ref.card_number)
+        by_id = ref.member_id if ref.member_id and ctx.member_exists(ref.member_id) else None
         by_local = (
-            member_id_by_local(conn, ref.local_member_id)
+            ctx.member_id_by_local(ref.local_member_id)
             if ref.local_member_id and by_id is None
             else None
         )
@@ -92,7 +80,7 @@ def resolve_member(ctx: LedgerContext, ref: MemberRef) -> Resolution:
         ctx.confirm_absence()
     ctx.lock_members([m for m in (member_id, card.member_id if card else None) if m])
     if card is not None:
-        card = card_row(conn, ref.card_number)
+        card = ctx.card_row(ref.card_number)  # again, now under its member's lock
     return Resolution(member_id, card)
 
 
@@ -161,14 +149,6 @@ def _account(found: Resolution, ref: MemberRef) -> str:
     return suspense_account(ref.card_number)
 
 
-def _rules(ctx: LedgerContext, version: int) -> ProgramRules | None:
-    document = rules_document(ctx.conn, version)
-    if document is None and not ctx.absence_confirmed:
-        ctx.confirm_absence()
-        document = rules_document(ctx.conn, version)
-    return parse_rules(document[1]) if document else None
-
-
 def _sale(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, sale: Sale) -> None:
     if sale.member is None:
         return  # an anonymous sale moves no points
@@ -199,19 +179,34 @@ def _sale(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, sale: 
                 f"member {found.member_id} is now at {after}",
             )
     if sale.earned is not None:
-        check = check_earn(entry, sale, _rules(ctx, sale.earned.rules_version))
+        key = (entry.terminal_id, entry.seq)
+        if key in ctx.earn_checks:  # computed before the transaction (syncserver.sync.push)
+            check = ctx.earn_checks[key]
+        else:
+            check = check_earn(entry, sale, ctx.rules(sale.earned.rules_version))
         if check is not None and check.detail is not None:
             ctx.raise_exception(
                 "rules_mismatch", source, found.member_id, check.difference, check.detail
             )
 
 
-def _original(ctx: LedgerContext, ref: EntryRef) -> tuple[JournalEntry | None, str | None]:
+def _stored(ctx: LedgerContext, entry: JournalEntry, ref: EntryRef) -> EntryHead | None:
+    """The stored entry ``ref`` names, as far as ``entry`` can see it: a push stores its whole
+    batch before reconciling it, so a later entry of the same till does not count yet (a
+    replay, which stores entry by entry, could not see it either)."""
+    if ref.terminal_id == entry.terminal_id and ref.seq > entry.seq:
+        return None
+    return ctx.entry_head(ref.terminal_id, ref.seq)
+
+
+def _original(
+    ctx: LedgerContext, entry: JournalEntry, ref: EntryRef
+) -> tuple[EntryHead | None, str | None]:
     """The sale an entry refers to, or why it cannot be used."""
-    stored = stored_entry(ctx.conn, ref.terminal_id, ref.seq)
+    stored = _stored(ctx, entry, ref)
     if stored is None and not ctx.absence_confirmed:
         ctx.confirm_absence()
-        stored = stored_entry(ctx.conn, ref.terminal_id, ref.seq)
+        stored = _stored(ctx, entry, ref)
     label = f"{ref.terminal_id}#{ref.seq}"
     if stored is None:
         return None, f"the original sale {label} has not reached the server"
@@ -219,18 +214,18 @@ def _original(ctx: LedgerContext, ref: EntryRef) -> tuple[JournalEntry | None, s
         return None, f"{label} is entry {stored.entry_id}, not {ref.entry_id}"
     if stored.kind != "sale":
         return None, f"{label} is a {stored.kind}, not a sale"
-    return stored.entry(), None
+    return stored, None
 
 
 def _return(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, ret: Return) -> None:
-    original, problem = _original(ctx, ret.original)
+    original, problem = _original(ctx, entry, ret.original)
     moved = ret.points_restored - ret.points_reversed
     member_id: str | None = None
     if ret.member is not None:
         found = resolve_member(ctx, ret.member)
         if found.member_id is None and original is not None:
             # The card is unknown, but the sale it returns was posted to someone: use them.
-            owners = {leg.member_id for leg in postings_of_entry(ctx.conn, *_key(original))}
+            owners = {leg.member_id for leg in ctx.postings_of(original.terminal_id, original.seq)}
             owners.discard(None)
             if len(owners) == 1:
                 found = Resolution(owners.pop(), None)
@@ -254,10 +249,6 @@ def _return(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, ret:
         )
 
 
-def _key(entry: JournalEntry) -> tuple[str, int]:
-    return entry.terminal_id, entry.seq
-
-
 def _void(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, void: Void) -> None:
     ref = void.original
     if ref.terminal_id != entry.terminal_id:
@@ -272,7 +263,7 @@ def _void(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, void: 
         return
     # The same till's earlier entries are all stored (pushes are in order, under the
     # terminal's lock), so "not found" needs no further confirmation here.
-    original = stored_entry(ctx.conn, ref.terminal_id, ref.seq)
+    original = _stored(ctx, entry, ref)
     problem = None
     if original is None or original.entry_id != ref.entry_id or original.kind != "sale":
         problem = f"{ref.terminal_id}#{ref.seq} is not a sale the server has"
@@ -285,7 +276,7 @@ def _void(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, void: 
         return
     legs = [
         Leg(leg.account, -leg.amount, PostingKind.VOID, leg.unit)
-        for leg in postings_of_entry(ctx.conn, ref.terminal_id, ref.seq)
+        for leg in ctx.postings_of(ref.terminal_id, ref.seq)
     ]
     ctx.post(source, legs, format_utc(entry.occurred_at))
 
@@ -293,8 +284,7 @@ def _void(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, void: 
 def _enrolment(
     ctx: LedgerContext, source: PostingSource, entry: JournalEntry, enrolment: Enrolment
 ) -> None:
-    conn = ctx.conn
-    existing = member_id_by_local(conn, enrolment.local_member_id)
+    existing = ctx.member_id_by_local(enrolment.local_member_id)
     if existing is not None:
         ctx.raise_exception(
             "card_enrolled_twice",
@@ -308,8 +298,7 @@ def _enrolment(
     member_id = None
     for attempt in range(_MEMBER_ID_ATTEMPTS):
         candidate = ctx.member_ids.for_enrolment(entry.terminal_id, entry.seq, attempt)
-        created = insert_member(
-            conn,
+        created = ctx.insert_member(
             NewMember(
                 member_id=candidate,
                 name=enrolment.name,
@@ -321,17 +310,15 @@ def _enrolment(
                 origin_terminal=entry.terminal_id,
                 origin_seq=entry.seq,
             ),
-            ctx.now,
         )
         if created:
             member_id = candidate
             break
     if member_id is None:
         raise RuntimeError(f"{source.label()}: no free member id after {_MEMBER_ID_ATTEMPTS} tries")
-    ctx.adopt_new_member(member_id)
     ctx.changed(member_id)
-    if not insert_card(conn, enrolment.card_number, member_id, ctx.now):
-        owner = card_row(conn, enrolment.card_number)
+    if not ctx.insert_card(enrolment.card_number, member_id):
+        owner = ctx.card_row(enrolment.card_number)
         ctx.raise_exception(
             "card_enrolled_twice",
             source,
@@ -345,9 +332,9 @@ def _enrolment(
 def _assign_card(
     ctx: LedgerContext, source: PostingSource, card_number: str, member_id: str
 ) -> None:
-    if insert_card(ctx.conn, card_number, member_id, ctx.now):
+    if ctx.insert_card(card_number, member_id):
         return
-    owner = card_row(ctx.conn, card_number)
+    owner = ctx.card_row(card_number)
     if owner is not None and owner.member_id != member_id:
         ctx.raise_exception(
             "card_enrolled_twice",
@@ -390,10 +377,10 @@ def _card_replacement(
             f"server knows; card {replacement.new_card_number} not assigned",
         )
         return
-    old = card_row(ctx.conn, replacement.old_card_number)
+    old = ctx.card_row(replacement.old_card_number)
     if old is None:
         ctx.confirm_absence()
-        old = card_row(ctx.conn, replacement.old_card_number)
+        old = ctx.card_row(replacement.old_card_number)
     if old is None or old.member_id != member_id:
         whose = "is not registered" if old is None else f"belongs to member {old.member_id}"
         ctx.raise_exception(
@@ -405,6 +392,6 @@ def _card_replacement(
             f"new card {replacement.new_card_number} assigned to {member_id}",
         )
     elif not old.blocked:
-        block_card(ctx.conn, old.card_number, f"replaced ({replacement.reason})")
+        ctx.block_card(old, f"replaced ({replacement.reason})")
     _assign_card(ctx, source, replacement.new_card_number, member_id)
     ctx.changed(member_id)

@@ -18,19 +18,24 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
+from sqlalchemy import ColumnElement, Connection, Engine, Table, create_engine, event, exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.expression import Executable
+
+from shared.rules import ProgramRules
 
 __all__ = [
     "Database",
     "DatabaseBusyError",
+    "bulk_insert",
+    "driver_value",
     "insert_ignore",
     "is_postgres",
     "normalize_url",
@@ -63,6 +68,8 @@ class Database:
     """An engine plus the two kinds of transaction the server uses."""
 
     def __init__(self, url: str, *, pool_size: int = 10, durable: bool = True) -> None:
+        self.published_rules: dict[int, ProgramRules] = {}
+        """Program rules versions read from this database (immutable once published)."""
         self.url = normalize_url(url)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
@@ -140,11 +147,54 @@ def insert_ignore(conn: Connection, table: Table, values: Mapping[str, Any]) -> 
     On PostgreSQL a concurrent insert of the same key makes this wait for that transaction,
     then do nothing — so of two tills enrolling the same card, exactly one gets it.
     """
-    insert = pg_insert if is_postgres(conn) else sqlite_insert
-    key = next(iter(table.primary_key.columns))
-    # RETURNING rather than rowcount: drivers do not agree on rowcount for ON CONFLICT.
-    stmt = insert(table).values(dict(values)).on_conflict_do_nothing().returning(key)
-    return conn.execute(stmt).first() is not None
+    postgres = is_postgres(conn)
+    stmt = _INSERT_IGNORE.get((postgres, table.name))
+    if stmt is None:
+        insert = pg_insert if postgres else sqlite_insert
+        key = next(iter(table.primary_key.columns))
+        # RETURNING rather than rowcount: drivers do not agree on rowcount for ON CONFLICT.
+        stmt = _INSERT_IGNORE[(postgres, table.name)] = (
+            insert(table).on_conflict_do_nothing().returning(key)
+        )
+    return conn.execute(stmt, dict(values)).first() is not None
+
+
+_INSERT_IGNORE: dict[tuple[bool, str], Executable] = {}
+"""Built once per dialect and table; the values come as parameters."""
+
+
+def driver_value(conn: Connection, column: ColumnElement[Any], value: Any) -> Any:
+    """``value`` as SQLAlchemy would hand it to the driver for ``column`` (on SQLite a
+    datetime becomes SQLAlchemy's text form), for :func:`bulk_insert`."""
+    process = column.type.bind_processor(conn.dialect)
+    return process(value) if process is not None else value
+
+
+def bulk_insert(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """INSERT many rows in one go, without SQLAlchemy's per-row work: COPY on PostgreSQL,
+    executemany on SQLite. Values must already be in the driver's form (plain str/int/None, or
+    :func:`driver_value`)."""
+    if not rows:
+        return
+    if is_postgres(conn):
+        # COPY: the fastest way into PostgreSQL, inside this transaction like any statement.
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    mark = "?"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 (names from the schema)
+        f"VALUES ({', '.join([mark] * len(columns))})"
+    )
+    conn.exec_driver_sql(sql, list(rows))
 
 
 def _is_transient(error: exc.DBAPIError) -> bool:

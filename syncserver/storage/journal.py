@@ -1,22 +1,29 @@
-"""The tills' journals as the server stores them: each record exactly as received."""
+"""The tills' journals as the server stores them: each record as received (every field that
+arrived, nothing added), as JSON text."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, bindparam, select, tuple_, update
 
 from shared.journal import JournalEntry, Return, Void
+from syncserver.storage.database import bulk_insert, driver_value
 from syncserver.storage.schema import journal_entries
 
 __all__ = [
+    "EntryHead",
     "StoredEntry",
+    "entry_head",
+    "entry_heads",
     "iter_entries_by_position",
+    "record_text",
     "set_positions",
+    "store_entries",
     "store_entry",
     "stored_entry",
     "stored_hashes",
@@ -36,25 +43,58 @@ class StoredEntry:
         return JournalEntry.model_validate(self.record)
 
 
+_COLUMNS = (
+    "terminal_id",
+    "seq",
+    "entry_id",
+    "kind",
+    "occurred_at",
+    "hash",
+    "record",
+    "received_at",
+    "original_terminal",
+    "original_seq",
+)
+
+
+def _row(
+    record: Mapping[str, Any], entry: JournalEntry, text: str, received_at: Any
+) -> tuple[Any, ...]:
+    original = entry.payload.original if isinstance(entry.payload, Return | Void) else None
+    return (
+        entry.terminal_id,
+        entry.seq,
+        entry.entry_id,
+        entry.kind,
+        record["occurred_at"],
+        entry.hash,
+        text,
+        received_at,
+        original.terminal_id if original else None,
+        original.seq if original else None,
+    )
+
+
+def record_text(record: Mapping[str, Any]) -> str:
+    """A received record as stored: JSON text of exactly what arrived (its hash stays
+    checkable)."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
 def store_entry(
     conn: Connection, record: Mapping[str, Any], entry: JournalEntry, now: datetime
 ) -> None:
-    original = entry.payload.original if isinstance(entry.payload, Return | Void) else None
-    conn.execute(
-        journal_entries.insert().values(
-            terminal_id=entry.terminal_id,
-            seq=entry.seq,
-            entry_id=entry.entry_id,
-            kind=entry.kind,
-            occurred_at=record["occurred_at"],
-            hash=entry.hash,
-            # The received record, not a re-serialisation: its hash must stay checkable.
-            record=json.dumps(record, ensure_ascii=False, separators=(",", ":")),
-            received_at=now,
-            original_terminal=original.terminal_id if original else None,
-            original_seq=original.seq if original else None,
-        )
-    )
+    store_entries(conn, [(record, entry, record_text(record))], now)
+
+
+def store_entries(
+    conn: Connection,
+    items: Sequence[tuple[Mapping[str, Any], JournalEntry, str]],
+    now: datetime,
+) -> None:
+    """Store received records (record, its entry, its JSON text) in one executemany."""
+    received_at = driver_value(conn, journal_entries.c.received_at, now)
+    bulk_insert(conn, journal_entries, _COLUMNS, [_row(*item, received_at) for item in items])
 
 
 def stored_hashes(conn: Connection, terminal_id: str, first: int, last: int) -> dict[int, str]:
@@ -84,20 +124,68 @@ def stored_entry(conn: Connection, terminal_id: str, seq: int) -> StoredEntry | 
     )
 
 
+@dataclass(frozen=True, slots=True)
+class EntryHead:
+    """What reconciliation needs to know about a stored entry it refers to."""
+
+    terminal_id: str
+    seq: int
+    entry_id: str
+    kind: str
+
+
+_ENTRY_HEAD = select(
+    journal_entries.c.terminal_id,
+    journal_entries.c.seq,
+    journal_entries.c.entry_id,
+    journal_entries.c.kind,
+).where(
+    journal_entries.c.terminal_id == bindparam("h_terminal"),
+    journal_entries.c.seq == bindparam("h_seq"),
+)
+
+
+def entry_heads(conn: Connection, keys: Sequence[tuple[str, int]]) -> list[EntryHead]:
+    """Many stored entries by (terminal_id, seq), in one statement (those that exist)."""
+    if not keys:
+        return []
+    rows = conn.execute(
+        select(
+            journal_entries.c.terminal_id,
+            journal_entries.c.seq,
+            journal_entries.c.entry_id,
+            journal_entries.c.kind,
+        ).where(tuple_(journal_entries.c.terminal_id, journal_entries.c.seq).in_(list(keys)))
+    )
+    return [EntryHead(row.terminal_id, int(row.seq), row.entry_id, row.kind) for row in rows]
+
+
+def entry_head(conn: Connection, terminal_id: str, seq: int) -> EntryHead | None:
+    row = conn.execute(_ENTRY_HEAD, {"h_terminal": terminal_id, "h_seq": seq}).first()
+    return EntryHead(row.terminal_id, int(row.seq), row.entry_id, row.kind) if row else None
+
+
+_REFERRING = select(
+    journal_entries.c.terminal_id, journal_entries.c.seq, journal_entries.c.kind
+).where(
+    journal_entries.c.original_terminal == bindparam("r_terminal"),
+    journal_entries.c.original_seq == bindparam("r_seq"),
+)
+
+
 def void_of(conn: Connection, terminal_id: str, seq: int, before_seq: int) -> int | None:
-    """The seq of an earlier void of sale (terminal_id, seq) by the same till, if any."""
-    return conn.execute(
-        select(journal_entries.c.seq)
-        .where(
-            journal_entries.c.terminal_id == terminal_id,
-            journal_entries.c.kind == "void",
-            journal_entries.c.original_terminal == terminal_id,
-            journal_entries.c.original_seq == seq,
-            journal_entries.c.seq < before_seq,
-        )
-        .order_by(journal_entries.c.seq)
-        .limit(1)
-    ).scalar_one_or_none()
+    """The seq of an earlier void of sale (terminal_id, seq) by the same till, if any.
+
+    Asks only by the sale referred to, which its index answers directly (a filter on the
+    till's own seq range would lead the planner to walk the till's whole journal); the few
+    entries that refer to one sale are sorted out here."""
+    rows = conn.execute(_REFERRING, {"r_terminal": terminal_id, "r_seq": seq})
+    voids = [
+        int(row.seq)
+        for row in rows
+        if row.kind == "void" and row.terminal_id == terminal_id and int(row.seq) < before_seq
+    ]
+    return min(voids, default=None)
 
 
 def set_positions(

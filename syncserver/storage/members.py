@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from shared.protocol import CardState, MemberState
 from syncserver.storage.database import insert_ignore
@@ -16,8 +16,10 @@ __all__ = [
     "CardRow",
     "NewMember",
     "add_to_balance",
+    "add_to_balances",
     "block_card",
     "card_row",
+    "card_rows",
     "count_members",
     "insert_card",
     "insert_member",
@@ -60,13 +62,26 @@ class NewMember:
     origin_seq: int | None = None
 
 
+_CARD = select(
+    cards.c.card_number, cards.c.member_id, cards.c.status, cards.c.blocked_reason
+).where(cards.c.card_number == bindparam("card"))
+
+
 def card_row(conn: Connection, card_number: str) -> CardRow | None:
-    row = conn.execute(
+    row = conn.execute(_CARD, {"card": card_number}).first()
+    return CardRow(*row) if row else None
+
+
+def card_rows(conn: Connection, card_numbers: Sequence[str]) -> list[CardRow]:
+    """Many cards in one statement (those that exist)."""
+    if not card_numbers:
+        return []
+    rows = conn.execute(
         select(
             cards.c.card_number, cards.c.member_id, cards.c.status, cards.c.blocked_reason
-        ).where(cards.c.card_number == card_number)
-    ).first()
-    return CardRow(*row) if row else None
+        ).where(cards.c.card_number.in_(list(card_numbers)))
+    )
+    return [CardRow(*row) for row in rows]
 
 
 def member_ids_for_cards(conn: Connection, card_numbers: Iterable[str]) -> dict[str, str]:
@@ -79,15 +94,18 @@ def member_ids_for_cards(conn: Connection, card_numbers: Iterable[str]) -> dict[
     return {row.card_number: row.member_id for row in rows}
 
 
+_EXISTS = select(members.c.member_id).where(members.c.member_id == bindparam("member"))
+
+
 def member_exists(conn: Connection, member_id: str) -> bool:
-    found = conn.execute(select(members.c.member_id).where(members.c.member_id == member_id))
-    return found.first() is not None
+    return conn.execute(_EXISTS, {"member": member_id}).first() is not None
+
+
+_BY_LOCAL = select(members.c.member_id).where(members.c.local_member_id == bindparam("local"))
 
 
 def member_id_by_local(conn: Connection, local_member_id: str) -> str | None:
-    return conn.execute(
-        select(members.c.member_id).where(members.c.local_member_id == local_member_id)
-    ).scalar_one_or_none()
+    return conn.execute(_BY_LOCAL, {"local": local_member_id}).scalar_one_or_none()
 
 
 def member_id_by_origin(conn: Connection, terminal_id: str, seq: int) -> str | None:
@@ -170,13 +188,38 @@ def add_to_balance(conn: Connection, member_id: str, delta: int) -> None:
     )
 
 
+_ADD_TO_BALANCE = (
+    update(member_balances)
+    .where(member_balances.c.member_id == bindparam("m_id"))
+    .values(points=member_balances.c.points + bindparam("m_delta"))
+)
+
+
+def add_to_balances(conn: Connection, deltas: Mapping[str, int]) -> None:
+    """Move many balances in one executemany (in member-id order, rows already locked)."""
+    if deltas:
+        conn.execute(
+            _ADD_TO_BALANCE,
+            [{"m_id": member_id, "m_delta": deltas[member_id]} for member_id in sorted(deltas)],
+        )
+
+
+_STAMP = (
+    update(members)
+    .where(members.c.member_id == bindparam("m_id"))
+    .values(change_seq=bindparam("m_position"))
+)
+
+
 def stamp_members(conn: Connection, member_ids: Sequence[str], first_position: int) -> None:
     """Give each changed member the next change_seq, so the next pull sends it again."""
-    for offset, member_id in enumerate(member_ids):
+    if member_ids:
         conn.execute(
-            update(members)
-            .where(members.c.member_id == member_id)
-            .values(change_seq=first_position + offset)
+            _STAMP,
+            [
+                {"m_id": member_id, "m_position": first_position + offset}
+                for offset, member_id in enumerate(member_ids)
+            ],
         )
 
 

@@ -10,9 +10,16 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from syncserver.ledger.accounts import Leg, PostingKind
+from syncserver.storage.database import bulk_insert, driver_value
 from syncserver.storage.schema import postings
 
-__all__ = ["PostingSource", "insert_postings", "postings_of_entry"]
+__all__ = [
+    "PostingSource",
+    "insert_posting_rows",
+    "insert_postings",
+    "posting_rows",
+    "postings_of_entry",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +36,53 @@ class PostingSource:
         return f"HQ event {self.hq_event_id}"
 
 
+_COLUMNS = (
+    "terminal_id",
+    "seq",
+    "hq_event_id",
+    "line",
+    "account",
+    "member_id",
+    "unit",
+    "amount",
+    "kind",
+    "occurred_at",
+    "created_at",
+)
+
+
+def posting_rows(
+    source: PostingSource,
+    legs: Sequence[Leg],
+    first_line: int,
+    occurred_at: str,
+    created_at: Any,
+) -> list[tuple[Any, ...]]:
+    """Rows for :func:`insert_posting_rows`; ``created_at`` in the driver's form
+    (:func:`~syncserver.storage.database.driver_value`)."""
+    return [
+        (
+            source.terminal_id,
+            source.seq,
+            source.hq_event_id,
+            first_line + index,
+            leg.account,
+            leg.member_id,
+            leg.unit,
+            leg.amount,
+            leg.kind.value,
+            occurred_at,
+            created_at,
+        )
+        for index, leg in enumerate(legs)
+    ]
+
+
+def insert_posting_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Rows from :func:`posting_rows`, any number of entries, in one executemany."""
+    bulk_insert(conn, postings, _COLUMNS, rows)
+
+
 def insert_postings(
     conn: Connection,
     source: PostingSource,
@@ -37,24 +91,8 @@ def insert_postings(
     occurred_at: str,
     now: datetime,
 ) -> None:
-    rows: list[dict[str, Any]] = [
-        {
-            "terminal_id": source.terminal_id,
-            "seq": source.seq,
-            "hq_event_id": source.hq_event_id,
-            "line": first_line + index,
-            "account": leg.account,
-            "member_id": leg.member_id,
-            "unit": leg.unit,
-            "amount": leg.amount,
-            "kind": leg.kind.value,
-            "occurred_at": occurred_at,
-            "created_at": now,
-        }
-        for index, leg in enumerate(legs)
-    ]
-    if rows:
-        conn.execute(postings.insert(), rows)
+    created_at = driver_value(conn, postings.c.created_at, now)
+    insert_posting_rows(conn, posting_rows(source, legs, first_line, occurred_at, created_at))
 
 
 def postings_of_entry(conn: Connection, terminal_id: str, seq: int) -> list[Leg]:

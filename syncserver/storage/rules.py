@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import Connection, select
 
 from shared.rules import ProgramRules
+from syncserver.storage.database import Database
 from syncserver.storage.schema import rules_versions
 
-__all__ = ["insert_rules", "parse_rules", "program_ids", "rules_document"]
+__all__ = ["insert_rules", "parse_rules", "program_ids", "published_rules", "rules_document"]
 
 
 @lru_cache(maxsize=64)
 def parse_rules(document: str) -> ProgramRules:
     """Rules documents never change once published, so each is parsed once per process."""
     return ProgramRules.from_json(document)
+
+
+def published_rules(database: Database, versions: Iterable[int]) -> dict[int, ProgramRules]:
+    """The published ones among ``versions``, parsed. A published version never changes, so
+    each process reads it from a database at most once (``Database.published_rules``); a
+    version not found is asked for again next time."""
+    wanted = set(versions)
+    cache = database.published_rules
+    missing = sorted(wanted - cache.keys())
+    if missing:
+        with database.read() as conn:
+            rows = conn.execute(
+                select(rules_versions.c.version, rules_versions.c.document).where(
+                    rules_versions.c.version.in_(missing)
+                )
+            ).all()
+        for row in rows:
+            cache[int(row.version)] = parse_rules(row.document)
+    return {version: cache[version] for version in wanted if version in cache}
 
 
 def rules_document(conn: Connection, version: int) -> tuple[str, str] | None:

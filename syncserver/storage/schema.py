@@ -89,7 +89,8 @@ journal_entries = Table(
     Column("kind", String(32), nullable=False),
     Column("occurred_at", String(32), nullable=False),
     Column("hash", Hash, nullable=False),
-    # The record exactly as received (JSON text), so its hash can be re-checked any time.
+    # The record as received, as JSON text: every field that arrived and nothing a model would
+    # add (a push writes it in canonical key order), so its hash can be re-checked any time.
     Column("record", Text, nullable=False),
     # Ledger order: set in the same transaction that stored and reconciled the entry.
     Column("position", BigInteger),

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, select, update
 
 from shared.journal import (
+    HASH_VERIFIED,
     CanonicalJSONError,
     CardIssue,
     CardReplacement,
@@ -25,7 +26,7 @@ from shared.journal import (
     Return,
     Sale,
     Void,
-    entry_hash,
+    entry_hash_and_body,
 )
 from shared.protocol import PushRequest, PushResponse, RaisedException
 from syncserver.errors import (
@@ -37,11 +38,13 @@ from syncserver.errors import (
     UnauthorizedError,
 )
 from syncserver.ledger.context import LedgerContext, LiveMemberIds
+from syncserver.ledger.earn_check import EarnCheck, precheck_earn
 from syncserver.ledger.reconcile import reconcile_entry
 from syncserver.storage.database import Database, DatabaseBusyError, run_write
 from syncserver.storage.exceptions import insert_exception, open_exception_exists
-from syncserver.storage.journal import store_entry, stored_hashes
+from syncserver.storage.journal import store_entries, stored_hashes
 from syncserver.storage.members import member_ids_for_cards
+from syncserver.storage.rules import published_rules
 from syncserver.storage.schema import members, postings, terminals
 from syncserver.storage.terminals import lock_terminal
 
@@ -67,7 +70,15 @@ def _describe(error: ValidationError) -> str:
 
 def parse_records(terminal_id: str, records: Sequence[Mapping[str, Any]]) -> list[JournalEntry]:
     """Validate each record as received; the first problem is a 422 (or 403) naming it."""
-    entries: list[JournalEntry] = []
+    return [entry for entry, _text in _parse(terminal_id, records)]
+
+
+def _parse(
+    terminal_id: str, records: Sequence[Mapping[str, Any]]
+) -> list[tuple[JournalEntry, str]]:
+    """Each record validated, with the JSON text it is stored as."""
+    parsed: list[tuple[JournalEntry, str]] = []
+    previous: int | None = None
     for index, record in enumerate(records):
         seq = record.get("seq")
         where = f"entry seq {seq}" if type(seq) is int else f"entries[{index}]"
@@ -78,21 +89,26 @@ def parse_records(terminal_id: str, records: Sequence[Mapping[str, Any]]) -> lis
                 f"{where}: belongs to terminal {record.get('terminal_id')!r}; "
                 f"this push is for {terminal_id}"
             )
-        if entries and seq != entries[-1].seq + 1:
+        if previous is not None and seq != previous + 1:
             raise MalformedError(
-                f"{where}: entries must be contiguous, oldest first (after seq {entries[-1].seq})"
+                f"{where}: entries must be contiguous, oldest first (after seq {previous})"
             )
+        previous = seq
         try:
-            expected = entry_hash(record)
+            expected, body = entry_hash_and_body(record)
         except CanonicalJSONError as error:
             raise MalformedError(f"{where}: {error}") from None
         if record.get("hash") != expected:
             raise MalformedError(f"{where}: field hash: does not match the entry's content")
         try:
-            entries.append(JournalEntry.model_validate(record))
+            # The hash was just checked over this record: the model need not compute it again.
+            entry = JournalEntry.model_validate(record, context={HASH_VERIFIED: expected})
         except ValidationError as error:
             raise MalformedError(f"{where}: {_describe(error)}") from None
-    return entries
+        # Stored as the canonical JSON the hash covers, plus the hash: the same record (its
+        # hash checks out the same), without serialising it a second time.
+        parsed.append((entry, f'{body[:-1].decode()},"hash":"{expected}"}}'))
+    return parsed
 
 
 def push(
@@ -105,10 +121,19 @@ def push(
         raise ForbiddenError(
             f"this token belongs to terminal {terminal_id}, not {request.terminal_id}"
         )
-    entries = parse_records(terminal_id, request.entries)
+    parsed = _parse(terminal_id, request.entries)
+    entries = [entry for entry, _text in parsed]
+    # The rules checks are pure CPU: done here, before the transaction takes any lock.
+    versions = {
+        entry.payload.earned.rules_version
+        for entry in entries
+        if isinstance(entry.payload, Sale) and entry.payload.earned is not None
+    }
+    checks = precheck_earn(entries, published_rules(database, versions))
     try:
         return run_write(
-            database, lambda conn: _push(conn, terminal_id, request.entries, entries, now())
+            database,
+            lambda conn: _push(conn, terminal_id, request.entries, parsed, checks, now()),
         )
     except _ChainConflictError as refused:
         conflict = refused
@@ -126,9 +151,11 @@ def _push(
     conn: Connection,
     terminal_id: str,
     records: Sequence[Mapping[str, Any]],
-    entries: Sequence[JournalEntry],
+    parsed: Sequence[tuple[JournalEntry, str]],
+    checks: Mapping[tuple[str, int], EarnCheck | None],
     now: datetime,
 ) -> PushResponse:
+    entries = [entry for entry, _text in parsed]
     terminal = lock_terminal(conn, terminal_id)
     if terminal is None or terminal.revoked:
         raise UnauthorizedError(f"terminal {terminal_id} is not registered (or was revoked)")
@@ -139,9 +166,9 @@ def _push(
 
     stored = stored_hashes(conn, terminal_id, first, min(last, acked)) if first <= acked else {}
     duplicates = 0
-    new: list[tuple[Mapping[str, Any], JournalEntry]] = []
+    new: list[tuple[Mapping[str, Any], JournalEntry, str]] = []
     prev_hash = terminal.last_hash
-    for record, entry in zip(records, entries, strict=True):
+    for record, (entry, text) in zip(records, parsed, strict=True):
         if entry.seq <= acked:
             if stored.get(entry.seq) != entry.hash:
                 raise _ChainConflictError(
@@ -161,16 +188,23 @@ def _push(
                 record,
                 acked,
             )
-        new.append((record, entry))
+        new.append((record, entry, text))
         prev_hash = entry.hash
 
     if not new:
         return PushResponse(acked_seq=acked, stored=0, duplicates=duplicates)
 
-    ctx = LedgerContext(conn, now, member_ids=LiveMemberIds(), live=True)
-    _lock_members_up_front(ctx, [entry for _, entry in new])
-    for record, entry in new:
-        store_entry(conn, record, entry, now)
+    ctx = LedgerContext(conn, now, member_ids=LiveMemberIds(), live=True, earn_checks=checks)
+    _lock_members_up_front(ctx, [entry for _, entry, _ in new])
+    # The whole batch in one statement; reconciliation then treats an entry's later
+    # siblings as not yet stored (reconcile._stored), exactly as a replay sees them.
+    store_entries(conn, new, now)
+    ctx.prefetch_heads(
+        (entry.payload.original.terminal_id, entry.payload.original.seq)
+        for _, entry, _ in new
+        if isinstance(entry.payload, Return | Void)
+    )
+    for _record, entry, _text in new:
         reconcile_entry(ctx, entry)
     tip = new[-1][1]
     conn.execute(
@@ -186,25 +220,33 @@ def _push(
 
 def _lock_members_up_front(ctx: LedgerContext, entries: Sequence[JournalEntry]) -> None:
     """Lock every member the batch will touch, in one sorted statement. Two pushes that share
-    members then queue instead of deadlocking. (Anything missed is locked when reached.)"""
+    members then queue instead of deadlocking. (Anything missed is locked when reached.)
+    Then read their cards in one statement too, now that their members are locked."""
     refs: list[MemberRef] = []
+    card_numbers: list[str] = []
     voided: list[int] = []
     for entry in entries:
         payload = entry.payload
         if isinstance(payload, Sale | Return | CardIssue | CardReplacement) and payload.member:
             refs.append(payload.member)
+            card_numbers.append(payload.member.card_number)
         elif isinstance(payload, Void) and payload.original.terminal_id == entry.terminal_id:
             voided.append(payload.original.seq)
     conn = ctx.conn
     wanted = {ref.member_id for ref in refs if ref.member_id}
-    wanted |= set(member_ids_for_cards(conn, (ref.card_number for ref in refs)).values())
+    wanted |= set(member_ids_for_cards(conn, card_numbers).values())
     local_ids = sorted({ref.local_member_id for ref in refs if ref.local_member_id})
     if local_ids:
-        wanted |= set(
-            conn.execute(
-                select(members.c.member_id).where(members.c.local_member_id.in_(local_ids))
-            ).scalars()
-        )
+        by_local = {
+            row.local_member_id: row.member_id
+            for row in conn.execute(
+                select(members.c.local_member_id, members.c.member_id).where(
+                    members.c.local_member_id.in_(local_ids)
+                )
+            )
+        }
+        ctx.remember_local_ids(by_local)
+        wanted |= set(by_local.values())
     if voided:
         wanted |= set(
             conn.execute(
@@ -216,6 +258,7 @@ def _lock_members_up_front(ctx: LedgerContext, entries: Sequence[JournalEntry]) 
             ).scalars()
         )
     ctx.lock_members(wanted)
+    ctx.prefetch_cards(card_numbers)
 
 
 def _record_conflict(

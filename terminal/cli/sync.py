@@ -30,25 +30,28 @@ def sync(config_path: Path | None, once: bool, quiet: bool) -> None:
             percent = 100 * done // total if total else 100
             click.echo(f"\r{what}: {done:,}/{total:,} ({percent}%)   ", nl=False, err=True)
 
-    with SyncClient(config.server_url, config.server_token) as client:
-        engine = SyncEngine(config, database, client)
-        try:
-            report = engine.sync_once(progress)
-        except SyncError as error:
-            if not quiet:
-                click.echo("", err=True)
-            fail(f"sync failed: {error.message} ({engine.unsent()} entries still unsent)")
-    if not quiet:
-        click.echo("", err=True)
-    emit_json(
-        {
-            "pushed": report.pushed,
-            "duplicates": report.duplicates,
-            "acked_seq": report.acked_seq,
-            "unsent": engine.unsent(),
-            "members_pulled": report.members_pulled,
-            "rules_pulled": report.rules_pulled,
-            "exceptions": [e.model_dump() for e in report.exceptions],
-        }
-    )
-    sys.stdout.flush()
+    try:
+        with SyncClient(config.server_url, config.server_token) as client:
+            engine = SyncEngine(config, database, client)
+            try:
+                report = engine.sync_once(progress)
+            except SyncError as error:
+                if not quiet:
+                    click.echo("", err=True)
+                fail(f"sync failed: {error.message} ({engine.unsent()} entries still unsent)")
+        if not quiet:
+            click.echo("", err=True)
+        emit_json(
+            {
+                "pushed": report.pushed,
+                "duplicates": report.duplicates,
+                "acked_seq": report.acked_seq,
+                "unsent": engine.unsent(),
+                "members_pulled": report.members_pulled,
+                "rules_pulled": report.rules_pulled,
+                "exceptions": [e.model_dump() for e in report.exceptions],
+            }
+        )
+        sys.stdout.flush()
+    finally:
+        database.close()

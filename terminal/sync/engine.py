@@ -31,6 +31,8 @@ Progress = Callable[[str, int, int], None]
 """(what, done, total) — e.g. ("push", 1500, 10000) during a catch-up."""
 
 MAX_GAP_RETRIES = 3
+PULL_LIMIT = 1000
+"""Changes per pull page: the most the server hands out (``limit`` is 1–1000)."""
 
 
 @dataclass
@@ -44,10 +46,24 @@ class SyncReport:
 
 
 class SyncEngine:
-    def __init__(self, config: TillConfig, database: TillDatabase, client: SyncClient) -> None:
+    def __init__(
+        self,
+        config: TillConfig,
+        database: TillDatabase,
+        client: SyncClient,
+        *,
+        push_batch: int = MAX_PUSH_BATCH,
+        pull_limit: int = PULL_LIMIT,
+    ) -> None:
+        """``push_batch`` entries per push and ``pull_limit`` changes per pull page: smaller
+        requests for a slow link (and for tests that cut a round between requests)."""
+        if not (1 <= push_batch <= MAX_PUSH_BATCH and 1 <= pull_limit <= PULL_LIMIT):
+            raise ValueError(f"push_batch 1–{MAX_PUSH_BATCH}, pull_limit 1–{PULL_LIMIT}")
         self.config = config
         self.database = database
         self.client = client
+        self.push_batch = push_batch
+        self.pull_limit = pull_limit
 
     # --- state ------------------------------------------------------------------------------
 
@@ -92,7 +108,7 @@ class SyncEngine:
         done = 0
         while True:
             with self.database.read() as db:
-                batch = list(itertools.islice(iter_records(db, since_seq=acked), MAX_PUSH_BATCH))
+                batch = list(itertools.islice(iter_records(db, since_seq=acked), self.push_batch))
             if not batch:
                 break
             try:
@@ -120,8 +136,8 @@ class SyncEngine:
         with self.database.read() as db:
             cursor = get_setting(db, "pull_cursor") or "0"
         total = None
-        for _ in range(100_000):  # bounded: a million members at 5,000 a page is 200 pages
-            page = self.client.pull(cursor)
+        for _ in range(100_000):  # bounded: ten million changes at 1,000 a page is 10,000 pages
+            page = self.client.pull(cursor, self.pull_limit)
             if page.total_members is not None:
                 total = page.total_members
             self._apply(page)
@@ -139,8 +155,9 @@ class SyncEngine:
         with self.database.write() as db:
             for document in page.rules:
                 save_rules(db, ProgramRules.model_validate(document))
+            blocked_here = _unsent_blocks(db, page.applied_through_seq)
             for member in page.members:
-                _apply_member(db, member, page.applied_through_seq)
+                _apply_member(db, member, page.applied_through_seq, blocked_here)
             for product in page.products:
                 db.execute(
                     "INSERT INTO products (sku, description, category, price_minor, tax_rate_bp, "
@@ -166,9 +183,26 @@ class SyncEngine:
             set_setting(db, "pull_cursor", page.cursor)
 
 
-def _apply_member(db: sqlite_utils.Database, member: MemberState, applied_through: int) -> None:
+def _unsent_blocks(db: sqlite_utils.Database, applied_through: int) -> set[str]:
+    """Cards this till blocked (replaced) in entries HQ had not applied when it read the page:
+    HQ still calls them active only because it has not heard yet."""
+    rows = db.execute(
+        "SELECT json_extract(record, '$.payload.old_card_number') FROM journal "
+        "WHERE seq > ? AND kind = 'card_replacement'",
+        [applied_through],
+    ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def _apply_member(
+    db: sqlite_utils.Database,
+    member: MemberState,
+    applied_through: int,
+    blocked_here: set[str],
+) -> None:
     """Upsert one member from HQ. A member this till enrolled offline is found by its local
-    id and keeps its local key, so cards and unsent effects stay attached."""
+    id and keeps its local key, so cards and unsent effects stay attached. A card this till
+    blocked in an entry HQ has not applied stays blocked (the block is on its way)."""
     row = db.execute(
         "SELECT member_key FROM members WHERE member_id = ?", [member.member_id]
     ).fetchone()
@@ -202,6 +236,8 @@ def _apply_member(db: sqlite_utils.Database, member: MemberState, applied_throug
         ],
     )
     for card in member.cards:
+        if card.status == "active" and card.card_number in blocked_here:
+            continue
         # HQ is the authority on cards: a block, or a card HQ gave to someone else.
         db.execute(
             "INSERT INTO cards (card_number, member_key, status, blocked_reason) "

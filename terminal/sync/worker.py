@@ -35,20 +35,33 @@ class SyncWorker:
         interval_s: float = 15.0,
         on_result: Callable[[SyncReport | None, SyncError | None], None] | None = None,
         progress: Progress | None = None,
+        backoff_base_s: float = 1.0,
+        backoff_cap_s: float = 300.0,
+        rng: random.Random | None = None,
     ) -> None:
         self.engine = engine
         self.interval_s = interval_s
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self._rng = rng
         self._on_result = on_result
         self._progress = progress
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.failures = 0
+        """Failed rounds in a row (0 after a good one)."""
+        self.next_delay_s = 0.0
+        """How long the worker waits before its next round (the status bar may show it)."""
 
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="till-sync", daemon=True)
             self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def sync_now(self) -> None:
         """Skip the wait (after a sale, or when the cashier asks)."""
@@ -59,6 +72,11 @@ class SyncWorker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+
+    def _backoff(self) -> float:
+        return backoff_delay(
+            self.failures, base=self.backoff_base_s, cap=self.backoff_cap_s, rng=self._rng
+        )
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -71,13 +89,14 @@ class SyncWorker:
             except SyncError as error:
                 self.failures += 1
                 # Retryable: back off; not retryable (refused, conflict): check back slowly.
-                delay = backoff_delay(self.failures) if error.retryable else 300.0
+                delay = self._backoff() if error.retryable else self.backoff_cap_s
                 log.warning("sync failed (%s); next try in %.1f s", error.message, delay)
                 if self._on_result:
                     self._on_result(None, error)
             except Exception:  # a bug must not kill the thread: log it and keep the till going
                 log.exception("sync round crashed")
                 self.failures += 1
-                delay = backoff_delay(self.failures)
+                delay = self._backoff()
+            self.next_delay_s = delay
             self._wake.wait(delay)
             self._wake.clear()

@@ -1,0 +1,197 @@
+"""Server databases for tests, shared by every test directory (a plugin: tests/conftest.py).
+
+``db_url`` is parametrised over a real SQLite file *and* a real PostgreSQL. Every test gets a
+fresh database: a copy of a migrated SQLite template file, or ``CREATE DATABASE … TEMPLATE``
+of a migrated PostgreSQL template, so tests never see each other's data and migrations run
+once per session (per xdist worker), whichever directory the tests live in.
+
+PostgreSQL comes from ``LOYALTILL_TEST_PG`` (e.g. ``postgresql://postgres@127.0.0.1:5432/test``,
+a maintenance database the tests may create databases from). Without it, a throwaway cluster
+is started with ``initdb``/``pg_ctl`` when the PostgreSQL binaries are installed; otherwise the
+PostgreSQL half is skipped with the reason (and CI, with LOYALTILL_REQUIRE_PG, fails on that).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from syncserver.storage.database import Database, normalize_url
+from syncserver.storage.migrate import upgrade
+
+PG_ENV = "LOYALTILL_TEST_PG"
+
+
+@dataclass
+class PgCluster:
+    maintenance_url: str
+    """A database we may connect to for CREATE/DROP DATABASE."""
+
+    def url_for(self, name: str) -> str:
+        return (
+            make_url(normalize_url(self.maintenance_url))
+            .set(database=name)
+            .render_as_string(hide_password=False)
+        )
+
+    def execute(self, statement: str) -> None:
+        engine = create_engine(normalize_url(self.maintenance_url), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(statement))
+        finally:
+            engine.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _throwaway_cluster() -> Iterator[PgCluster | str]:
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not binaries:
+        yield f"PostgreSQL tests need {PG_ENV} or PostgreSQL binaries (initdb not found)"
+        return
+    bindir = Path(binaries[-1]).parent
+    prefix: list[str] = []
+    base = Path(tempfile.mkdtemp(prefix="loyaltill-pg-"))
+    if os.geteuid() == 0:  # initdb refuses to run as root: run the cluster as `postgres`
+        try:
+            account = pwd.getpwnam("postgres")
+        except KeyError:
+            yield f"running as root without a `postgres` user: set {PG_ENV} for PostgreSQL tests"
+            return
+        os.chown(base, account.pw_uid, account.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    data, port = base / "data", _free_port()
+    try:
+        subprocess.run(
+            [*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+            check=True,
+            capture_output=True,
+        )
+        options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        # The server's output goes to a log file: a pipe would be inherited by the postmaster
+        # and keep this call waiting for an end-of-file that never comes.
+        subprocess.run(
+            [
+                *prefix,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(base / "server.log"),
+                "-w",
+                "start",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
+    except (subprocess.SubprocessError, OSError) as error:
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+        yield f"could not start a throwaway PostgreSQL cluster: {error}"
+        return
+    try:
+        yield PgCluster(f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    finally:
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster | str]:
+    """The PostgreSQL to test against, or why there is none."""
+    url = os.environ.get(PG_ENV)
+    if url:
+        yield PgCluster(url)
+    else:
+        yield from _throwaway_cluster()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster: PgCluster | str) -> Iterator[tuple[PgCluster, str] | str]:
+    if isinstance(pg_cluster, str):
+        yield pg_cluster
+        return
+    name = f"loyaltill_tmpl_{uuid.uuid4().hex[:12]}"
+    pg_cluster.execute(f"CREATE DATABASE {name}")
+    database = Database(pg_cluster.url_for(name))
+    try:
+        upgrade(database)
+    finally:
+        database.dispose()
+    try:
+        yield pg_cluster, name
+    finally:
+        pg_cluster.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "server.sqlite3"
+    database = Database(f"sqlite:///{path}")
+    try:
+        upgrade(database)
+        with database.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        database.dispose()
+    return path
+
+
+def _fresh_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
+    template = request.getfixturevalue("pg_template")
+    if isinstance(template, str):
+        pytest.skip(template)
+    cluster, template_name = template
+    name = f"loyaltill_test_{uuid.uuid4().hex[:12]}"
+    cluster.execute(f"CREATE DATABASE {name} TEMPLATE {template_name}")
+    try:
+        yield cluster.url_for(name)
+    finally:
+        cluster.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated, empty database: an SQLite file or a PostgreSQL database."""
+    if request.param == "sqlite":
+        path = tmp_path / "server.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+    else:
+        yield from _fresh_postgres(request)
+
+
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh PostgreSQL database only (tests that need several server processes)."""
+    yield from _fresh_postgres(request)

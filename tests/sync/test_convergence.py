@@ -1,0 +1,603 @@
+"""Convergence (DESIGN.md, invariants 3 and 4), as a hypothesis state machine: five real tills
+trade against one real server — sales with and without members and redemptions, partial
+returns, voids, offline enrolments, lost cards — go offline and come back, and sync or pull
+in any order through fault-injecting proxies (cut requests, held requests delivered late,
+cut or garbled replies, duplicated requests).
+
+After a final clean sync of every till:
+
+* every till entry is at HQ exactly once, exactly as journaled, and each entry's postings sum
+  to zero;
+* every member's balance equals a plain sequential model run over the tills' journals in the
+  order HQ reconciled them, and HQ raised exactly the overdraft (``max(0, −after) −
+  max(0, −before)``, at most R) and blocked-card exceptions that model predicts, and no other;
+* every till shows HQ's balances; ``ledger rebuild --check`` is green.
+
+Along the way: a round either succeeds or fails as "offline" (never refused, never a conflict)
+and fails only when the network really was down or a fault really hit it; after any good pull
+a till shows HQ's balance plus its own unsent effects; a card a till blocked stays blocked
+there.
+
+One server (and one uvicorn) per backend; each example gets new terminals, members and cards
+on it, so examples do not interfere; the checks are scoped to the example, except the rebuild,
+which replays the whole server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import functools
+import io
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+from sqlalchemy import select
+
+from shared.codes import card_number_from_serial
+from shared.journal import (
+    CardReplacement,
+    Enrolment,
+    JournalEntry,
+    MemberRef,
+    Return,
+    Sale,
+    TenderMethod,
+    Void,
+)
+from syncserver.hq.imports import import_members
+from syncserver.settings import utc_now
+from syncserver.storage.schema import journal_entries, members
+from syncserver.storage.terminals import add_terminal
+from terminal.config import TillConfig
+from terminal.demo.seed import seed_demo
+from terminal.store import TillDatabase, open_database
+from terminal.store.journal import iter_records, journal_tip
+from terminal.store.members import card_by_number
+from terminal.sync.client import SyncClient
+from terminal.sync.engine import SyncEngine, SyncReport
+from terminal.sync.errors import SyncOfflineError
+from terminal.till.errors import (
+    CardBlockedError,
+    RedemptionRefusedError,
+    TillError,
+    UnknownCardError,
+)
+from terminal.till.service import Till
+from tests.server.tills import MONDAY, Clock
+from tests.sync.fault_proxy import Fault, FaultProxy, fault_proxy
+from tests.sync.harness import (
+    Hq,
+    assert_ledger_sound,
+    assert_stored_once,
+    till_views,
+    unsent_effects,
+)
+
+TILLS = 5
+MEMBERS = 4
+PRODUCTS = 24
+TIMEOUT = httpx.Timeout(1.0, connect=1.0)
+DISRUPTIVE = {Fault.RESET, Fault.HOLD, Fault.TRUNCATE, Fault.GARBLE}
+
+# Explicit, so the CI profile's max_examples=300 does not apply to this heavy test (about
+# 20 s a backend on a 2-core machine). No shrinking: shrinking a 40-step, five-till run takes
+# many minutes (longer than the test timeout), so a failure is reported as generated, every
+# step printed; rerun it with the printed seed and Phase.shrink added to minimise it.
+SETTINGS = settings(
+    max_examples=12,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+
+_EXAMPLES = itertools.count(1)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class _Environment:
+    hq: Hq
+    proxies: list[FaultProxy]
+    base: Path
+
+
+_ENV: _Environment | None = None
+
+
+class ConvTill:
+    """One till of an example: no members of its own (it pulls them), a sync client through
+    its proxy, and the live HQ balance lookup through the same proxy."""
+
+    def __init__(self, env: _Environment, index: int, example: int) -> None:
+        with env.hq.database.write() as conn:
+            terminal_id, token = add_terminal(conn, "S001", f"E{example} till {index}", utc_now())
+        self.index = index
+        self.example = example
+        self.proxy = env.proxies[index]
+        self.config = TillConfig(
+            data_dir=env.base / terminal_id, timezone="Europe/Berlin", terminal_id=terminal_id
+        )
+        self.database: TillDatabase = open_database(self.config.database_path)
+        seed_demo(self.database, self.config, members=0, products=PRODUCTS)
+        self.client = SyncClient(self.proxy.url, token, timeout=TIMEOUT)
+        self.clock = Clock(MONDAY + timedelta(seconds=index))
+        self.till = Till(self.config, self.database, clock=self.clock, hq=self.client.member)
+        self.till.sign_in("1", "1234")
+        self.engine = SyncEngine(
+            self.config, self.database, self.client, push_batch=4, pull_limit=25
+        )
+        with self.database.read() as db:
+            self.skus = [
+                str(row[0])
+                for row in db.execute(
+                    "SELECT sku FROM products WHERE open_price = 0 ORDER BY sku"
+                ).fetchall()
+            ]
+        self.member_sales: list[int] = []
+        self._fresh = 0
+
+    @property
+    def terminal_id(self) -> str:
+        return self.config.terminal_id
+
+    def fresh_card(self) -> str:
+        self._fresh += 1
+        serial = 5_000_000 + self.example * 1_000 + self.index * 100 + self._fresh
+        return card_number_from_serial(self.config.code_config(), serial)
+
+    def tick(self) -> None:
+        self.clock.now += timedelta(minutes=3)
+
+    def last_seq(self) -> int:
+        with self.database.read() as db:
+            return journal_tip(db)[0]
+
+    def records(self) -> list[dict[str, Any]]:
+        with self.database.read() as db:
+            return list(iter_records(db))
+
+    def card_status(self, card: str) -> str | None:
+        with self.database.read() as db:
+            found = card_by_number(db, card)
+        return found.status if found else None
+
+    def close(self) -> None:
+        self.client.close()
+        self.database.close()
+
+
+def _tracked(method: F) -> F:
+    """Mark the example broken when a step fails, so teardown only cleans up."""
+
+    @functools.wraps(method)
+    def wrapper(self: Convergence, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.broken = True
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+tills = st.integers(0, TILLS - 1)
+# A held request costs the till its (short) timeout, so holds are drawn less often.
+faults = st.lists(
+    st.sampled_from(
+        [Fault.PASS, *[f for f in Fault if f not in (Fault.PASS, Fault.HOLD)] * 2, Fault.HOLD]
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+class Convergence(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        assert _ENV is not None
+        self.env = _ENV
+        self.hq = _ENV.hq
+        self.broken = False
+        self.example = next(_EXAMPLES)
+        for proxy in self.env.proxies:
+            proxy.calm()
+        self.settle()
+        self.tills: list[ConvTill] = []
+        try:
+            self.tills = [ConvTill(self.env, i, self.example) for i in range(TILLS)]
+            codes = self.tills[0].config.code_config()
+            self.opening: dict[str, int] = {}
+            self.imported: dict[str, str] = {}
+            self.cards: list[str] = []
+            self.owner: dict[str, int] = {}
+            """card -> index of the imported member it was issued to (or replaced for)"""
+            rows = []
+            for i in range(MEMBERS):
+                member_id = f"E{self.example:05d}M{i}"
+                card = card_number_from_serial(codes, 4_000_000 + self.example * 100 + i)
+                balance = (400, 900, 1500, 6000)[i]
+                tier = ("member", "silver", "gold", "")[i % 4]
+                rows.append([member_id, f"Member {member_id}", "", "", tier, card, balance])
+                self.opening[member_id] = balance
+                self.imported[card] = member_id
+                self.owner[card] = i
+                self.cards.append(card)
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(
+                ["member_id", "name", "phone", "email", "tier", "card_number", "balance"]
+            )
+            writer.writerows(rows)
+            import_members(self.hq.database, out.getvalue())
+            for till in self.tills:
+                till.engine.sync_once()
+        except BaseException:
+            self.broken = True
+            self.teardown()
+            raise
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def settle(self) -> None:
+        """No request in flight anywhere (a held request is delivered late, then done)."""
+        for proxy in self.env.proxies:
+            proxy.wait_idle()
+
+    def check_view(self, till: ConvTill) -> None:
+        """After a good pull: the till shows HQ's balance plus its own unsent effects, and
+        every card it blocked itself is still blocked there."""
+        server = self.hq.balances()
+        unsent = unsent_effects(till.database, self.hq.acked(till.terminal_id))
+        views = till_views(till.database)
+        assert views == {m: server[m] + unsent.get(m, 0) for m in views}
+        for record in till.records():
+            if record["payload"]["kind"] == "card_replacement":
+                assert till.card_status(record["payload"]["old_card_number"]) == "blocked"
+
+    def _round(
+        self, till: ConvTill, plan: list[Fault], work: Callable[[], object], *, whole: bool
+    ) -> None:
+        """Run a sync round (``whole``: sync_once, which records the till's sync state) or a
+        bare pull through the till's proxy with ``plan``'s faults on its first requests."""
+        self.settle()
+        mark = till.proxy.mark
+        till.proxy.script(*plan)
+        error: SyncOfflineError | None = None
+        try:
+            work()
+        except SyncOfflineError as failed:
+            error = failed
+        finally:
+            till.proxy.clear_script()
+            self.settle()
+        hit = set(till.proxy.faults_since(mark)) & DISRUPTIVE
+        status = till.till.status()
+        if error is not None:
+            # It fails only when the network is down, a fault hit, or a reply was slow.
+            assert till.proxy.down or hit or _timed_out(error), error.message
+            if whole:
+                assert (status["online"], status["sync_state"]) == (False, "offline")
+        else:
+            assert not till.proxy.down
+            assert not hit
+            if whole:
+                assert status["online"] is True
+            self.check_view(till)
+
+    # --- rules -------------------------------------------------------------------------------
+
+    def _sell(self, till: ConvTill, data: st.DataObject, card: str | None, redeem: object) -> None:
+        basket = till.till.new_basket()
+        lines = data.draw(
+            st.lists(
+                st.tuples(st.integers(0, len(till.skus) - 1), st.integers(1, 3)),
+                min_size=1,
+                max_size=4,
+            )
+        )
+        for index, quantity in lines:
+            till.till.add_product(basket, till.skus[index], quantity)
+        if card is not None:
+            status = till.card_status(card)
+            try:
+                till.till.attach_member(basket, card)
+            except UnknownCardError:
+                assert status is None  # enrolled elsewhere, not pulled here yet
+                card = None
+            except CardBlockedError:
+                assert status == "blocked"
+                card = None
+            else:
+                assert status == "active"
+                if redeem is not None:
+                    # Within the offline cap, or beyond it with HQ's live balance; refused
+                    # when neither allows it (then a plain member sale).
+                    with contextlib.suppress(RedemptionRefusedError):
+                        till.till.redeem(basket, None if redeem == "max" else int(str(redeem)))
+        till.till.add_tender(basket, TenderMethod.CASH, None)
+        done = till.till.complete_sale(basket)
+        if card is not None:
+            till.member_sales.append(done.entry.seq)
+        till.tick()
+
+    @rule(t=tills, data=st.data())
+    @_tracked
+    def sale(self, t: int, data: st.DataObject) -> None:
+        """Any sale: anonymous or a member, any card this example knows (also one this till
+        has not heard of yet, or one it knows is blocked), maybe redeeming."""
+        card = data.draw(st.none() | st.sampled_from(self.cards))
+        redeem = data.draw(st.sampled_from([None, "max", 200, 500]))
+        self._sell(self.tills[t], data, card, redeem)
+
+    @rule(t=tills, member=st.integers(0, MEMBERS - 1), data=st.data())
+    @_tracked
+    def member_redeems(self, t: int, member: int, data: st.DataObject) -> None:
+        """One of the imported members spends as much as the till allows: tills that have not
+        heard of each other's redemptions overdraw the member together."""
+        till = self.tills[t]
+        cards = [c for c in self.cards if self.owner.get(c) == member]
+        active = [c for c in cards if till.card_status(c) == "active"] or cards[:1]
+        self._sell(till, data, active[-1], "max")
+
+    @rule(t=tills, data=st.data())
+    @_tracked
+    def return_part(self, t: int, data: st.DataObject) -> None:
+        till = self.tills[t]
+        open_lines = []
+        for seq in till.member_sales:
+            try:
+                _, lines = till.till.find_sale(seq)
+            except TillError:
+                continue
+            open_lines += [(seq, ln.line_no) for ln in lines if ln.returnable_quantity]
+        if not open_lines:
+            return
+        seq, line_no = data.draw(st.sampled_from(open_lines))
+        till.till.return_items(seq, {line_no: 1})
+        till.tick()
+
+    @rule(t=tills)
+    @_tracked
+    def void_last(self, t: int) -> None:
+        till = self.tills[t]
+        if not till.member_sales:
+            return
+        try:
+            till.till.void_sale(till.member_sales[-1], "customer changed their mind")
+        except TillError:
+            return
+        till.member_sales.pop()
+        till.tick()
+
+    @rule(t=tills)
+    @_tracked
+    def enrol(self, t: int) -> None:
+        till = self.tills[t]
+        card = till.fresh_card()
+        till.till.enrol(
+            name=f"New {card[-6:]}",
+            phone=f"+49 170 {card[-8:]}",
+            email=None,
+            marketing_consent=False,
+            card_number=card,
+        )
+        self.cards.append(card)
+        till.tick()
+
+    @rule(t=tills, data=st.data())
+    @_tracked
+    def replace_card(self, t: int, data: st.DataObject) -> None:
+        till = self.tills[t]
+        active = [c for c in self.cards if till.card_status(c) == "active"]
+        if not active:
+            return
+        old = data.draw(st.sampled_from(active))
+        new = till.fresh_card()
+        till.till.replace_card(old, new, "lost")
+        self.cards.append(new)
+        if old in self.owner:
+            self.owner[new] = self.owner[old]
+        assert till.card_status(old) == "blocked"
+        till.tick()
+
+    @rule(t=tills, up=st.booleans())
+    @_tracked
+    def network(self, t: int, up: bool) -> None:
+        """The till's network goes down (every request reset at once) or comes back."""
+        self.tills[t].proxy.down = not up
+
+    @rule(t=tills, plan=faults)
+    @_tracked
+    def sync(self, t: int, plan: list[Fault]) -> None:
+        """A sync round with ``plan``'s faults on its first requests."""
+        till = self.tills[t]
+        self._round(till, plan, till.engine.sync_once, whole=True)
+
+    @rule(t=tills, plan=faults)
+    @_tracked
+    def pull(self, t: int, plan: list[Fault]) -> None:
+        """A bare pull (no push first) with ``plan``'s faults on its first requests."""
+        till = self.tills[t]
+        self._round(till, plan, lambda: till.engine.pull_all(SyncReport()), whole=False)
+
+    # --- the end of an example -------------------------------------------------------------
+
+    def teardown(self) -> None:
+        try:
+            if not self.broken:
+                self.converge_and_check()
+        finally:
+            for till in self.tills:
+                till.close()
+            for proxy in self.env.proxies:
+                proxy.calm()
+
+    def converge_and_check(self) -> None:
+        for proxy in self.env.proxies:
+            proxy.calm()
+        self.settle()
+        for till in self.tills:
+            _sync_on_a_clean_network(till)
+        for till in self.tills:
+            till.engine.pull_all(SyncReport())  # everyone sees everyone's last entries
+        hq = self.hq
+        for till in self.tills:
+            records = till.records()
+            assert till.last_seq() == len(records)
+            assert_stored_once(hq, till.terminal_id, records)
+
+        balances, expected = self.model()
+        server = hq.balances()
+        assert {m: server[m] for m in balances} == balances
+        raised = hq.exceptions([t.terminal_id for t in self.tills])
+        assert raised == expected
+        for till in self.tills:
+            views = till_views(till.database)
+            assert views == {m: server[m] for m in views}
+        assert_ledger_sound(hq)
+
+    def model(self) -> tuple[dict[str, int], list[tuple[str, str, int, str | None, int]]]:
+        """Balances and exceptions from the journals alone, in HQ's reconciliation order."""
+        ids = [t.terminal_id for t in self.tills]
+        with self.hq.database.read() as conn:
+            positions = {
+                (row.terminal_id, int(row.seq)): int(row.position)
+                for row in conn.execute(
+                    select(
+                        journal_entries.c.terminal_id,
+                        journal_entries.c.seq,
+                        journal_entries.c.position,
+                    ).where(journal_entries.c.terminal_id.in_(ids))
+                )
+            }
+            created = {
+                (row.origin_terminal, int(row.origin_seq)): row.member_id
+                for row in conn.execute(
+                    select(
+                        members.c.origin_terminal, members.c.origin_seq, members.c.member_id
+                    ).where(members.c.origin_terminal.in_(ids))
+                )
+            }
+        entries = sorted(
+            (JournalEntry.model_validate(r) for t in self.tills for r in t.records()),
+            key=lambda e: positions[(e.terminal_id, e.seq)],
+        )
+        return _replay(entries, dict(self.opening), self.imported, created)
+
+
+Expected = tuple[str, str, int, str | None, int]
+
+
+def _timed_out(error: SyncOfflineError) -> bool:
+    return "did not answer in time" in error.message
+
+
+def _sync_on_a_clean_network(till: ConvTill) -> None:
+    """Must succeed; only a reply slower than the short test timeout may cost a retry."""
+    for _ in range(3):
+        try:
+            till.engine.sync_once()
+        except SyncOfflineError as error:
+            if not _timed_out(error):
+                raise
+        else:
+            return
+    raise AssertionError(f"{till.terminal_id}: no clean sync in 3 tries")
+
+
+def _replay(
+    entries: list[JournalEntry],
+    balances: dict[str, int],
+    owners: dict[str, str],
+    created: dict[tuple[str, int], str],
+) -> tuple[dict[str, int], list[Expected]]:
+    """docs/ledger.md as a few lines of arithmetic."""
+    cards: dict[str, list[str]] = {card: [member, "active"] for card, member in owners.items()}
+    local: dict[str, str] = {}
+    sales: dict[tuple[str, int], tuple[str, int]] = {}
+    raised: list[Expected] = []
+
+    def resolve(ref: MemberRef) -> str:
+        if ref.member_id and ref.member_id in balances:
+            return ref.member_id
+        if ref.local_member_id and ref.local_member_id in local:
+            return local[ref.local_member_id]
+        return cards[ref.card_number][0]
+
+    def card_check(entry: JournalEntry, ref: MemberRef, member: str, moved: int) -> None:
+        card = cards.get(ref.card_number)
+        if card is None:
+            raised.append(("unknown_card", entry.terminal_id, entry.seq, member, moved))
+        elif card[1] == "blocked":
+            raised.append(("card_blocked", entry.terminal_id, entry.seq, member, moved))
+
+    for entry in entries:
+        payload = entry.payload
+        key = (entry.terminal_id, entry.seq)
+        if isinstance(payload, Sale) and payload.member is not None:
+            member = resolve(payload.member)
+            earned, redeemed = payload.points_earned, payload.points_redeemed
+            before = balances[member]
+            balances[member] += earned - redeemed
+            sales[key] = (member, earned - redeemed)
+            card_check(entry, payload.member, member, earned - redeemed)
+            overdraft = min(redeemed, max(0, -balances[member]) - max(0, -before))
+            if redeemed and overdraft > 0:
+                raised.append(("offline_overdraft", *key, member, overdraft))
+        elif isinstance(payload, Return) and payload.member is not None:
+            member = resolve(payload.member)
+            moved = payload.points_restored - payload.points_reversed
+            balances[member] += moved
+            card_check(entry, payload.member, member, moved)
+        elif isinstance(payload, Void):
+            original = sales.get((payload.original.terminal_id, payload.original.seq))
+            if original is not None:
+                balances[original[0]] -= original[1]
+        elif isinstance(payload, Enrolment):
+            member = created[key]
+            balances[member] = 0
+            local[payload.local_member_id] = member
+            if payload.card_number in cards:
+                raised.append(("card_enrolled_twice", *key, member, 0))
+            else:
+                cards[payload.card_number] = [member, "active"]
+        elif isinstance(payload, CardReplacement):
+            member = resolve(payload.member)
+            old = cards.get(payload.old_card_number)
+            if old is None or old[0] != member:
+                raised.append(("unknown_card", *key, member, 0))
+            else:
+                old[1] = "blocked"
+            if payload.new_card_number not in cards:
+                cards[payload.new_card_number] = [member, "active"]
+            elif cards[payload.new_card_number][0] != member:
+                raised.append(("card_enrolled_twice", *key, member, 0))
+    return balances, sorted(raised)
+
+
+@pytest.fixture
+def environment(hq: Hq, tmp_path: Path) -> Iterator[_Environment]:
+    """One server and one uvicorn for all examples; a fault proxy per till position."""
+    global _ENV
+    with contextlib.ExitStack() as stack:
+        proxies = [stack.enter_context(fault_proxy(hq.url, hold_limit_s=15)) for _ in range(TILLS)]
+        _ENV = _Environment(hq, proxies, tmp_path / "tills")
+        try:
+            yield _ENV
+        finally:
+            _ENV = None
+
+
+def test_tills_converge_whatever_the_order_and_the_faults(environment: _Environment) -> None:
+    run_state_machine_as_test(Convergence, settings=SETTINGS)
