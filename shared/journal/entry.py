@@ -92,18 +92,23 @@ class JournalEntry(BaseModel):
         """The next entry after ``previous`` (``None`` for a till's first entry), sealed."""
         if previous is not None and previous.terminal_id != terminal_id:
             raise ValueError("an entry can only follow an entry of the same till")
-        seq = previous.seq + 1 if previous else 1
-        prev_hash = previous.hash if previous else GENESIS_HASH
-        return cls.seal(
+        tip = (previous.seq, previous.hash) if previous else (0, GENESIS_HASH)
+        return cls.after(
+            tip,
             terminal_id=terminal_id,
-            seq=seq,
             entry_id=entry_id,
             occurred_at=occurred_at,
             utc_offset_min=utc_offset_min,
             cashier_id=cashier_id,
-            prev_hash=prev_hash,
             payload=payload,
         )
+
+    @classmethod
+    def after(cls, tip: tuple[int, str], **fields: Any) -> JournalEntry:
+        """The entry that follows a chain whose newest entry is ``tip`` = (seq, hash);
+        ``(0, GENESIS_HASH)`` for an empty journal. ``fields`` are the entry's own."""
+        seq, prev_hash = tip
+        return cls.seal(seq=seq + 1, prev_hash=prev_hash, **fields)
 
     @classmethod
     def seal(cls, **fields: Any) -> JournalEntry:

@@ -39,17 +39,16 @@ def append_entry(
 ) -> JournalEntry:
     """Seal ``payload`` as the next entry and insert it. Call inside ``TillDatabase.write()``
     together with the state changes the entry causes (invariant 1: one transaction)."""
-    seq, prev_hash = journal_tip(db)
-    entry = JournalEntry.seal(
+    entry = JournalEntry.after(
+        journal_tip(db),
         terminal_id=terminal_id,
-        seq=seq + 1,
         entry_id=entry_id,
         occurred_at=occurred_at,
         utc_offset_min=utc_offset_min,
         cashier_id=cashier_id,
-        prev_hash=prev_hash,
         payload=payload,
     )
+    record = entry.to_record()
     db.execute(
         "INSERT INTO journal (seq, entry_id, kind, occurred_at, hash, record) "
         "VALUES (?, ?, ?, ?, ?, ?)",
@@ -57,9 +56,9 @@ def append_entry(
             entry.seq,
             entry.entry_id,
             entry.kind,
-            entry.to_record()["occurred_at"],
+            record["occurred_at"],
             entry.hash,
-            canonical_json(entry.to_record()).decode("utf-8"),
+            canonical_json(record).decode("utf-8"),
         ],
     )
     return entry

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shared.codes import format_receipt_barcode
-from shared.journal import JournalEntry, Return, Sale, ShiftClose, TenderMethod
+from shared.journal import JournalEntry, Return, ReturnLine, Sale, ShiftClose, TenderMethod
 from shared.money import Money, format_points
 from shared.receipt import (
     Discount,
@@ -31,6 +31,24 @@ TENDER_LABELS = {
     TenderMethod.GIFT_CARD: "Gift card",
     TenderMethod.VOUCHER: "Voucher",
 }
+
+
+def _refund_line(line: ReturnLine, currency: str) -> ReceiptLine:
+    """A refunded line; when the refund does not split into equal cents per unit (rounding
+    remainder on the last unit), it prints as one line for the whole quantity."""
+    per_unit, remainder = divmod(line.refund_minor, line.quantity)
+    if remainder:
+        description = f"Return of line {line.original_line_no} x{line.quantity}"
+        quantity, per_unit = 1, line.refund_minor
+    else:
+        description, quantity = f"Return of line {line.original_line_no}", line.quantity
+    return ReceiptLine(
+        description=description,
+        quantity=quantity,
+        unit_price=Money(per_unit, currency),
+        amount=Money(line.refund_minor, currency),
+        tax_letter="",
+    )
 
 
 def _tax_letter(rates: list[int], rate: int) -> str:
@@ -83,28 +101,7 @@ def receipt_for_entry(
         else None
     )
     if isinstance(payload, Return):
-        refund_lines = tuple(
-            ReceiptLine(
-                description=f"Return of line {line.original_line_no}",
-                quantity=line.quantity,
-                unit_price=Money(line.refund_minor // line.quantity, cur),
-                amount=Money(line.refund_minor, cur),
-                tax_letter="",
-            )
-            for line in payload.lines
-            if line.refund_minor % line.quantity == 0
-        )
-        if len(refund_lines) != len(payload.lines):
-            refund_lines = tuple(
-                ReceiptLine(
-                    description=f"Return of line {line.original_line_no} x{line.quantity}",
-                    quantity=1,
-                    unit_price=Money(line.refund_minor, cur),
-                    amount=Money(line.refund_minor, cur),
-                    tax_letter="",
-                )
-                for line in payload.lines
-            )
+        refund_lines = tuple(_refund_line(line, cur) for line in payload.lines)
         points = None
         if payload.member is not None:
             points = PointsSummary(

@@ -299,3 +299,17 @@ def test_every_entry_round_trips_and_the_chain_holds(till, config, database) -> 
             assert isinstance(entry, JournalEntry)
             assert entry.seq == seq
     assert verify_journal(database.db).ok
+
+
+def test_a_return_prints_a_receipt_that_adds_up(till, config) -> None:
+    basket = till.new_basket()
+    till.add_product(basket, "DEPT-GROCERY", quantity=3, price_minor=1000)
+    till.attach_member(basket, demo_card(config, _member_with_at_least(till, config, 1000)))
+    till.redeem(basket, 200)  # a discount share that does not split evenly over 3 units
+    till.add_tender(basket, TenderMethod.CASH, None)
+    done = till.complete_sale(basket)
+    returned = till.return_items(done.entry.seq, {1: 2})
+    receipt = receipt_for_entry(returned.entry, config, balance_after=0, tier_after=None)
+    refund = returned.entry.payload.refund_minor
+    assert receipt.total.minor == refund
+    assert sum(line.amount.minor for line in receipt.lines) == refund
