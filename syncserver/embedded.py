@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from syncserver.api.app import create_app
+from syncserver.settings import ServerSettings
 from syncserver.storage.database import Database
 
 __all__ = ["serve_in_thread"]
@@ -18,11 +19,16 @@ __all__ = ["serve_in_thread"]
 
 @contextmanager
 def serve_in_thread(
-    database: Database, *, host: str = "127.0.0.1", port: int = 0, startup_timeout_s: float = 20
+    database: Database,
+    *,
+    settings: ServerSettings | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    startup_timeout_s: float = 20,
 ) -> Iterator[str]:
     """A real uvicorn serving ``database`` (port 0: a free port); yields its base URL."""
     config = uvicorn.Config(
-        create_app(database=database), host=host, port=port, log_level="warning"
+        create_app(settings, database=database), host=host, port=port, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="embedded-syncserver", daemon=True)

@@ -8,10 +8,12 @@ __all__ = [
     "ApiError",
     "BusyError",
     "ChainConflictError",
+    "ConflictError",
     "ForbiddenError",
     "GapError",
     "MalformedError",
     "NotFoundError",
+    "RateLimitedError",
     "UnauthorizedError",
 ]
 
@@ -41,6 +43,16 @@ class ForbiddenError(ApiError):
 
 class NotFoundError(ApiError):
     status, code = 404, "not_found"
+
+
+class ConflictError(ApiError):
+    """The request is well formed but the state does not allow it (already resolved, …)."""
+
+    status, code = 409, "conflict"
+
+
+class RateLimitedError(ApiError):
+    status, code = 429, "rate_limited"
 
 
 class GapError(ApiError):

@@ -1,4 +1,8 @@
-"""Secrets: bearer tokens (stored only as SHA-256 hashes) and HQ passwords (scrypt)."""
+"""Secrets: bearer tokens (stored only as SHA-256 hashes) and HQ passwords (argon2id).
+
+Passwords hashed by an earlier release with scrypt still verify; :func:`needs_rehash` tells
+the sign-in code to store an argon2id hash in their place.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,21 @@ import hashlib
 import hmac
 import secrets
 
-__all__ = ["hash_password", "hash_token", "new_password", "new_token", "verify_password"]
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
-# scrypt parameters: 16 MiB of memory per hash, well under a second on a small server.
-_N, _R, _P = 2**14, 8, 1
+__all__ = [
+    "hash_password",
+    "hash_token",
+    "needs_rehash",
+    "new_password",
+    "new_token",
+    "verify_password",
+]
+
+# argon2-cffi's defaults are RFC 9106's "low memory" profile (argon2id, 64 MiB, 3 passes):
+# tens of milliseconds per sign-in, expensive for anyone guessing offline.
+_hasher = PasswordHasher()
 
 
 def new_token() -> str:
@@ -28,20 +43,29 @@ def new_password() -> str:
 
 
 def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_N, r=_R, p=_P)
-    encode = base64.b64encode
-    return f"scrypt${_N}${_R}${_P}${encode(salt).decode()}${encode(digest).decode()}"
+    return _hasher.hash(password)
 
 
 def verify_password(password: str, stored: str) -> bool:
+    if stored.startswith("scrypt$"):
+        return _verify_legacy_scrypt(password, stored)
     try:
-        scheme, n, r, p, salt, digest = stored.split("$")
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """True for a legacy scrypt hash or argon2 parameters weaker than today's."""
+    return stored.startswith("scrypt$") or _hasher.check_needs_rehash(stored)
+
+
+def _verify_legacy_scrypt(password: str, stored: str) -> bool:
+    try:
+        _scheme, n, r, p, salt, digest = stored.split("$")
+        candidate = hashlib.scrypt(
+            password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p)
+        )
     except ValueError:
         return False
-    if scheme != "scrypt":
-        return False
-    candidate = hashlib.scrypt(
-        password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p)
-    )
     return hmac.compare_digest(candidate, base64.b64decode(digest))

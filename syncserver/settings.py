@@ -21,6 +21,15 @@ class ServerSettings(BaseSettings):
     port: int = 8080
     pool_size: int = 10
     """PostgreSQL connections per server process (twice as many at peak)."""
+    cookie_secure: bool = True
+    """Mark the dashboard's session cookie Secure (sent over HTTPS only; browsers also send
+    it to http://localhost). Turn off only for plain HTTP on a trusted network."""
+    session_hours: int = 12
+    """A dashboard sign-in lasts this long (a shift), then staff sign in again."""
+    sign_in_limit: int = 5
+    """Failed sign-ins per user name (4x this per address) within ``sign_in_window_minutes``
+    before further attempts are refused."""
+    sign_in_window_minutes: int = 15
 
 
 def utc_now() -> datetime:

@@ -8,10 +8,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from syncserver.api.errors import install_error_handlers
-from syncserver.api.routes import exceptions, health, members, sync
+from syncserver.api.routes import (
+    audit,
+    cards,
+    exceptions,
+    health,
+    members,
+    overview,
+    program,
+    sync,
+    terminals,
+    users,
+)
 from syncserver.settings import ServerSettings
 from syncserver.storage.database import Database
 from syncserver.storage.migrate import check_current
+from syncserver.web import install_dashboard
 
 __all__ = ["create_app"]
 
@@ -42,9 +54,13 @@ def create_app(
         version="1",
         lifespan=lifespan,
     )
+    app.state.settings = config
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(sync.router)
     app.include_router(members.router)
     app.include_router(exceptions.router)
+    for hq_resource in (cards, terminals, program, audit, users, overview):
+        app.include_router(hq_resource.router)
+    install_dashboard(app)
     return app

@@ -7,17 +7,33 @@ unknown or revoked token gets 401.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from syncserver.errors import ForbiddenError, UnauthorizedError
+from syncserver.settings import ServerSettings
+from syncserver.storage.audit import Actor
 from syncserver.storage.database import Database
 from syncserver.storage.terminals import TerminalRecord, terminal_by_token
-from syncserver.storage.users import HqUser, user_by_token
+from syncserver.storage.users import HqUser, Role, user_by_token
 
-__all__ = ["Caller", "CallerDep", "DatabaseDep", "HqUserDep", "TerminalDep"]
+__all__ = [
+    "ActorDep",
+    "AdminDep",
+    "Caller",
+    "CallerDep",
+    "DatabaseDep",
+    "HqUserDep",
+    "ManagerDep",
+    "SettingsDep",
+    "TerminalDep",
+    "ViewerDep",
+    "client_ip",
+    "require_role",
+]
 
 
 def get_database(request: Request) -> Database:
@@ -26,6 +42,19 @@ def get_database(request: Request) -> Database:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+def get_settings(request: Request) -> ServerSettings:
+    settings: ServerSettings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
 
 _bearer = HTTPBearer(auto_error=False, description="A till's token or an HQ API token")
 
@@ -68,3 +97,30 @@ def require_hq(caller: CallerDep) -> HqUser:
 
 TerminalDep = Annotated[TerminalRecord, Depends(require_terminal)]
 HqUserDep = Annotated[HqUser, Depends(require_hq)]
+
+
+def require_role(needed: Role) -> Callable[[HqUser], HqUser]:
+    """A dependency: an HQ user whose role includes ``needed`` (admin > manager > viewer)."""
+
+    def check(user: HqUserDep) -> HqUser:
+        if not user.can(needed):
+            raise ForbiddenError(
+                f"this needs the {needed} role; {user.username} is a {user.role}: "
+                "ask an admin to change your role"
+            )
+        return user
+
+    return check
+
+
+ViewerDep = Annotated[HqUser, Depends(require_role(Role.VIEWER))]
+ManagerDep = Annotated[HqUser, Depends(require_role(Role.MANAGER))]
+AdminDep = Annotated[HqUser, Depends(require_role(Role.ADMIN))]
+
+
+def api_actor(user: HqUserDep, request: Request) -> Actor:
+    """Who is writing, for the audit log and the ledger's HQ events."""
+    return Actor(user.username, ip=client_ip(request), via="api")
+
+
+ActorDep = Annotated[Actor, Depends(api_actor)]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.protocol import ErrorBody, ErrorDetail
@@ -16,7 +17,13 @@ __all__ = ["error_response", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    401: "unauthorized",
+    403: "forbidden",
+    429: "rate_limited",
+}
 
 
 def error_response(
@@ -35,21 +42,35 @@ def _validation_message(error: RequestValidationError) -> str:
     return "; ".join(problems) or "the request is not valid"
 
 
+def _respond(
+    request: Request, status: int, code: str, message: str, acked_seq: int | None = None
+) -> Response:
+    """The JSON error shape for the API; the dashboard (when installed) renders its pages'
+    errors as HTML with the same code and message."""
+    is_page = getattr(request.app.state, "is_page", None)
+    if is_page is not None and is_page(request):
+        page_error: Callable[[Request, int, str, str], Response] = request.app.state.page_error
+        return page_error(request, status, code, message)
+    return error_response(status, code, message, acked_seq)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, error: ApiError) -> JSONResponse:
-        return error_response(error.status, error.code, error.message, error.acked_seq)
+    async def _api_error(request: Request, error: ApiError) -> Response:
+        return _respond(request, error.status, error.code, error.message, error.acked_seq)
 
     @app.exception_handler(RequestValidationError)
-    async def _malformed(_request: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(422, "malformed", _validation_message(error))
+    async def _malformed(request: Request, error: RequestValidationError) -> Response:
+        return _respond(request, 422, "malformed", _validation_message(error))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(error.status_code, "http_error")
-        return error_response(error.status_code, code, str(error.detail))
+        return _respond(request, error.status_code, code, str(error.detail))
 
     @app.exception_handler(Exception)
-    async def _internal(_request: Request, error: Exception) -> JSONResponse:
+    async def _internal(request: Request, error: Exception) -> Response:
         log.exception("unhandled error", exc_info=error)
-        return error_response(500, "internal", "internal server error; the request may be retried")
+        return _respond(
+            request, 500, "internal", "internal server error; the request may be retried"
+        )

@@ -18,6 +18,7 @@ __all__ = [
     "POINTS",
     "REDEEMED",
     "REVERSED",
+    "WRITTEN_OFF",
     "Leg",
     "PostingKind",
     "giftcard_account",
@@ -36,6 +37,8 @@ REVERSED = "program:reversed"
 """Earned points taken back by returns."""
 ADJUSTED = "program:adjusted"
 """HQ's corrections and opening balances (imports, exception resolutions)."""
+WRITTEN_OFF = "program:written_off"
+"""Points HQ gave up on: an offline overdraft forgiven, points held for an unknown card."""
 EXPIRED = "program:expired"
 """Reserved for points expiry (FIFO lots), which will post member -> expired."""
 GIFTCARD_LIABILITY = "program:giftcard_liability"
@@ -52,6 +55,7 @@ class PostingKind(StrEnum):
     VOID = "void"
     OPENING = "opening"
     ADJUST = "adjust"
+    WRITE_OFF = "write_off"
 
 
 def member_account(member_id: str) -> str:

@@ -112,6 +112,8 @@ class LedgerContext:
         """The same postings by entry, for reading an entry's legs back before the flush."""
         self._deltas: dict[str, int] = defaultdict(int)
         """Balance changes not yet written (flush); ``_balances`` already includes them."""
+        self._active_at: dict[str, str] = {}
+        """Latest till activity per member in this transaction (written by :meth:`finish`)."""
 
     # --- locks -------------------------------------------------------------------------------
 
@@ -263,6 +265,8 @@ class LedgerContext:
             self._unflushed.setdefault((source.terminal_id, source.seq), []).extend(legs)
         self._lines[source] += len(legs)
         for member_id, delta in sorted(deltas.items()):
+            if source.terminal_id is not None and occurred_at > self._active_at.get(member_id, ""):
+                self._active_at[member_id] = occurred_at
             if delta:
                 self._deltas[member_id] += delta
                 self._balances[member_id] += delta
@@ -332,7 +336,7 @@ class LedgerContext:
                 hq_events.update().where(hq_events.c.id == event_id).values(position=position)
             )
             position += 1
-        stamp_members(self.conn, changed, position)
+        stamp_members(self.conn, changed, position, self._active_at)
         position += len(changed)
         if stamp is not None:
             stamp(position)

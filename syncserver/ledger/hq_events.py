@@ -1,28 +1,62 @@
 """HQ events: ledger changes that come from HQ rather than a till, journaled in
-``hq_events`` so ``ledger rebuild`` replays them in order with the tills' entries.
+``hq_events`` (with who did it) so ``ledger rebuild`` replays them in order with the tills'
+entries.
 
-Today: ``member_import`` (members from another system, with cards and opening balances).
+Each event is self-contained: it carries every amount and account it posts, computed when
+HQ acted, so a replay needs nothing but the event. Kinds:
+
+- ``member_import``: members from another system, with cards and opening balances;
+- ``points_adjustment``: a manual correction of a member's points (with a reason);
+- ``card_block`` / ``card_replacement``: HQ blocks a card, or blocks it and issues another;
+- ``exception_resolution``: HQ's decision on an exception — accept (no points move),
+  write off, adjust, or block a card.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import Connection
 
-from syncserver.ledger.accounts import ADJUSTED, PostingKind, member_account, pair
+from syncserver.ledger.accounts import (
+    ADJUSTED,
+    WRITTEN_OFF,
+    PostingKind,
+    member_account,
+    member_of,
+    pair,
+)
 from syncserver.ledger.context import LedgerContext
 from syncserver.storage.members import NewMember, insert_card, insert_member
 from syncserver.storage.postings import PostingSource
 from syncserver.storage.schema import hq_events
 
-__all__ = ["HqEventConflictError", "ImportedMember", "MemberImport", "apply_event", "record_event"]
+__all__ = [
+    "CardBlock",
+    "CardReplacement",
+    "ExceptionResolution",
+    "HqEvent",
+    "HqEventConflictError",
+    "ImportedMember",
+    "MemberImport",
+    "PointsAdjustment",
+    "apply_event",
+    "record_event",
+]
+
+Reason = Annotated[str, Field(min_length=3, max_length=500)]
 
 
 class HqEventConflictError(ValueError):
-    """An HQ event collides with what the ledger already holds (a member id, a card)."""
+    """An HQ event collides with what the ledger holds (a member id, a card, a blocked card)."""
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    occurred_at: str
 
 
 class ImportedMember(BaseModel):
@@ -38,19 +72,64 @@ class ImportedMember(BaseModel):
     marketing_consent: bool = False
 
 
-class MemberImport(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class MemberImport(_Event):
     kind: Literal["member_import"] = "member_import"
-    occurred_at: str
     members: list[ImportedMember] = Field(min_length=1)
 
 
-def record_event(conn: Connection, event: MemberImport, actor: str, ctx: LedgerContext) -> int:
+class PointsAdjustment(_Event):
+    kind: Literal["points_adjustment"] = "points_adjustment"
+    member_id: str
+    amount: int = Field(description="Points onto the member (negative: taken off).")
+    reason: Reason
+
+
+class CardBlock(_Event):
+    kind: Literal["card_block"] = "card_block"
+    card_number: str
+    reason: Reason
+
+
+class CardReplacement(_Event):
+    kind: Literal["card_replacement"] = "card_replacement"
+    member_id: str
+    old_card_number: str
+    new_card_number: str
+    reason: Reason
+
+
+Resolution = Literal["accept", "write_off", "adjust", "block_card"]
+
+
+class ExceptionResolution(_Event):
+    kind: Literal["exception_resolution"] = "exception_resolution"
+    exception_id: int
+    resolution: Resolution
+    reason: Reason
+    account: str | None = None
+    """The account the resolution moves points onto (a member's, or a suspense account)."""
+    amount: int = 0
+    """Points onto ``account``: from ``program:written_off`` (write off) or
+    ``program:adjusted`` (adjust); 0 when no points move."""
+    card_number: str | None = None
+    """The card a ``block_card`` resolution blocks."""
+
+
+HqEvent = Annotated[
+    MemberImport | PointsAdjustment | CardBlock | CardReplacement | ExceptionResolution,
+    Field(discriminator="kind"),
+]
+_EVENTS: TypeAdapter[HqEvent] = TypeAdapter(HqEvent)
+
+
+def record_event(conn: Connection, event: _Event, actor: str, ctx: LedgerContext) -> int:
     """Journal the event (its position is set when the transaction finishes); returns its id."""
     result = conn.execute(
         hq_events.insert().values(
-            kind=event.kind, record=event.model_dump_json(), actor=actor, created_at=ctx.now
+            kind=getattr(event, "kind"),  # noqa: B009 - every concrete event has a kind
+            record=event.model_dump_json(),
+            actor=actor,
+            created_at=ctx.now,
         )
     )
     key = result.inserted_primary_key
@@ -59,10 +138,57 @@ def record_event(conn: Connection, event: MemberImport, actor: str, ctx: LedgerC
 
 
 def apply_event(ctx: LedgerContext, event_id: int, kind: str, record: dict[str, Any]) -> None:
-    if kind != "member_import":
-        raise ValueError(f"unknown HQ event kind {kind!r}")
-    event = MemberImport.model_validate(record)
+    """Post what the event says. The same code runs live and in ``ledger rebuild``."""
+    event = _EVENTS.validate_python({**record, "kind": record.get("kind", kind)})
     source = PostingSource(hq_event_id=event_id)
+    match event:
+        case MemberImport():
+            _import(ctx, source, event)
+        case PointsAdjustment():
+            legs = pair(member_account(event.member_id), ADJUSTED, event.amount, PostingKind.ADJUST)
+            ctx.post(source, legs, event.occurred_at)
+            ctx.changed(event.member_id)
+        case CardBlock():
+            _block(ctx, event.card_number, event.reason)
+        case CardReplacement():
+            _block(ctx, event.old_card_number, event.reason)
+            if not ctx.insert_card(event.new_card_number, event.member_id):
+                raise HqEventConflictError(
+                    f"card {event.new_card_number} already belongs to a member"
+                )
+            ctx.changed(event.member_id)
+        case ExceptionResolution():
+            if event.amount and event.account is not None:
+                other, posting_kind = (
+                    (WRITTEN_OFF, PostingKind.WRITE_OFF)
+                    if event.resolution == "write_off"
+                    else (ADJUSTED, PostingKind.ADJUST)
+                )
+                ctx.post(
+                    source,
+                    pair(event.account, other, event.amount, posting_kind),
+                    event.occurred_at,
+                )
+                member_id = member_of(event.account)
+                if member_id is not None:
+                    ctx.changed(member_id)
+            if event.card_number is not None:
+                _block(ctx, event.card_number, event.reason)
+
+
+def _block(ctx: LedgerContext, card_number: str, reason: str) -> None:
+    card = ctx.card_row(card_number)
+    if card is None:
+        raise HqEventConflictError(f"no member has card {card_number}")
+    ctx.lock_members([card.member_id])
+    card = ctx.card_row(card_number)  # read again under the member's lock
+    assert card is not None
+    if card.status != "blocked":
+        ctx.block_card(card, reason)
+    ctx.changed(card.member_id)
+
+
+def _import(ctx: LedgerContext, source: PostingSource, event: MemberImport) -> None:
     for member in event.members:
         created = insert_member(
             ctx.conn,

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, case, func, select, update
 
 from shared.protocol import CardState, MemberState
 from syncserver.storage.database import insert_ignore
@@ -29,6 +29,7 @@ __all__ = [
     "member_id_by_origin",
     "member_ids_for_cards",
     "member_states",
+    "name_key",
     "stamp_members",
 ]
 
@@ -127,6 +128,7 @@ def insert_member(conn: Connection, member: NewMember, now: datetime) -> bool:
             "origin_terminal": member.origin_terminal,
             "origin_seq": member.origin_seq,
             "name": member.name,
+            "name_key": name_key(member.name),
             "phone": member.phone,
             "email": member.email,
             "tier": member.tier,
@@ -204,20 +206,47 @@ def add_to_balances(conn: Connection, deltas: Mapping[str, int]) -> None:
         )
 
 
+def name_key(name: str) -> str:
+    """What name search compares: lower case, single spaces (an index range finds prefixes)."""
+    return " ".join(name.lower().split())
+
+
+_ACTIVE_AT = bindparam("m_active", type_=members.c.last_active_at.type)
 _STAMP = (
     update(members)
     .where(members.c.member_id == bindparam("m_id"))
-    .values(change_seq=bindparam("m_position"))
+    .values(
+        change_seq=bindparam("m_position"),
+        # Only ever moves forward: a late-synced old sale does not make a member less active.
+        last_active_at=case(
+            (
+                func.coalesce(_ACTIVE_AT, "") > func.coalesce(members.c.last_active_at, ""),
+                _ACTIVE_AT,
+            ),
+            else_=members.c.last_active_at,
+        ),
+    )
 )
 
 
-def stamp_members(conn: Connection, member_ids: Sequence[str], first_position: int) -> None:
-    """Give each changed member the next change_seq, so the next pull sends it again."""
+def stamp_members(
+    conn: Connection,
+    member_ids: Sequence[str],
+    first_position: int,
+    active_at: Mapping[str, str] | None = None,
+) -> None:
+    """Give each changed member the next change_seq, so the next pull sends it again, and
+    record the time of its latest till activity (``active_at``, ISO text) where there is one."""
     if member_ids:
+        active = active_at or {}
         conn.execute(
             _STAMP,
             [
-                {"m_id": member_id, "m_position": first_position + offset}
+                {
+                    "m_id": member_id,
+                    "m_position": first_position + offset,
+                    "m_active": active.get(member_id),
+                }
                 for offset, member_id in enumerate(member_ids)
             ],
         )

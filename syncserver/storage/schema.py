@@ -27,6 +27,7 @@ from sqlalchemy import (
 
 __all__ = [
     "api_tokens",
+    "audit_log",
     "cards",
     "change_counter",
     "exceptions",
@@ -39,7 +40,10 @@ __all__ = [
     "offers",
     "postings",
     "products",
+    "rules_drafts",
     "rules_versions",
+    "sign_in_attempts",
+    "staff_sessions",
     "terminals",
 ]
 
@@ -78,6 +82,11 @@ terminals = Table(
     Column("acked_seq", BigInteger, nullable=False),
     Column("last_hash", Hash, nullable=False),
     Column("last_push_at", DateTime(timezone=True)),
+    # The till's own journal tip, as it last reported it (pull sends it): what is still unsent
+    # is ``tip_seq - acked_seq`` as of ``last_pull_at``.
+    Column("tip_seq", BigInteger),
+    Column("last_pull_at", DateTime(timezone=True)),
+    Column("revoked_by", String(100)),
 )
 
 journal_entries = Table(
@@ -120,6 +129,13 @@ members = Table(
     Column("consent_text_version", String(64)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("change_seq", BigInteger, nullable=False),
+    # Lower-cased, whitespace-collapsed name: prefix search by a plain index range.
+    Column("name_key", String(200).with_variant(String(200, collation="C"), "postgresql")),
+    # Time of the member's latest posting (ISO text, like postings.occurred_at): "active in
+    # the last 30 days" is an index range count, not a scan of the postings.
+    Column("last_active_at", String(32)),
+    Index(None, "name_key"),
+    Index(None, "last_active_at"),
     Index(None, "phone"),
     Index(None, "email"),
     Index(None, "change_seq"),
@@ -166,8 +182,9 @@ postings = Table(
     Column("occurred_at", String(32), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index(None, "terminal_id", "seq"),
-    Index(None, "member_id"),
+    Index(None, "member_id", "id"),
     Index(None, "hq_event_id"),
+    Index(None, "occurred_at"),
 )
 
 exceptions = Table(
@@ -187,7 +204,11 @@ exceptions = Table(
     Column("resolved_at", DateTime(timezone=True)),
     Column("resolved_by", String(100)),
     Column("resolution", Text),
+    # accept | write_off | adjust | block_card, and the HQ event that carried it out.
+    Column("resolution_kind", String(16)),
+    Column("resolution_event_id", BigInteger),
     Index(None, "status", "kind"),
+    Index(None, "status", "created_at"),
     Index(None, "terminal_id", "seq"),
     Index(None, "member_id"),
 )
@@ -214,7 +235,24 @@ rules_versions = Table(
     Column("document", Text, nullable=False),
     Column("published_at", DateTime(timezone=True), nullable=False),
     Column("change_seq", BigInteger, nullable=False),
+    Column("published_by", String(100)),
+    Column("note", Text),
     Index(None, "change_seq"),
+)
+
+rules_drafts = Table(
+    "rules_drafts",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("program_id", String(100), nullable=False),
+    # The version this draft would publish as, and the one it was edited from.
+    Column("version", Integer, nullable=False),
+    Column("base_version", Integer),
+    Column("document", Text, nullable=False),
+    Column("note", Text),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 products = Table(
@@ -249,6 +287,8 @@ hq_users = Table(
     Column("password_hash", String(300), nullable=False),
     Column("role", String(32), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),
+    Column("last_sign_in_at", DateTime(timezone=True)),
 )
 
 api_tokens = Table(
@@ -259,4 +299,50 @@ api_tokens = Table(
     Column("label", String(200)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+)
+
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    # SHA-256 of the cookie's random value: a stolen database does not sign anyone in.
+    Column("session_hash", Hash, primary_key=True),
+    Column("username", String(100), ForeignKey("hq_users.username"), nullable=False),
+    # Synchroniser token: every form and htmx request must echo it (CSRF).
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("ip", String(64)),
+    Index(None, "username"),
+)
+
+sign_in_attempts = Table(
+    "sign_in_attempts",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("username", String(100), nullable=False),
+    Column("ip", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Index(None, "username", "at"),
+    Index(None, "ip", "at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    # The HQ username, or "cli" for a command run on the server itself.
+    Column("actor", String(100), nullable=False),
+    # What was done, e.g. "member.adjust", "exception.resolve", "terminal.revoke".
+    Column("action", String(64), nullable=False),
+    Column("target_kind", String(32)),
+    Column("target_id", String(120)),
+    # JSON: the reason and the values that changed.
+    Column("detail", Text, nullable=False),
+    Column("ip", String(64)),
+    Index(None, "at"),
+    Index(None, "actor", "at"),
+    Index(None, "target_kind", "target_id"),
 )

@@ -1,0 +1,7 @@
+"""HQ API: overview."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/overview", tags=["overview"])

@@ -1,0 +1,7 @@
+"""HQ API: terminals."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/terminals", tags=["terminals"])
