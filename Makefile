@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit install clean
+.PHONY: demo test lint typecheck unit install browser clean
 
 # (Re)install whenever the project metadata changes; otherwise reuse the venv.
 $(STAMP): pyproject.toml
@@ -26,7 +26,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# Debian's Chromium for the dashboard's browser tests (installed when missing and allowed).
+browser:
+	@.ci/ensure-chromium
+
+unit: $(STAMP) browser
 	$(BIN)/pytest -n auto
 
 test: lint typecheck unit

@@ -20,22 +20,28 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
-_skipped_postgres: list[str] = []
+# Tests that CI must not skip: marker -> the environment variable that makes a skip a failure.
+_REQUIRED = {"postgres": "LOYALTILL_REQUIRE_PG", "browser": "LOYALTILL_REQUIRE_BROWSER"}
+_skipped: dict[str, list[str]] = {marker: [] for marker in _REQUIRED}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.skipped and "postgres" in report.keywords:
-        _skipped_postgres.append(report.nodeid)
+    if report.skipped:
+        for marker in _REQUIRED:
+            if marker in report.keywords:
+                _skipped[marker].append(report.nodeid)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """With LOYALTILL_REQUIRE_PG set (.ci/run sets it), a skipped PostgreSQL test is a failure."""
-    if os.environ.get("LOYALTILL_REQUIRE_PG") and _skipped_postgres:
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(
-                "LOYALTILL_REQUIRE_PG is set but these PostgreSQL tests were skipped: "
-                + ", ".join(_skipped_postgres),
-                red=True,
-            )
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    """With LOYALTILL_REQUIRE_PG / LOYALTILL_REQUIRE_BROWSER set (.ci/run sets both), a skipped
+    PostgreSQL or browser test is a failure."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    for marker, variable in _REQUIRED.items():
+        if os.environ.get(variable) and _skipped[marker]:
+            if reporter is not None:
+                reporter.write_line(
+                    f"{variable} is set but these {marker} tests were skipped: "
+                    + ", ".join(_skipped[marker]),
+                    red=True,
+                )
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED

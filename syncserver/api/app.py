@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from syncserver.api.errors import install_error_handlers
 from syncserver.api.routes import (
@@ -26,6 +27,28 @@ from syncserver.storage.migrate import check_current
 from syncserver.web import install_dashboard
 
 __all__ = ["create_app"]
+
+API_DESCRIPTION = """
+Two kinds of callers, each with a bearer token (`Authorization: Bearer <token>`):
+
+* **Tills** (`syncserver terminal add`): `POST /api/v1/sync/push` and `GET /api/v1/sync/pull`
+  for their own journal only. A till token gets **403** on every HQ endpoint.
+* **HQ staff** (`syncserver user add` / `syncserver token create`): everything else, by role —
+  `viewer` reads; `manager` also adjusts points, blocks and replaces cards and resolves
+  exceptions; `admin` also manages staff, terminals and the program. An HQ token gets **403**
+  on the sync endpoints. Every write is recorded in the audit log with who did it.
+
+**Lists** take `limit` (1–500, default 50) and `cursor` and answer
+`{"items": [...], "next_cursor": "…" | null}`; pass `next_cursor` back as `cursor` for the
+next page. Filters are plain query parameters.
+
+**Errors** always have one shape, `{"error": {"code": "…", "message": "…"}}`, with codes
+`unauthorized` (401), `forbidden` (403), `not_found` (404), `conflict` (409), `malformed` (422),
+`rate_limited` (429), `busy` (503) and the sync codes in docs/protocol.md. The message says
+what to do next.
+
+The same capabilities are in the HQ dashboard at `/` (sign in with a staff account).
+"""
 
 
 def create_app(
@@ -48,9 +71,10 @@ def create_app(
             if database is None:
                 db.dispose()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="LoyalTill sync server",
         summary="Till journals in, one reconciled points ledger out.",
+        description=API_DESCRIPTION,
         version="1",
         lifespan=lifespan,
     )

@@ -25,7 +25,15 @@ from syncserver.web.templating import render
 
 __all__ = ["install_dashboard", "is_page", "page_error"]
 
-_NOT_PAGES = ("/api/", "/static/", "/docs", "/redoc", "/openapi.json", "/healthz")
+_NOT_PAGES = (
+    "/api/",
+    "/static/",
+    "/static-offline-docs/",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/healthz",
+)
 
 
 def is_page(request: Request) -> bool:

@@ -94,8 +94,14 @@ def _fifo_to_scanner(fifo: Path, link: Path) -> Iterator[None]:
 )
 @click.option("--members", default=3000, show_default=True, help="Demo members at HQ.")
 @click.option("--products", default=300, show_default=True, help="Demo products at HQ.")
+@click.option(
+    "--hq-port",
+    default=0,
+    show_default=True,
+    help="Port of the embedded HQ (sync server and dashboard); 0 picks a free one.",
+)
 @click.option("--no-ui", is_flag=True, help="Set everything up, sync once, print, and exit.")
-def demo(data_dir: Path, members: int, products: int, no_ui: bool) -> None:
+def demo(data_dir: Path, members: int, products: int, hq_port: int, no_ui: bool) -> None:
     """A demo store: an embedded HQ sync server, a till that syncs to it, and the printer
     and scanner simulators wired in."""
     from hardware.sim.printer_sim import PrinterSimulator
@@ -119,7 +125,10 @@ def demo(data_dir: Path, members: int, products: int, no_ui: bool) -> None:
 
     hq = prepare_demo_hq(data_dir, base, members=members, products=products, say=say)
     hq_db = Database(hq.db_url)
-    with serve_in_thread(hq_db) as hq_url, PrinterSimulator(out_dir=receipts) as printer:
+    with (
+        serve_in_thread(hq_db, port=hq_port) as hq_url,
+        PrinterSimulator(out_dir=receipts) as printer,
+    ):
         config = base.model_copy(
             update={
                 "terminal_id": hq.terminal_id,
@@ -131,7 +140,7 @@ def demo(data_dir: Path, members: int, products: int, no_ui: bool) -> None:
         )
         _first_sync(config, say)
         with _fifo_to_scanner(data_dir / "scan", data_dir / "scanner"):
-            _banner(config, hq_url, receipts, say)
+            _banner(config, hq_url, hq.admin_password, receipts, say)
             if not no_ui:
                 _run_app(config)
     hq_db.dispose()
@@ -170,9 +179,21 @@ def _first_sync(config: TillConfig, say: Callable[[str], None]) -> None:
     database.close()
 
 
-def _banner(config: TillConfig, hq_url: str, receipts: Path, say: Callable[[str], None]) -> None:
+def _banner(
+    config: TillConfig,
+    hq_url: str,
+    admin_password: str,
+    receipts: Path,
+    say: Callable[[str], None],
+) -> None:
     from terminal.demo.seed import blocked_demo_card, demo_card
 
+    dashboard = f"  HQ dashboard: {hq_url}/ (sign in as admin, password {admin_password})"
+    # The till's screen covers the banner, so the dashboard's address is also kept in a file
+    # (private: it holds the demo admin's password).
+    note = config.data_dir / "hq-dashboard.txt"
+    note.touch(mode=0o600)
+    note.write_text(dashboard.strip() + "\n", encoding="utf-8")
     cashier_id, name, pin, _ = DEMO_CASHIERS[0]
     supervisor = DEMO_CASHIERS[1]
     say(
@@ -188,6 +209,8 @@ def _banner(config: TillConfig, hq_url: str, receipts: Path, say: Callable[[str]
                 f"{config.data_dir / 'scan'}",
                 f"  receipts: {config.printer_url}, decoded in {receipts}",
                 f"  HQ sync server: {hq_url} (database {config.data_dir / 'hq.sqlite3'})",
+                dashboard,
+                f"  (the dashboard's address is also in {config.data_dir / 'hq-dashboard.txt'})",
             ]
         )
     )

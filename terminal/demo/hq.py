@@ -23,6 +23,8 @@ class DemoHQ:
     db_url: str
     terminal_id: str
     token: str
+    admin_password: str
+    """The dashboard's ``admin`` password (demo only: kept in hq-registration.json, 0600)."""
 
 
 def _members_csv(config: TillConfig, members: int, products: int) -> str:
@@ -89,10 +91,11 @@ def prepare_demo_hq(
     db_url = f"sqlite:///{data_dir / 'hq.sqlite3'}"
     if registration.exists():
         saved = json.loads(registration.read_text(encoding="utf-8"))
-        return DemoHQ(db_url, saved["terminal_id"], saved["token"])
+        return DemoHQ(db_url, saved["terminal_id"], saved["token"], saved.get("admin_password", ""))
     database = Database(db_url)
     try:
-        initialise(database)
+        created = initialise(database)
+        admin_password = created.admin.password if created.admin else ""
         rules = importlib.resources.files("shared.rules.examples").joinpath("demo_program.json")
         publish_rules(database, rules.read_bytes())
         import_catalog(database, _catalog_csv(products))
@@ -102,8 +105,10 @@ def prepare_demo_hq(
             terminal_id, token = add_terminal(conn, config.store_id, "demo till", utc_now())
     finally:
         database.dispose()
+    # Created private before the secrets go in.
+    registration.touch(mode=0o600)
     registration.write_text(
-        json.dumps({"terminal_id": terminal_id, "token": token}), encoding="utf-8"
+        json.dumps({"terminal_id": terminal_id, "token": token, "admin_password": admin_password}),
+        encoding="utf-8",
     )
-    registration.chmod(0o600)
-    return DemoHQ(db_url, terminal_id, token)
+    return DemoHQ(db_url, terminal_id, token, admin_password)
