@@ -736,8 +736,8 @@ class _PageLimitedClient(SyncClient):
     """The till's client, asking for pages the server serves: its default page size (5,000)
     is above the server's MAX_PULL_LIMIT (1,000), which the server refuses with a 422."""
 
-    def pull(self, since: str, limit: int = MAX_PULL_LIMIT) -> PullResponse:
-        return super().pull(since, min(limit, MAX_PULL_LIMIT))
+    def pull(self, since: str, limit: int = MAX_PULL_LIMIT, tip: int | None = None) -> PullResponse:
+        return super().pull(since, min(limit, MAX_PULL_LIMIT), tip=tip)
 
 
 def _sync_engine(base: Path, terminal_id: str, path: Path, url: str, token: str) -> SyncEngine:

@@ -12,6 +12,7 @@ from syncserver.api.errors import install_error_handlers
 from syncserver.api.routes import (
     audit,
     cards,
+    entries,
     exceptions,
     health,
     members,
@@ -84,7 +85,7 @@ def create_app(
     app.include_router(sync.router)
     app.include_router(members.router)
     app.include_router(exceptions.router)
-    for hq_resource in (cards, terminals, program, audit, users, overview):
+    for hq_resource in (cards, entries, terminals, program, audit, users, overview):
         app.include_router(hq_resource.router)
     install_dashboard(app)
     return app

@@ -1,8 +1,9 @@
 """``syncserver``: set up, run and administer the sync server.
 
 Every command takes ``--db URL`` (default: ``LOYALTILL_SERVER_DB``, else
-``sqlite:///./loyaltill-server.sqlite3``). Secrets (tokens, the first admin's password) are
-printed once, as JSON, and only their hashes are stored.
+``sqlite:///./loyaltill-server.sqlite3``). Secrets (tokens, passwords) are printed once, as
+JSON, and only their hashes are stored. Every command that changes something writes an audit
+log row with actor ``cli`` (via ``cli``).
 """
 
 from __future__ import annotations
@@ -12,20 +13,28 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
+from sqlalchemy import func, select
 
+from syncserver.errors import ApiError
 from syncserver.hq.imports import CsvImportError, import_catalog, import_members
 from syncserver.hq.rules import RulesConflictError, publish_rules
-from syncserver.hq.setup import initialise, new_api_token
+from syncserver.hq.setup import CLI, initialise, new_api_token
+from syncserver.hq.staff import add_staff, disable_staff, staff_page
+from syncserver.hq.terminals import register_terminal, revoke
 from syncserver.ledger.rebuild import rebuild_check
 from syncserver.settings import ServerSettings, utc_now
+from syncserver.storage.audit import record_action
 from syncserver.storage.database import Database
 from syncserver.storage.migrate import SchemaNotCurrentError, check_current
-from syncserver.storage.terminals import add_terminal, list_terminals, revoke_terminal
+from syncserver.storage.schema import audit_log
+from syncserver.storage.terminals import list_terminals
+from syncserver.storage.users import Role
 
 __all__ = ["main"]
 
@@ -59,12 +68,52 @@ def _database(db_url: str | None, *, migrated: bool = True) -> Iterator[Database
         yield database
     except (SchemaNotCurrentError, CsvImportError, RulesConflictError, LookupError) as error:
         raise click.ClickException(str(error)) from None
+    except ApiError as error:
+        raise click.ClickException(error.message) from None
     finally:
         database.dispose()
 
 
 def _echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
+
+
+def _audit_mark(database: Database) -> int:
+    """The newest audit row's id: :func:`_audit` after the work looks only at rows after it."""
+    with database.read() as conn:
+        return int(conn.execute(select(func.coalesce(func.max(audit_log.c.id), 0))).scalar_one())
+
+
+def _audit(
+    database: Database,
+    mark: int,
+    action: str,
+    target_kind: str | None = None,
+    target_id: str | None = None,
+    **detail: Any,
+) -> None:
+    """The audit row for a command whose work another module already committed — unless that
+    module recorded one itself (any ``action`` row since ``mark``)."""
+    with database.write() as conn:
+        recorded = conn.execute(
+            select(audit_log.c.id)
+            .where(
+                audit_log.c.id > mark,
+                audit_log.c.action == action,
+                audit_log.c.actor == CLI.username,
+            )
+            .limit(1)
+        ).first()
+        if recorded is None:
+            record_action(
+                conn,
+                CLI,
+                action,
+                utc_now(),
+                target_kind=target_kind,
+                target_id=target_id,
+                detail=detail,
+            )
 
 
 @click.group()
@@ -125,7 +174,85 @@ def token() -> None:
 def token_create(db_url: str | None, username: str, label: str | None) -> None:
     """Create an API token for an HQ user (printed once)."""
     with _database(db_url) as database:
-        _echo_json({"user": username, "token": new_api_token(database, username, label)})
+        _echo_json({"user": username, "token": new_api_token(database, username, label, CLI)})
+
+
+@main.group()
+def user() -> None:
+    """HQ staff: admin (users, tills, program), manager (adjustments, exceptions), viewer."""
+
+
+@user.command("add")
+@db_option
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    required=True,
+    help="admin, manager or viewer.",
+)
+@click.option("--token", "with_token", is_flag=True, help="Also create an API token.")
+@click.argument("username")
+def user_add(db_url: str | None, role: str, with_token: bool, username: str) -> None:
+    """Add an HQ user with a random password; prints {"username", "role", "password"}
+    (and "token" with --token) once."""
+    with _database(db_url) as database:
+        created = add_staff(database, CLI, username, role, with_token=with_token)
+    output = {"username": created.username, "role": created.role.value}
+    output["password"] = created.password
+    if created.token is not None:
+        output["token"] = created.token
+    click.echo("The password (and token) are shown only now: pass them on securely.", err=True)
+    _echo_json(output)
+
+
+@user.command("list")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def user_list(db_url: str | None, as_json: bool) -> None:
+    """HQ users with their role, when they were created and disabled, and last sign-in."""
+    with _database(db_url) as database, database.read() as conn:
+        records, after = [], None
+        while True:
+            page = staff_page(conn, after=after, limit=500)
+            records.extend(page)
+            if len(page) < 500:
+                break
+            after = page[-1].username
+    if as_json:
+        _echo_json(
+            [
+                {
+                    "username": r.username,
+                    "role": r.role.value,
+                    "created_at": r.created_at,
+                    "disabled_at": r.disabled_at,
+                    "last_sign_in_at": r.last_sign_in_at,
+                }
+                for r in records
+            ]
+        )
+        return
+
+    def stamp(value: datetime | None) -> str:
+        return value.strftime("%Y-%m-%d %H:%M") if value else "never"
+
+    click.echo(f"{'USER':<24} {'ROLE':<8} {'CREATED':<16}  {'LAST SIGN-IN':<16}  STATE")
+    for r in records:
+        state = f"disabled {stamp(r.disabled_at)}" if r.disabled_at else "active"
+        click.echo(
+            f"{r.username:<24} {r.role.value:<8} {stamp(r.created_at):<16}  "
+            f"{stamp(r.last_sign_in_at):<16}  {state}"
+        )
+
+
+@user.command("disable")
+@db_option
+@click.argument("username")
+def user_disable(db_url: str | None, username: str) -> None:
+    """Disable a user: their sessions end and their API tokens stop working at once."""
+    with _database(db_url) as database:
+        disable_staff(database, CLI, username)
+    click.echo(f"{username} disabled: signed out everywhere, API tokens revoked")
 
 
 @main.group()
@@ -139,9 +266,9 @@ def terminal() -> None:
 @click.option("--name", required=True)
 def terminal_add(db_url: str | None, store_id: str, name: str) -> None:
     """Register a till; prints {"terminal_id", "token"} once."""
-    with _database(db_url) as database, database.write() as conn:
-        terminal_id, secret = add_terminal(conn, store_id, name, utc_now())
-    _echo_json({"terminal_id": terminal_id, "token": secret})
+    with _database(db_url) as database:
+        added = register_terminal(database, CLI, store_id, name)
+    _echo_json({"terminal_id": added.terminal_id, "token": added.token})
 
 
 @terminal.command("list")
@@ -168,10 +295,8 @@ def terminal_list(db_url: str | None, as_json: bool) -> None:
 @click.argument("terminal_id")
 def terminal_revoke(db_url: str | None, terminal_id: str) -> None:
     """Refuse the till's token from now on (its stored journal stays)."""
-    with _database(db_url) as database, database.write() as conn:
-        revoked = revoke_terminal(conn, terminal_id, utc_now())
-    if not revoked:
-        raise click.ClickException(f"no active terminal {terminal_id}")
+    with _database(db_url) as database:
+        revoke(database, CLI, terminal_id)
     click.echo(f"terminal {terminal_id} revoked")
 
 
@@ -194,12 +319,23 @@ def program_load(db_url: str | None, file: Path) -> None:
     """Publish a rules version (ProgramRules JSON); tills get it on their next pull."""
     text = _read(file)
     with _database(db_url) as database:
+        mark = _audit_mark(database)
         try:
             result = publish_rules(database, text)
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "document"
             raise click.ClickException(f"{file}: {where}: {first['msg']}") from None
+        if result.published:
+            _audit(
+                database,
+                mark,
+                "program.publish",
+                "rules_version",
+                str(result.version),
+                program_id=result.program_id,
+                file=file.name,
+            )
     verb = "published" if result.published else "already published (unchanged)"
     click.echo(f"{result.program_id} version {result.version} {verb}")
 
@@ -219,7 +355,17 @@ def members_import(db_url: str | None, file: Path) -> None:
     """
     text = _read(file)
     with _database(db_url) as database:
+        mark = _audit_mark(database)
         result = import_members(database, text)
+        _audit(
+            database,
+            mark,
+            "members.import",
+            file=file.name,
+            imported=result.imported,
+            skipped=len(result.skipped),
+            opening_points=result.opening_points,
+        )
     click.echo(
         f"imported {result.imported} members ({result.opening_points} opening points); "
         f"skipped {len(result.skipped)} that already exist"
@@ -239,7 +385,17 @@ def catalog_import(db_url: str | None, file: Path) -> None:
     open_price."""
     text = _read(file)
     with _database(db_url) as database:
+        mark = _audit_mark(database)
         result = import_catalog(database, text)
+        _audit(
+            database,
+            mark,
+            "catalog.import",
+            file=file.name,
+            added=result.added,
+            changed=result.changed,
+            unchanged=result.unchanged,
+        )
     click.echo(f"{result.added} added, {result.changed} changed, {result.unchanged} unchanged")
 
 

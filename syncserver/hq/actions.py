@@ -17,7 +17,8 @@ from sqlalchemy import Connection, select, update
 from shared.codes import luhn_valid
 from shared.journal import format_utc
 from syncserver.errors import ConflictError, MalformedError, NotFoundError
-from syncserver.ledger.accounts import member_account, suspense_account
+from syncserver.hq.exceptions import overdraft_write_off, suspense_held
+from syncserver.ledger.accounts import member_account
 from syncserver.ledger.context import LedgerContext, LiveMemberIds
 from syncserver.ledger.hq_events import (
     CardBlock,
@@ -34,6 +35,7 @@ from syncserver.storage.audit import Actor, record_action
 from syncserver.storage.database import Database, run_write
 from syncserver.storage.members import card_row, member_exists
 from syncserver.storage.schema import exceptions
+from syncserver.storage.terminals import lock_terminal
 
 __all__ = [
     "ActionResult",
@@ -53,6 +55,8 @@ class ActionResult:
     member_id: str | None
     points: int
     """Points moved onto the member's (or suspense) account; 0 when none moved."""
+    balance: int | None = None
+    """The member's balance as this transaction left it (None without a member)."""
 
 
 def _reason(reason: str) -> str:
@@ -98,7 +102,8 @@ def _apply(
             target_id=target_id or member_id,
             detail={**detail, "hq_event_id": event_id},
         )
-        return ActionResult(event_id, member_id, points)
+        balance = ctx.balance(member_id) if member_id else None
+        return ActionResult(event_id, member_id, points, balance)
 
     return run_write(database, work)
 
@@ -250,17 +255,7 @@ def _resolution_effect(
     if resolution == "accept":
         return None, 0, None
     if resolution == "write_off":
-        if row.kind == "offline_overdraft" and row.member_id:
-            ctx = LedgerContext(conn, utc_now(), member_ids=LiveMemberIds(), live=True)
-            owed = max(0, -ctx.balance(row.member_id))
-            return member_account(row.member_id), min(int(row.amount), owed), None
-        if row.kind == "unknown_card" and row.member_id is None:
-            held_for = _card_in_detail(row.detail)
-            return suspense_account(held_for), -int(row.amount), None
-        raise MalformedError(
-            "write off applies to an offline overdraft or to points held for an unknown card; "
-            "use accept or adjust for this exception"
-        )
+        return _write_off(conn, row)
     if resolution == "adjust":
         if row.member_id is None:
             raise MalformedError("this exception has no member to adjust; accept or write off")
@@ -270,19 +265,44 @@ def _resolution_effect(
             raise MalformedError(f"an adjustment is at most {MAX_ADJUSTMENT:,} points either way")
         return member_account(row.member_id), amount, None
     # block_card
+    if row.member_id is None:
+        raise MalformedError(
+            "this exception has no member, so there is no card of theirs to block: accept it"
+        )
     if not card_number:
-        raise MalformedError("choose the card to block")
+        raise MalformedError(f"choose the card of member {row.member_id} to block")
     found = card_row(conn, card_number)
-    if found is None or (row.member_id is not None and found.member_id != row.member_id):
+    if found is None or found.member_id != row.member_id:
         raise MalformedError(f"card {card_number} is not a card of member {row.member_id}")
     if found.blocked:
-        raise ConflictError(f"card {card_number} is already blocked")
+        raise ConflictError(f"card {card_number} is already blocked ({found.blocked_reason})")
     return None, 0, card_number
 
 
-def _card_in_detail(detail: str) -> str:
-    # unknown_card details start "card <number> belongs to no member ..." (ledger/reconcile.py)
-    words = detail.split()
-    if len(words) < 2 or words[0] != "card" or not words[1].isdigit():
-        raise ConflictError("cannot tell which card this exception is about")
-    return words[1]
+def _write_off(conn: Connection, row: Any) -> tuple[str | None, int, str | None]:
+    if row.kind == "offline_overdraft" and row.member_id:
+        # Under the member's lock: what is still owed cannot change until COMMIT.
+        ctx = LedgerContext(conn, utc_now(), member_ids=LiveMemberIds(), live=True)
+        balance = ctx.balance(row.member_id)
+        points = overdraft_write_off(int(row.amount), balance)
+        if points == 0:
+            raise MalformedError(
+                f"member {row.member_id} is no longer below zero (balance {balance:,}): "
+                "nothing is owed to write off; accept the exception instead"
+            )
+        return member_account(row.member_id), points, None
+    if row.kind == "unknown_card" and row.member_id is None and row.terminal_id:
+        # The till's row lock: no void of the entry can be posted until COMMIT.
+        lock_terminal(conn, row.terminal_id)
+        held = suspense_held(conn, row.terminal_id, int(row.seq or 0))
+        if held is None:
+            raise MalformedError(
+                "no points are held on a suspense account for this entry (a card operation, "
+                "or the sale was voided): nothing to write off; accept the exception instead"
+            )
+        account, points = held
+        return account, -points, None
+    raise MalformedError(
+        "write off applies to an offline overdraft or to points held for an unknown card; "
+        "use accept or adjust for this exception"
+    )

@@ -30,6 +30,7 @@ __all__ = [
     "member_ids_for_cards",
     "member_states",
     "name_key",
+    "phone_key",
     "stamp_members",
 ]
 
@@ -129,6 +130,7 @@ def insert_member(conn: Connection, member: NewMember, now: datetime) -> bool:
             "origin_seq": member.origin_seq,
             "name": member.name,
             "name_key": name_key(member.name),
+            "phone_key": phone_key(member.phone),
             "phone": member.phone,
             "email": member.email,
             "tier": member.tier,
@@ -204,6 +206,12 @@ def add_to_balances(conn: Connection, deltas: Mapping[str, int]) -> None:
             _ADD_TO_BALANCE,
             [{"m_id": member_id, "m_delta": deltas[member_id]} for member_id in sorted(deltas)],
         )
+
+
+def phone_key(phone: str | None) -> str | None:
+    """What phone search compares: the digits only (None when there are none)."""
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    return digits or None
 
 
 def name_key(name: str) -> str:

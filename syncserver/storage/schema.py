@@ -134,9 +134,11 @@ members = Table(
     # Time of the member's latest posting (ISO text, like postings.occurred_at): "active in
     # the last 30 days" is an index range count, not a scan of the postings.
     Column("last_active_at", String(32)),
+    # The phone number's digits only: "+49 170 555-0000" finds "+491705550000".
+    Column("phone_key", String(64)),
     Index(None, "name_key"),
     Index(None, "last_active_at"),
-    Index(None, "phone"),
+    Index(None, "phone_key"),
     Index(None, "email"),
     Index(None, "change_seq"),
     Index(None, "origin_terminal", "origin_seq", unique=True),
@@ -342,7 +344,7 @@ audit_log = Table(
     # JSON: the reason and the values that changed.
     Column("detail", Text, nullable=False),
     Column("ip", String(64)),
-    Index(None, "at"),
-    Index(None, "actor", "at"),
-    Index(None, "target_kind", "target_id"),
+    # The log lists newest first by id, whole or filtered by actor or target.
+    Index(None, "actor", "id"),
+    Index(None, "target_kind", "target_id", "id"),
 )

@@ -1,4 +1,5 @@
-"""Registered tills: their token hash, revocation and how far their journal is acknowledged."""
+"""Registered tills: their token hash, revocation, how far their journal is acknowledged and
+what they last reported about themselves (their journal tip, when they last pulled)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from syncserver.storage.schema import terminals
 __all__ = [
     "TerminalRecord",
     "add_terminal",
+    "get_terminal",
     "list_terminals",
     "lock_terminal",
+    "page_of_terminals",
+    "record_pull",
     "revoke_terminal",
     "terminal_by_token",
 ]
@@ -34,6 +38,10 @@ class TerminalRecord:
     acked_seq: int
     last_hash: str
     last_push_at: datetime | None
+    tip_seq: int | None = None
+    """The till's own journal tip as it reported it on its last pull (None: never reported)."""
+    last_pull_at: datetime | None = None
+    revoked_by: str | None = None
 
     @property
     def revoked(self) -> bool:
@@ -41,6 +49,7 @@ class TerminalRecord:
 
 
 def _record(row: RowMapping) -> TerminalRecord:
+    tip = row["tip_seq"]
     return TerminalRecord(
         terminal_id=row["terminal_id"],
         store_id=row["store_id"],
@@ -50,6 +59,9 @@ def _record(row: RowMapping) -> TerminalRecord:
         acked_seq=int(row["acked_seq"]),
         last_hash=row["last_hash"],
         last_push_at=row["last_push_at"],
+        tip_seq=None if tip is None else int(tip),
+        last_pull_at=row["last_pull_at"],
+        revoked_by=row["revoked_by"],
     )
 
 
@@ -92,6 +104,27 @@ def list_terminals(conn: Connection) -> list[TerminalRecord]:
     return [_record(row) for row in rows]
 
 
+def page_of_terminals(
+    conn: Connection, *, store_id: str | None, after: str | None, limit: int
+) -> list[TerminalRecord]:
+    """Up to ``limit`` tills in terminal id order after ``after`` (keyset), of one store or all."""
+    query = select(*_COLUMNS).order_by(terminals.c.terminal_id).limit(limit)
+    if store_id is not None:
+        query = query.where(terminals.c.store_id == store_id)
+    if after is not None:
+        query = query.where(terminals.c.terminal_id > after)
+    return [_record(row) for row in conn.execute(query).mappings()]
+
+
+def get_terminal(conn: Connection, terminal_id: str) -> TerminalRecord | None:
+    row = (
+        conn.execute(select(*_COLUMNS).where(terminals.c.terminal_id == terminal_id))
+        .mappings()
+        .first()
+    )
+    return _record(row) if row else None
+
+
 def terminal_by_token(conn: Connection, token: str) -> TerminalRecord | None:
     row = (
         conn.execute(select(*_COLUMNS).where(terminals.c.token_hash == hash_token(token)))
@@ -114,10 +147,21 @@ def lock_terminal(conn: Connection, terminal_id: str) -> TerminalRecord | None:
     return _record(row) if row else None
 
 
-def revoke_terminal(conn: Connection, terminal_id: str, now: datetime) -> bool:
+def revoke_terminal(
+    conn: Connection, terminal_id: str, now: datetime, by: str | None = None
+) -> bool:
+    """Refuse the till's token from now on; False when it is unknown or already revoked."""
     result = conn.execute(
         update(terminals)
         .where(terminals.c.terminal_id == terminal_id, terminals.c.revoked_at.is_(None))
-        .values(revoked_at=now)
+        .values(revoked_at=now, revoked_by=by)
     )
     return bool(result.rowcount)
+
+
+def record_pull(conn: Connection, terminal_id: str, now: datetime, tip_seq: int | None) -> None:
+    """A pull happened: note when, and the journal tip the till reported (if it did)."""
+    values: dict[str, object] = {"last_pull_at": now}
+    if tip_seq is not None:
+        values["tip_seq"] = tip_seq
+    conn.execute(update(terminals).where(terminals.c.terminal_id == terminal_id).values(**values))

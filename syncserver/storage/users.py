@@ -176,6 +176,11 @@ def record_sign_in(conn: Connection, username: str, ip: str, now: datetime, ok: 
         conn.execute(
             update(hq_users).where(hq_users.c.username == username).values(last_sign_in_at=now)
         )
+        # Housekeeping while we are here: ended sessions and attempts older than a day.
+        conn.execute(delete(staff_sessions).where(staff_sessions.c.expires_at < now))
+        conn.execute(
+            delete(sign_in_attempts).where(sign_in_attempts.c.at < now - timedelta(days=1))
+        )
 
 
 def recent_failures(

@@ -5,23 +5,32 @@ counter, whose order is the commit order (syncserver.storage.counter): a page is
 next ``limit`` changes after the cursor, across all four, and the cursor is the last one's
 number. The page and ``applied_through_seq`` are read in one snapshot, so every balance on
 the page includes exactly this till's entries up to that seq.
+
+Each pull is also the till's report to HQ: when it last pulled and (optional ``tip``) the
+last seq in its own journal, so the terminals page can estimate what is still unsent
+(``tip_seq - acked_seq``). That is one small UPDATE right after the page is read.
 """
 
 from __future__ import annotations
 
 import heapq
 import json
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
 from shared.protocol import LiveMemberResponse, OfferState, ProductState, PullResponse
 from syncserver.errors import NotFoundError, UnauthorizedError
-from syncserver.storage.database import Database
+from syncserver.storage.database import Database, DatabaseBusyError, run_write
 from syncserver.storage.members import count_members, member_ids_for_cards, member_states
 from syncserver.storage.schema import members, offers, products, rules_versions, terminals
+from syncserver.storage.terminals import TerminalRecord, record_pull
 
-__all__ = ["MAX_PULL_LIMIT", "pull"]
+__all__ = ["MAX_PULL_LIMIT", "pull", "report_pull"]
+
+log = logging.getLogger(__name__)
 
 MAX_PULL_LIMIT = 1000
 
@@ -106,6 +115,34 @@ def pull(database: Database, terminal_id: str, since: int, limit: int) -> PullRe
             ],
             total_members=count_members(conn) if since == 0 else None,
         )
+
+
+REPORT_EVERY = timedelta(seconds=60)
+"""A pull that reports nothing new is recorded at most this often: a till downloading a
+million members in a thousand pages does not write a thousand times (the dashboard's
+"offline" badge is about hours)."""
+
+
+def report_pull(
+    database: Database, terminal: TerminalRecord, tip_seq: int | None, now: datetime
+) -> None:
+    """Store when the till pulled and the journal tip it reported (``terminal`` is its row as
+    read when the request was authenticated). Best effort: a database too busy to take this
+    small write must not cost the till its page; the next pull reports again."""
+    last = terminal.last_pull_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    fresh = last is not None and now - last < REPORT_EVERY
+    if fresh and (tip_seq is None or tip_seq == terminal.tip_seq):
+        return
+    try:
+        run_write(
+            database,
+            lambda conn: record_pull(conn, terminal.terminal_id, now, tip_seq),
+            attempts=2,  # best effort: the till is waiting for its page
+        )
+    except DatabaseBusyError as error:
+        log.warning("could not record %s's pull report: %s", terminal.terminal_id, error)
 
 
 def live_member(database: Database, terminal_id: str, card_number: str) -> LiveMemberResponse:

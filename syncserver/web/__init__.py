@@ -9,9 +9,13 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from syncserver.settings import utc_now
 from syncserver.web.pages import (
     audit,
+    entries,
     exceptions,
     members,
     overview,
@@ -52,12 +56,71 @@ def page_error(request: Request, status: int, code: str, message: str) -> Respon
             session = current_session(request, database)
         except Exception:  # the error page must render whatever else went wrong
             session = None
-    return render(request, "error.html", session, status, code=code, message=message)
+    # "Back" without script (the page's CSP allows none inline): the page the user came from,
+    # when it is one of ours.
+    referer = request.headers.get("referer", "")
+    origin = f"{request.url.scheme}://{request.url.netloc}/"
+    back = referer if referer.startswith(origin) else "/"
+    at = utc_now().strftime("%Y-%m-%d %H:%M:%S UTC")
+    return render(
+        request, "error.html", session, status, code=code, message=message, back=back, at=at
+    )
+
+
+# Scripts only from this server (htmx, Chart.js, our static files): an injected <script> in a
+# member's name could not run even if escaping ever failed. No framing (clickjacking), forms
+# post only here.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # Pages show members' personal data: never kept in shared browser or proxy caches.
+    "Cache-Control": "no-store",
+}
+
+
+class PageHeaders:
+    """Adds ``_PAGE_HEADERS`` to dashboard responses. Plain ASGI (not BaseHTTPMiddleware), so
+    an error inside a page still reaches the error handlers and the browser gets the 500
+    page, and streaming responses are not buffered."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith(_NOT_PAGES):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _PAGE_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def install_dashboard(app: FastAPI) -> None:
+    app.add_middleware(PageHeaders)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.state.page_error = page_error
     app.state.is_page = is_page
-    for module in (signin, overview, members, exceptions, terminals, program, audit, users):
+    for module in (
+        signin,
+        overview,
+        members,
+        entries,
+        exceptions,
+        terminals,
+        program,
+        audit,
+        users,
+    ):
         app.include_router(module.router)

@@ -62,8 +62,13 @@ class SyncClient:
         response = self._send("POST", "/api/v1/sync/push", json=body)
         return self._parse(PushResponse, response)
 
-    def pull(self, since: str, limit: int = 1000) -> PullResponse:
-        response = self._send("GET", "/api/v1/sync/pull", params={"since": since, "limit": limit})
+    def pull(self, since: str, limit: int = 1000, tip: int | None = None) -> PullResponse:
+        """A page of changes since ``since``; ``tip`` (the last seq in this till's journal)
+        lets HQ show how many entries the till still holds unsent."""
+        params: dict[str, str | int] = {"since": since, "limit": limit}
+        if tip is not None:
+            params["tip"] = tip
+        response = self._send("GET", "/api/v1/sync/pull", params=params)
         return self._parse(PullResponse, response)
 
     def member(self, card_number: str) -> LiveMemberResponse:

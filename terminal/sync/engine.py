@@ -133,11 +133,14 @@ class SyncEngine:
         report.acked_seq = acked
 
     def pull_all(self, report: SyncReport, progress: Progress | None = None) -> None:
+        """Pull every waiting page. Each pull also reports this till's journal tip, so HQ's
+        terminals page can show what the till still holds unsent."""
         with self.database.read() as db:
             cursor = get_setting(db, "pull_cursor") or "0"
+            tip = journal_tip(db)[0]
         total = None
         for _ in range(100_000):  # bounded: ten million changes at 1,000 a page is 10,000 pages
-            page = self.client.pull(cursor, self.pull_limit)
+            page = self.client.pull(cursor, self.pull_limit, tip=tip)
             if page.total_members is not None:
                 total = page.total_members
             self._apply(page)

@@ -40,8 +40,10 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser(chromium_path: str) -> Iterator[Browser]:
+    """Per test: while Playwright's sync API is open its event loop counts as running in this
+    thread, and the Textual tests sharing an xdist worker need asyncio.run()."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_FLAGS)
         try:

@@ -54,11 +54,13 @@ def test_tokens_are_checked_on_every_endpoint(database: Database) -> None:
         assert push(client, token1, t1, mine.records).status_code == 200
         found = client.get("/api/v1/members", params={"card": card(1)}, headers=hq)
         assert found.status_code == 200
-        assert found.json()["member_id"] == "M0000000001"
-        assert _error(client.get("/api/v1/members", params={"card": "1"}, headers=hq)) == (
-            404,
-            "not_found",
-        )
-        assert client.get("/api/v1/exceptions", headers=hq).json() == []
+        assert [m["member_id"] for m in found.json()["items"]] == ["M0000000001"]
+        nobody = client.get("/api/v1/members", params={"card": "1"}, headers=hq)
+        assert nobody.json() == {"items": [], "next_cursor": None}
+        assert _error(client.get("/api/v1/cards/1", headers=hq)) == (404, "not_found")
+        assert client.get("/api/v1/exceptions", headers=hq).json() == {
+            "items": [],
+            "next_cursor": None,
+        }
         assert _error(client.get("/api/v1/nowhere")) == (404, "not_found")
         assert client.get("/healthz").json()["status"] == "ok"

@@ -1,54 +1,227 @@
-"""HQ: the exceptions queue."""
+"""HQ API: the exceptions queue, one exception, and resolving it (docs/ledger.md,
+"Resolving exceptions")."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.protocol import ErrorBody, ExceptionKind
-from syncserver.api.deps import DatabaseDep, HqUserDep
-from syncserver.storage.exceptions import list_exceptions
+from syncserver.api.deps import ActorDep, DatabaseDep, ManagerDep, ViewerDep
+from syncserver.api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page_of
+from syncserver.errors import MalformedError, NotFoundError
+from syncserver.hq.actions import resolve_exception
+from syncserver.hq.exceptions import (
+    ExceptionFilter,
+    ExceptionItem,
+    cursor_key,
+    exception_item,
+    parse_cursor_key,
+    queue_page,
+    resolution_card,
+    resolution_options,
+    resolution_postings,
+)
+from syncserver.ledger.hq_events import Resolution
+from syncserver.settings import utc_now
 
 router = APIRouter(prefix="/api/v1/exceptions", tags=["exceptions"])
+
+ExceptionId = Annotated[int, Path(ge=1, le=2**62, description="The exception's id.")]
 
 
 class ExceptionView(BaseModel):
     id: int
     kind: str
-    terminal_id: str | None
-    seq: int | None
+    status: Literal["open", "resolved"]
+    terminal_id: str | None = Field(description="The till whose entry raised it.")
+    store_id: str | None = Field(description="That till's store.")
+    seq: int | None = Field(description="The entry's seq in that till's journal.")
     member_id: str | None
-    amount: int
+    amount: int = Field(description="Points the exception is about (docs/ledger.md).")
     detail: str
-    status: str
     created_at: datetime
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: Resolution | None = Field(
+        default=None, description="How HQ resolved it: accept, write_off, adjust, block_card."
+    )
+    resolution_reason: str | None = Field(default=None, description="Why, in HQ's words.")
+    resolution_event_id: int | None = Field(
+        default=None, description="The HQ event that carried the resolution out."
+    )
 
 
-@router.get("", responses={s: {"model": ErrorBody} for s in (401, 403, 422)})
+class ResolutionPosting(BaseModel):
+    line: int
+    account: str
+    amount: int
+    kind: str
+
+
+class ExceptionDetail(ExceptionView):
+    evidence: str | None = Field(
+        default=None, description="For a chain conflict: the refused record, as received."
+    )
+    applicable: list[Resolution] = Field(
+        default_factory=list,
+        description="The resolutions POST …/resolve accepts for it now (none once resolved).",
+    )
+    write_off_points: int | None = Field(
+        default=None,
+        description="Points a write-off would move onto write_off_account (when it applies).",
+    )
+    write_off_account: str | None = None
+    member_cards: list[str] = Field(
+        default_factory=list, description="The member's active cards: block_card's choices."
+    )
+    resolution_postings: list[ResolutionPosting] = Field(
+        default_factory=list, description="What the resolution posted (its HQ event's legs)."
+    )
+    blocked_card: str | None = Field(default=None, description="The card block_card blocked.")
+
+
+class ResolveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: Resolution
+    reason: str = Field(max_length=2000, description="Why: mandatory, 3–500 characters.")
+    points: int | None = Field(
+        default=None, description="adjust only: points onto the member (negative takes off)."
+    )
+    card_number: str | None = Field(
+        default=None, max_length=64, description="block_card only: one of the member's cards."
+    )
+
+
+class ResolveResponse(BaseModel):
+    exception: ExceptionView
+    hq_event_id: int
+    points: int = Field(description="Points the resolution moved onto its account (0: none).")
+
+
+def exception_view(item: ExceptionItem) -> ExceptionView:
+    return ExceptionView(**_view_fields(item))
+
+
+def _view_fields(item: ExceptionItem) -> dict[str, object]:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "status": item.status,
+        "terminal_id": item.terminal_id,
+        "store_id": item.store_id,
+        "seq": item.seq,
+        "member_id": item.member_id,
+        "amount": item.amount,
+        "detail": item.detail,
+        "created_at": item.created_at,
+        "resolved_at": item.resolved_at,
+        "resolved_by": item.resolved_by,
+        "resolution": item.resolution_kind,
+        "resolution_reason": item.resolution,
+        "resolution_event_id": item.resolution_event_id,
+    }
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorBody} for status in statuses}
+
+
+@router.get("", responses=_errors(401, 403, 422))
 def exceptions_queue(
-    _user: HqUserDep,
+    _user: ViewerDep,
     database: DatabaseDep,
-    status: Literal["open", "resolved"] | None = "open",
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+    status: Annotated[
+        Literal["open", "resolved", "all"], Query(description="Open ones by default.")
+    ] = "open",
     kind: ExceptionKind | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[ExceptionView]:
-    """Exceptions, oldest first (open ones by default)."""
+    store: Annotated[str | None, Query(max_length=64, description="A store id.")] = None,
+    older_than_hours: Annotated[
+        int | None, Query(ge=1, le=87_600, description="Only those raised longer ago.")
+    ] = None,
+) -> Page[ExceptionView]:
+    """Exceptions, oldest first (by when they were raised, then id)."""
+    after = parse_cursor_key(decode_cursor(cursor, 2))
+    flt = ExceptionFilter(kind=kind, store=store, status=status, older_than_hours=older_than_hours)
     with database.read() as conn:
-        rows = list_exceptions(conn, status=status, kind=kind, limit=limit)
-    return [
-        ExceptionView(
-            id=row.id,
-            kind=row.kind,
-            terminal_id=row.terminal_id,
-            seq=row.seq,
-            member_id=row.member_id,
-            amount=row.amount,
-            detail=row.detail,
-            status=row.status,
-            created_at=row.created_at,
-        )
-        for row in rows
-    ]
+        rows = queue_page(conn, flt, limit=limit + 1, after=after, now=utc_now())
+    items, next_cursor = page_of(rows, limit, cursor_key)
+    return Page[ExceptionView](
+        items=[exception_view(item) for item in items], next_cursor=next_cursor
+    )
+
+
+@router.get("/{exception_id}", responses=_errors(401, 403, 404, 422))
+def one_exception(
+    exception_id: ExceptionId, _user: ViewerDep, database: DatabaseDep
+) -> ExceptionDetail:
+    """One exception with what applies to it (open) or what its resolution posted."""
+    with database.read() as conn:
+        item = exception_item(conn, exception_id)
+        if item is None:
+            raise NotFoundError(f"no exception {exception_id}")
+        detail = ExceptionDetail(**_view_fields(item), evidence=item.evidence)
+        if item.status == "open":
+            options = resolution_options(conn, item)
+            return detail.model_copy(
+                update={
+                    "applicable": options.names,
+                    "write_off_points": options.write_off,
+                    "write_off_account": options.write_off_account,
+                    "member_cards": options.cards,
+                }
+            )
+        if item.resolution_event_id is None:
+            return detail
+        legs = resolution_postings(conn, item.resolution_event_id)
+        card = resolution_card(conn, item.resolution_event_id)
+    return detail.model_copy(
+        update={
+            "resolution_postings": [
+                ResolutionPosting(line=p.line, account=p.account, amount=p.amount, kind=p.kind)
+                for p in legs
+            ],
+            "blocked_card": card,
+        }
+    )
+
+
+@router.post(
+    "/{exception_id}/resolve",
+    responses=_errors(401, 403, 404, 409, 422),
+)
+def resolve(
+    exception_id: ExceptionId,
+    body: ResolveRequest,
+    _user: ManagerDep,
+    actor: ActorDep,
+    database: DatabaseDep,
+) -> ResolveResponse:
+    """Close an open exception with HQ's decision — itself a ledger posting (an HQ event)
+    with who and why. 409 when it is already resolved; 422 when the resolution does not
+    apply to it (``applicable`` in GET …/{id} says which do)."""
+    if body.points is not None and body.resolution != "adjust":
+        raise MalformedError(f"points: only adjust moves chosen points, not {body.resolution}")
+    if body.card_number is not None and body.resolution != "block_card":
+        raise MalformedError(f"card_number: only block_card takes a card, not {body.resolution}")
+    result = resolve_exception(
+        database,
+        actor,
+        exception_id,
+        body.resolution,
+        body.reason,
+        amount=body.points,
+        card_number=body.card_number,
+    )
+    with database.read() as conn:
+        item = exception_item(conn, exception_id)
+    assert item is not None
+    return ResolveResponse(
+        exception=exception_view(item), hq_event_id=result.hq_event_id, points=result.points
+    )

@@ -1,29 +1,168 @@
-"""HQ: members with their reconciled balances."""
+"""HQ API: members — search, profile, reconciled balance, ledger history, manual adjustments.
+
+Reading needs the viewer role, adjusting the manager role; a till's token gets 403.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, status
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from shared.protocol import ErrorBody, MemberState
-from syncserver.api.deps import DatabaseDep, HqUserDep
-from syncserver.errors import NotFoundError
-from syncserver.storage.members import card_row, member_states
+from shared.protocol import ErrorBody
+from syncserver.api.deps import ActorDep, DatabaseDep, ManagerDep, ViewerDep
+from syncserver.api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from syncserver.errors import MalformedError, NotFoundError
+from syncserver.hq import actions
+from syncserver.hq.members import (
+    Balance,
+    LedgerPosting,
+    MemberDetail,
+    MemberSummary,
+    classify,
+    explicit,
+    member_balance,
+    member_detail,
+    member_ledger,
+    search_members,
+)
 
 router = APIRouter(prefix="/api/v1/members", tags=["members"])
 
+MemberIdPath = Annotated[str, Path(min_length=1, max_length=40, description="e.g. M0000000001")]
+_FILTER = Query(min_length=1, max_length=320)
 
-@router.get("", responses={s: {"model": ErrorBody} for s in (401, 403, 404, 422)})
-def member_by_card(
-    card: Annotated[str, Query(min_length=1, max_length=64)],
-    _user: HqUserDep,
+
+def _errors(*codes: int) -> dict[int | str, dict[str, object]]:
+    return {code: {"model": ErrorBody} for code in codes}
+
+
+@router.get("", responses=_errors(401, 403, 422))
+def list_members(
+    _user: ViewerDep,
     database: DatabaseDep,
-) -> MemberState:
-    """The member who owns ``card`` (active or blocked), with the reconciled balance."""
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=320,
+            description=(
+                "One search box: a card number (check digit valid), an email (contains @), "
+                "a member id (M…), a phone number (digits, spaces, + - ( ), at least 6 "
+                "digits) or else the start of a name. Empty: every member by member id."
+            ),
+        ),
+    ] = None,
+    card: Annotated[str | None, _FILTER] = None,
+    phone: Annotated[str | None, _FILTER] = None,
+    email: Annotated[str | None, _FILTER] = None,
+    name: Annotated[str | None, _FILTER] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> Page[MemberSummary]:
+    """Members matching the search, keyset-paginated: by (name, member id) for a name
+    search, by member id otherwise. Use ``q`` or one of the explicit filters
+    (``card``, ``phone`` exact as stored or digits only, ``email`` as stored or lower case,
+    ``name`` prefix, case-insensitive)."""
+    given = [
+        key
+        for key, value in (
+            ("q", q),
+            ("card", card),
+            ("phone", phone),
+            ("email", email),
+            ("name", name),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise MalformedError(
+            f"use one of q, card, phone, email, name at a time (got {', '.join(given)})"
+        )
+    search = explicit(card=card, phone=phone, email=email, name=name) or classify(q)
     with database.read() as conn:
-        found = card_row(conn, card)
-        states = member_states(conn, [found.member_id]) if found else []
-    if not states:
-        raise NotFoundError(f"no member has card {card}")
-    return states[0]
+        items, next_cursor = search_members(conn, search, limit, cursor)
+    return Page[MemberSummary](items=items, next_cursor=next_cursor)
+
+
+@router.get("/{member_id}", responses=_errors(401, 403, 404))
+def get_member(member_id: MemberIdPath, _user: ViewerDep, database: DatabaseDep) -> MemberDetail:
+    """The member's profile, reconciled balance and every card (with block reasons)."""
+    with database.read() as conn:
+        found = member_detail(conn, member_id)
+    if found is None:
+        raise NotFoundError(_no_member(member_id))
+    return found
+
+
+@router.get("/{member_id}/balance", responses=_errors(401, 403, 404))
+def get_balance(member_id: MemberIdPath, _user: ViewerDep, database: DatabaseDep) -> Balance:
+    """The reconciled points balance: the sum of the member's postings."""
+    with database.read() as conn:
+        found = member_balance(conn, member_id)
+    if found is None:
+        raise NotFoundError(_no_member(member_id))
+    return found
+
+
+@router.get("/{member_id}/ledger", responses=_errors(401, 403, 404, 422))
+def get_ledger(
+    member_id: MemberIdPath,
+    _user: ViewerDep,
+    database: DatabaseDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> Page[LedgerPosting]:
+    """The member's postings, newest first, each with its source: the till entry
+    (terminal, store, seq, receipt number, cashier) or the HQ event (kind, staff member,
+    reason)."""
+    with database.read() as conn:
+        if member_balance(conn, member_id) is None:
+            raise NotFoundError(_no_member(member_id))
+        items, next_cursor = member_ledger(conn, member_id, limit, cursor)
+    return Page[LedgerPosting](items=items, next_cursor=next_cursor)
+
+
+class AdjustmentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    points: StrictInt = Field(
+        description="Points onto the member (negative: taken off); not 0.", examples=[50]
+    )
+    reason: str = Field(
+        max_length=500, description="Why (at least 3 characters); kept in the ledger and audit."
+    )
+
+
+class AdjustmentResult(BaseModel):
+    hq_event_id: int
+    member_id: str
+    points: int
+    balance: int
+    """The member's balance after the adjustment."""
+
+
+@router.post(
+    "/{member_id}/adjustments",
+    status_code=status.HTTP_201_CREATED,
+    responses=_errors(401, 403, 404, 409, 422),
+)
+def adjust(
+    member_id: MemberIdPath,
+    body: AdjustmentRequest,
+    _user: ManagerDep,
+    actor: ActorDep,
+    database: DatabaseDep,
+) -> AdjustmentResult:
+    """A manual adjustment (manager role): an HQ event in the ledger, with who and why."""
+    result = actions.adjust_points(database, actor, member_id, body.points, body.reason)
+    return AdjustmentResult(
+        hq_event_id=result.hq_event_id,
+        member_id=member_id,
+        points=result.points,
+        balance=result.balance or 0,
+    )
+
+
+def _no_member(member_id: str) -> str:
+    return f"no member {member_id}: search with GET /api/v1/members?q=…"

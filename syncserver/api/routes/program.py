@@ -1,7 +1,158 @@
-"""HQ API: program."""
+"""HQ API: the loyalty program's rules — the current version, the history, a sample basket's
+points, and publishing a new version (admin). A published version never changes; tills
+receive a new one on their next pull."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+
+from shared.protocol import ErrorBody
+from shared.rules import ProgramRules
+from syncserver.api.deps import ActorDep, AdminDep, DatabaseDep, ViewerDep
+from syncserver.api.pagination import (
+    DEFAULT_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    Page,
+    decode_cursor,
+    page_of,
+)
+from syncserver.errors import MalformedError, NotFoundError
+from syncserver.hq.program import (
+    MAX_NOTE,
+    PreviewResponse,
+    SampleBasket,
+    preview,
+    publish_version,
+)
+from syncserver.storage.rules import (
+    VersionRecord,
+    latest_version,
+    list_versions,
+    version_record,
+)
 
 router = APIRouter(prefix="/api/v1/program", tags=["program"])
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, object]]:
+    return {status: {"model": ErrorBody} for status in statuses}
+
+
+class VersionInfo(BaseModel):
+    """A published version: who published it, when and why."""
+
+    version: int
+    program_id: str
+    published_at: datetime
+    published_by: str | None
+    """The HQ user (or ``cli``); null for versions published before this was recorded."""
+    note: str | None
+
+
+class ProgramVersion(VersionInfo):
+    document: ProgramRules
+
+
+class PreviewRequest(BaseModel):
+    document: ProgramRules | None = None
+    """Rules to try (they need not be published); default: the current version."""
+    basket: SampleBasket
+
+
+class PublishRequest(BaseModel):
+    document: ProgramRules
+    """The new version's rules; its ``version`` must be newer than every published one."""
+    note: str = Field(min_length=3, max_length=MAX_NOTE)
+    """What changed and why, for the version history."""
+
+
+def _info(record: VersionRecord) -> VersionInfo:
+    return VersionInfo(
+        version=record.version,
+        program_id=record.program_id,
+        published_at=record.published_at,
+        published_by=record.published_by,
+        note=record.note,
+    )
+
+
+def _full(record: VersionRecord) -> ProgramVersion:
+    return ProgramVersion(**_info(record).model_dump(), document=record.rules)
+
+
+_NOTHING_PUBLISHED = (
+    "no program rules are published yet: an admin publishes the first version with "
+    "POST /api/v1/program/versions or `syncserver program load FILE`"
+)
+
+
+@router.get("", responses=_errors(401, 403, 404))
+def current_program(_: ViewerDep, database: DatabaseDep) -> ProgramVersion:
+    """The current (newest) published version with its rules document."""
+    with database.read() as conn:
+        record = latest_version(conn)
+    if record is None:
+        raise NotFoundError(_NOTHING_PUBLISHED)
+    return _full(record)
+
+
+@router.get("/versions", responses=_errors(401, 403, 422))
+def program_versions(
+    _: ViewerDep,
+    database: DatabaseDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> Page[VersionInfo]:
+    """Published versions, newest first (without their documents)."""
+    key = decode_cursor(cursor, 1)
+    if key is not None and not isinstance(key[0], int):
+        raise MalformedError("cursor: not a cursor this list gave out; start from the first page")
+    with database.read() as conn:
+        rows = list_versions(conn, before=key[0] if key else None, limit=limit + 1)
+    items, next_cursor = page_of(rows, limit, lambda r: [r.version])
+    return Page[VersionInfo](items=[_info(r) for r in items], next_cursor=next_cursor)
+
+
+@router.get("/versions/{version}", responses=_errors(401, 403, 404, 422))
+def program_version(
+    _: ViewerDep, database: DatabaseDep, version: Annotated[int, Path(ge=1)]
+) -> ProgramVersion:
+    """One published version with its rules document."""
+    with database.read() as conn:
+        record = version_record(conn, version)
+    if record is None:
+        raise NotFoundError(f"version {version} of the program rules was never published")
+    return _full(record)
+
+
+@router.post("/preview", responses=_errors(401, 403, 404, 422))
+def preview_basket(_: ViewerDep, database: DatabaseDep, body: PreviewRequest) -> PreviewResponse:
+    """The points a sample basket earns under ``document`` (default: the current version),
+    computed by the same engine as the tills, with its line-by-line breakdown."""
+    rules = body.document
+    if rules is None:
+        with database.read() as conn:
+            record = latest_version(conn)
+        if record is None:
+            raise NotFoundError(_NOTHING_PUBLISHED)
+        rules = record.rules
+    return preview(rules, body.basket)
+
+
+@router.post("/versions", status_code=201, responses=_errors(401, 403, 409, 422))
+def publish(
+    _: AdminDep, actor: ActorDep, database: DatabaseDep, body: PublishRequest
+) -> ProgramVersion:
+    """Publish a new version (admin). 409 when its version number is not newer than every
+    published one, or it names another program; tills receive it on their next pull."""
+    result = publish_version(database, body.document, body.note, actor)
+    with database.read() as conn:
+        record = version_record(conn, result.version)
+    if record is None:  # pragma: no cover - published in the transaction above
+        raise NotFoundError(f"version {result.version} vanished after publishing")
+    return _full(record)

@@ -16,7 +16,7 @@ from shared.protocol import (
 from syncserver.api.deps import DatabaseDep, TerminalDep
 from syncserver.errors import MalformedError
 from syncserver.settings import utc_now
-from syncserver.sync.pull import MAX_PULL_LIMIT, live_member, pull
+from syncserver.sync.pull import MAX_PULL_LIMIT, live_member, pull, report_pull
 from syncserver.sync.push import push
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
@@ -38,11 +38,22 @@ def pull_changes(
     database: DatabaseDep,
     since: Annotated[str, Query(max_length=20, description="cursor from the last pull")] = "0",
     limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT)] = 500,
+    tip: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=2**63 - 1,
+            description="The last seq in the till's own journal (optional): HQ shows "
+            "tip - acknowledged seq as the till's unsent estimate.",
+        ),
+    ] = None,
 ) -> PullResponse:
     """Members, rules, products and offers changed since the cursor, oldest change first."""
     if not since.isdigit():
         raise MalformedError(f"query.since: {since!r} is not a cursor from this server")
-    return pull(database, terminal.terminal_id, int(since), limit)
+    page = pull(database, terminal.terminal_id, int(since), limit)
+    report_pull(database, terminal, tip, utc_now())
+    return page
 
 
 @router.get("/member", responses=_ERRORS)

@@ -37,11 +37,15 @@ def upgrade() -> None:
     with op.batch_alter_table("members") as table:
         table.add_column(sa.Column("name_key", NameKey, nullable=True))
         table.add_column(sa.Column("last_active_at", sa.String(32), nullable=True))
+        table.add_column(sa.Column("phone_key", sa.String(64), nullable=True))
     # Existing members get their search key; activity starts from their latest posting.
     op.execute(
         "UPDATE members SET name_key = lower(trim(name)), last_active_at = "
         "(SELECT max(p.occurred_at) FROM postings p WHERE p.member_id = members.member_id)"
     )
+    _fill_phone_keys()
+    op.drop_index("ix_members_phone", "members")
+    op.create_index("ix_members_phone_key", "members", ["phone_key"])
     op.create_index("ix_members_name_key", "members", ["name_key"])
     op.create_index("ix_members_last_active_at", "members", ["last_active_at"])
     op.drop_index("ix_postings_member_id", "postings")
@@ -106,9 +110,38 @@ def upgrade() -> None:
         sa.Column("ip", sa.String(64), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
     )
-    op.create_index("ix_audit_log_at", "audit_log", ["at"])
-    op.create_index("ix_audit_log_actor_at", "audit_log", ["actor", "at"])
-    op.create_index("ix_audit_log_target_kind_target_id", "audit_log", ["target_kind", "target_id"])
+    op.create_index("ix_audit_log_actor_id", "audit_log", ["actor", "id"])
+    op.create_index(
+        "ix_audit_log_target_kind_target_id_id", "audit_log", ["target_kind", "target_id", "id"]
+    )
+
+
+def _fill_phone_keys() -> None:
+    """Digits of every stored phone number (SQL has no portable "keep digits"), in batches."""
+    conn = op.get_bind()
+    members = sa.table(
+        "members", sa.column("member_id"), sa.column("phone"), sa.column("phone_key")
+    )
+    after = ""
+    while True:
+        rows = conn.execute(
+            sa.select(members.c.member_id, members.c.phone)
+            .where(members.c.member_id > after, members.c.phone.is_not(None))
+            .order_by(members.c.member_id)
+            .limit(5000)
+        ).all()
+        if not rows:
+            return
+        conn.execute(
+            members.update()
+            .where(members.c.member_id == sa.bindparam("m_id"))
+            .values(phone_key=sa.bindparam("m_key")),
+            [
+                {"m_id": r.member_id, "m_key": "".join(c for c in r.phone if c.isdigit())}
+                for r in rows
+            ],
+        )
+        after = rows[-1].member_id
 
 
 def downgrade() -> None:
@@ -126,7 +159,10 @@ def downgrade() -> None:
     op.create_index("ix_postings_member_id", "postings", ["member_id"])
     op.drop_index("ix_members_last_active_at", "members")
     op.drop_index("ix_members_name_key", "members")
+    op.drop_index("ix_members_phone_key", "members")
+    op.create_index("ix_members_phone", "members", ["phone"])
     with op.batch_alter_table("members") as table:
+        table.drop_column("phone_key")
         table.drop_column("last_active_at")
         table.drop_column("name_key")
     with op.batch_alter_table("terminals") as table:

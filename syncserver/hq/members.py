@@ -1,0 +1,750 @@
+"""What HQ reads about members: search, the member's profile, cards and ledger history, and
+the journal entries behind the postings.
+
+Every query here is an indexed lookup or an index range with a LIMIT, so a page costs the
+same with a million members as with ten:
+
+- card number: ``cards`` primary key; member id: ``members`` primary key;
+- phone and email: their indexes on ``members``;
+- name prefix: ``members.name_key`` (lower case, single spaces) between the typed prefix and
+  the prefix followed by U+10FFFF (byte order: PostgreSQL's column is ``COLLATE "C"``, SQLite
+  compares text bytewise), keyset-paginated by (name_key, member_id);
+- a member's ledger history: ``postings (member_id, id)``, newest first, keyset by id; the
+  till entries and HQ events behind one page are fetched by primary key in one statement each.
+
+The result types are pydantic models: the JSON API returns them as they are and the dashboard
+renders the same objects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, Connection, and_, case, or_, select
+
+from shared.codes import luhn_valid
+from shared.protocol import CardState
+from syncserver.api.pagination import decode_cursor, page_of
+from syncserver.storage.members import name_key, phone_key
+from syncserver.storage.schema import (
+    cards,
+    exceptions,
+    hq_events,
+    journal_entries,
+    member_balances,
+    members,
+    postings,
+    terminals,
+)
+
+__all__ = [
+    "Balance",
+    "EntryPosting",
+    "EntryReference",
+    "HqSource",
+    "JournalEntryView",
+    "LedgerPosting",
+    "MemberDetail",
+    "MemberException",
+    "MemberSummary",
+    "Search",
+    "SearchKind",
+    "TillSource",
+    "card_owner",
+    "classify",
+    "entry_view",
+    "member_balance",
+    "member_detail",
+    "member_exceptions",
+    "member_ledger",
+    "member_summaries",
+    "search_members",
+]
+
+SearchKind = Literal["all", "card", "email", "id", "phone", "name"]
+
+NAME_END = "\U0010ffff"
+"""The highest code point: ``prefix <= key < prefix + NAME_END`` is every key with that
+prefix (UTF-8 byte order is code point order)."""
+
+_MEMBER_ID = re.compile(r"^[Mm]\d+$")
+_PHONE = re.compile(r"^[0-9+\-\s().]+$")
+_MIN_PHONE_DIGITS = 6
+_CARD_LENGTHS = range(12, 20)
+"""Card numbers are 12–19 digits (ISO/IEC 7812 lengths; LoyalTill's own are 16)."""
+
+
+# ------------------------------------------------------------------------------------------
+# Result models (API responses and what the dashboard renders)
+# ------------------------------------------------------------------------------------------
+
+
+class MemberSummary(BaseModel):
+    """A member as a search lists them: who, tier, reconciled balance and every card."""
+
+    member_id: str
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    tier: str | None = None
+    balance: int = Field(description="Reconciled points balance (sum of the member's postings).")
+    cards: list[CardState] = []
+
+
+class MemberDetail(MemberSummary):
+    """The whole profile: contact, consent, where and when the member was created."""
+
+    local_member_id: str | None = None
+    """The till's own id for a member enrolled offline."""
+    marketing_consent: bool = False
+    consent_text_version: str | None = None
+    created_at: datetime
+    origin_terminal: str | None = None
+    """The till that enrolled the member (null for members imported by HQ)."""
+    origin_store: str | None = None
+    origin_seq: int | None = None
+    """The enrolment entry's seq on ``origin_terminal``."""
+    last_active_at: str | None = None
+    """Time of the member's latest posting (ISO, UTC)."""
+
+
+class Balance(BaseModel):
+    member_id: str
+    points: int
+
+
+class TillSource(BaseModel):
+    """The till journal entry that caused a posting."""
+
+    terminal_id: str
+    store_id: str | None = None
+    seq: int
+    entry_kind: str | None = None
+    receipt_no: str | None = None
+    cashier_id: str | None = None
+
+
+class HqSource(BaseModel):
+    """The HQ event (staff action or import) that caused a posting."""
+
+    hq_event_id: int
+    event_kind: str | None = None
+    actor: str | None = None
+    """The HQ username (or ``cli``) who did it."""
+    reason: str | None = None
+
+
+class LedgerPosting(BaseModel):
+    """One posting on the member's points account, with what caused it."""
+
+    id: int
+    occurred_at: str
+    kind: str
+    points: int = Field(description="Signed: positive onto the member, negative off.")
+    unit: str = "points"
+    till: TillSource | None = None
+    hq: HqSource | None = None
+
+
+class MemberException(BaseModel):
+    id: int
+    kind: str
+    status: str
+    amount: int
+    detail: str
+    terminal_id: str | None = None
+    seq: int | None = None
+    created_at: datetime
+    resolved_by: str | None = None
+
+
+class EntryPosting(BaseModel):
+    line: int
+    account: str
+    member_id: str | None = None
+    unit: str
+    amount: int
+    kind: str
+
+
+class EntryReference(BaseModel):
+    terminal_id: str
+    seq: int
+    kind: str
+
+
+class JournalEntryView(BaseModel):
+    """A stored till journal entry (the record exactly as the till sent it) and the postings
+    it caused."""
+
+    terminal_id: str
+    store_id: str | None = None
+    terminal_name: str | None = None
+    seq: int
+    entry_id: str
+    kind: str
+    occurred_at: str
+    received_at: datetime
+    cashier_id: str | None = None
+    receipt_no: str | None = None
+    record: dict[str, Any]
+    postings: list[EntryPosting]
+    referred_by: list[EntryReference] = []
+    """Later entries that refer to this one (a return or void of this sale)."""
+    member_ids: list[str] = []
+    """Members this entry concerns (its postings' members, or the owner of its card)."""
+
+
+# ------------------------------------------------------------------------------------------
+# Search
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """What a search box text was taken to mean."""
+
+    kind: SearchKind
+    value: str = ""
+    phones: tuple[str, ...] = ()
+    """For a phone search (or a card number nobody has that may be a phone number): the
+    spellings to match exactly."""
+
+    @property
+    def label(self) -> str:
+        return {
+            "all": "all members",
+            "card": "card number",
+            "email": "email address",
+            "id": "member id",
+            "phone": "phone number",
+            "name": "name starting with",
+        }[self.kind]
+
+
+def _phone_forms(text: str) -> tuple[str, ...]:
+    digits = re.sub(r"\D", "", text)
+    forms = [text, digits]
+    if text.startswith("+"):
+        forms.append("+" + digits)
+    return tuple(dict.fromkeys(form for form in forms if form))
+
+
+def _phone_like(text: str) -> bool:
+    return bool(_PHONE.fullmatch(text)) and sum(ch.isdigit() for ch in text) >= _MIN_PHONE_DIGITS
+
+
+def classify(q: str | None) -> Search:
+    """Tell what was typed: a card number (Luhn-valid), an email, a member id, a phone
+    number, or else the start of a name; empty lists everyone."""
+    text = " ".join((q or "").split())
+    if not text:
+        return Search("all")
+    compact = re.sub(r"[\s-]", "", text)
+    if (
+        compact.isascii()
+        and compact.isdigit()
+        and len(compact) in _CARD_LENGTHS
+        and luhn_valid(compact)
+    ):
+        # A phone number can pass the check digit too: if no card has it, try phones.
+        phones = _phone_forms(text) if _phone_like(text) else ()
+        return Search("card", compact, phones)
+    if "@" in text:
+        return Search("email", text)
+    if _MEMBER_ID.fullmatch(text):
+        return Search("id", text.upper())
+    if _phone_like(text):
+        return Search("phone", text, _phone_forms(text))
+    key = name_key(text)
+    return Search("name", key) if key else Search("all")
+
+
+def explicit(
+    *,
+    card: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    name: str | None = None,
+) -> Search | None:
+    """A search from the API's explicit filters (at most one is given); None for none."""
+    if card is not None:
+        return Search("card", card.strip())
+    if phone is not None:
+        text = " ".join(phone.split())
+        return Search("phone", text, _phone_forms(text))
+    if email is not None:
+        return Search("email", email.strip())
+    if name is not None:
+        key = name_key(name)
+        return Search("name", key) if key else Search("all")
+    return None
+
+
+def cursor_arity(search: Search) -> int:
+    return 2 if search.kind == "name" else 1
+
+
+def search_members(
+    conn: Connection, search: Search, limit: int, cursor: str | None
+) -> tuple[list[MemberSummary], str | None]:
+    """One page of members matching ``search`` and the cursor of the next page.
+
+    Order: (name_key, member_id) for a name search, member_id otherwise."""
+    after = decode_cursor(cursor, cursor_arity(search))
+    if search.kind == "name":
+        ids_and_keys = _by_name(conn, search.value, limit, after)
+        found = member_summaries(conn, [member_id for member_id, _ in ids_and_keys])
+        keys = dict(ids_and_keys)
+        return page_of(found, limit, lambda m: (keys[m.member_id], m.member_id))
+    after_id = str(after[0]) if after else None
+    ids = _member_ids(conn, search, limit, after_id)
+    return page_of(member_summaries(conn, ids), limit, lambda m: (m.member_id,))
+
+
+def _by_name(
+    conn: Connection, key: str, limit: int, after: list[Any] | None
+) -> list[tuple[str, str]]:
+    lower = key
+    conditions: list[ColumnElement[bool]] = [members.c.name_key < key + NAME_END]
+    if after is not None:
+        after_key, after_id = str(after[0]), str(after[1])
+        if after_key >= key:
+            lower = after_key
+            conditions.append(or_(members.c.name_key > after_key, members.c.member_id > after_id))
+    rows = conn.execute(
+        select(members.c.member_id, members.c.name_key)
+        .where(members.c.name_key >= lower, *conditions)
+        .order_by(members.c.name_key, members.c.member_id)
+        .limit(limit + 1)
+    )
+    return [(row.member_id, row.name_key) for row in rows]
+
+
+def _phone_keys(search: Search) -> list[str]:
+    return sorted({key for key in map(phone_key, search.phones) if key})
+
+
+def _member_ids(conn: Connection, search: Search, limit: int, after_id: str | None) -> list[str]:
+    where: list[ColumnElement[bool]] = []
+    if search.kind == "card":
+        owner = conn.execute(
+            select(cards.c.member_id).where(cards.c.card_number == search.value)
+        ).scalar_one_or_none()
+        if owner is not None:
+            return [owner] if after_id is None or owner > after_id else []
+        if not search.phones:
+            return []
+        where.append(members.c.phone_key.in_(_phone_keys(search)))
+    elif search.kind == "email":
+        where.append(members.c.email.in_(sorted({search.value, search.value.lower()})))
+    elif search.kind == "id":
+        where.append(members.c.member_id == search.value)
+    elif search.kind == "phone":
+        where.append(members.c.phone_key.in_(_phone_keys(search)))
+    if after_id is not None:
+        where.append(members.c.member_id > after_id)
+    rows = conn.execute(
+        select(members.c.member_id).where(*where).order_by(members.c.member_id).limit(limit + 1)
+    )
+    return [row.member_id for row in rows]
+
+
+def _member_cards(conn: Connection, member_ids: Sequence[str]) -> dict[str, list[CardState]]:
+    found: dict[str, list[CardState]] = {}
+    if not member_ids:
+        return found
+    rows = conn.execute(
+        select(cards.c.card_number, cards.c.member_id, cards.c.status, cards.c.blocked_reason)
+        .where(cards.c.member_id.in_(list(member_ids)))
+        .order_by(cards.c.created_at, cards.c.card_number)
+    )
+    for row in rows:
+        found.setdefault(row.member_id, []).append(
+            CardState(
+                card_number=row.card_number,
+                status="blocked" if row.status == "blocked" else "active",
+                blocked_reason=row.blocked_reason,
+            )
+        )
+    return found
+
+
+def member_summaries(conn: Connection, member_ids: Sequence[str]) -> list[MemberSummary]:
+    """The members, in the order given (those that exist)."""
+    if not member_ids:
+        return []
+    rows = conn.execute(
+        select(
+            members.c.member_id,
+            members.c.name,
+            members.c.phone,
+            members.c.email,
+            members.c.tier,
+            member_balances.c.points,
+        )
+        .join(member_balances, member_balances.c.member_id == members.c.member_id)
+        .where(members.c.member_id.in_(list(member_ids)))
+    )
+    by_id = {row.member_id: row for row in rows}
+    member_cards = _member_cards(conn, list(by_id))
+    return [
+        MemberSummary(
+            member_id=row.member_id,
+            name=row.name,
+            phone=row.phone,
+            email=row.email,
+            tier=row.tier,
+            balance=int(row.points),
+            cards=member_cards.get(row.member_id, []),
+        )
+        for member_id in member_ids
+        if (row := by_id.get(member_id)) is not None
+    ]
+
+
+def card_owner(conn: Connection, card_number: str) -> MemberSummary | None:
+    """The member who has ``card_number`` (active or blocked)."""
+    owner = conn.execute(
+        select(cards.c.member_id).where(cards.c.card_number == card_number)
+    ).scalar_one_or_none()
+    found = member_summaries(conn, [owner]) if owner is not None else []
+    return found[0] if found else None
+
+
+# ------------------------------------------------------------------------------------------
+# One member
+# ------------------------------------------------------------------------------------------
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def member_detail(conn: Connection, member_id: str) -> MemberDetail | None:
+    row = conn.execute(
+        select(members, member_balances.c.points, terminals.c.store_id)
+        .join(member_balances, member_balances.c.member_id == members.c.member_id)
+        .outerjoin(terminals, terminals.c.terminal_id == members.c.origin_terminal)
+        .where(members.c.member_id == member_id)
+    ).first()
+    if row is None:
+        return None
+    return MemberDetail(
+        member_id=row.member_id,
+        name=row.name,
+        phone=row.phone,
+        email=row.email,
+        tier=row.tier,
+        balance=int(row.points),
+        cards=_member_cards(conn, [member_id]).get(member_id, []),
+        local_member_id=row.local_member_id,
+        marketing_consent=bool(row.marketing_consent),
+        consent_text_version=row.consent_text_version,
+        created_at=_utc(row.created_at),
+        origin_terminal=row.origin_terminal,
+        origin_store=row.store_id,
+        origin_seq=None if row.origin_seq is None else int(row.origin_seq),
+        last_active_at=row.last_active_at,
+    )
+
+
+def member_balance(conn: Connection, member_id: str) -> Balance | None:
+    points = conn.execute(
+        select(member_balances.c.points).where(member_balances.c.member_id == member_id)
+    ).scalar_one_or_none()
+    return None if points is None else Balance(member_id=member_id, points=int(points))
+
+
+def _record_fields(record_text: str) -> tuple[str | None, str | None]:
+    """(receipt number, cashier id) from a stored journal record."""
+    try:
+        record = json.loads(record_text)
+    except ValueError:
+        return None, None
+    payload = record.get("payload") if isinstance(record, dict) else None
+    receipt = payload.get("receipt_no") if isinstance(payload, dict) else None
+    cashier = record.get("cashier_id") if isinstance(record, dict) else None
+    return (
+        receipt if isinstance(receipt, str) else None,
+        cashier if isinstance(cashier, str) else None,
+    )
+
+
+def _event_reason(record_text: str) -> str | None:
+    try:
+        record = json.loads(record_text)
+    except ValueError:
+        return None
+    reason = record.get("reason") if isinstance(record, dict) else None
+    return reason if isinstance(reason, str) else None
+
+
+def member_ledger(
+    conn: Connection, member_id: str, limit: int, cursor: str | None
+) -> tuple[list[LedgerPosting], str | None]:
+    """The member's postings, newest first, each with the till entry or HQ event behind it."""
+    after = decode_cursor(cursor, 1)
+    query = select(
+        postings.c.id,
+        postings.c.occurred_at,
+        postings.c.kind,
+        postings.c.amount,
+        postings.c.unit,
+        postings.c.terminal_id,
+        postings.c.seq,
+        postings.c.hq_event_id,
+    ).where(postings.c.member_id == member_id)
+    if after is not None:
+        try:
+            before = int(after[0])
+        except (TypeError, ValueError):
+            before = 0
+        query = query.where(postings.c.id < before)
+    rows = conn.execute(query.order_by(postings.c.id.desc()).limit(limit + 1)).all()
+    page, next_cursor = page_of(rows, limit, lambda row: (int(row.id),))
+    tills = _till_sources(
+        conn, {(row.terminal_id, int(row.seq)) for row in page if row.terminal_id is not None}
+    )
+    events = _hq_sources(
+        conn, {int(row.hq_event_id) for row in page if row.hq_event_id is not None}
+    )
+    lines = [
+        LedgerPosting(
+            id=int(row.id),
+            occurred_at=row.occurred_at,
+            kind=row.kind,
+            points=int(row.amount),
+            unit=row.unit,
+            till=tills.get((row.terminal_id, int(row.seq)))
+            if row.terminal_id is not None
+            else None,
+            hq=events.get(int(row.hq_event_id)) if row.hq_event_id is not None else None,
+        )
+        for row in page
+    ]
+    return lines, next_cursor
+
+
+def _till_sources(
+    conn: Connection, keys: set[tuple[str, int]]
+) -> dict[tuple[str, int], TillSource]:
+    if not keys:
+        return {}
+    rows = conn.execute(
+        select(
+            journal_entries.c.terminal_id,
+            journal_entries.c.seq,
+            journal_entries.c.kind,
+            journal_entries.c.record,
+            terminals.c.store_id,
+        )
+        .join(terminals, terminals.c.terminal_id == journal_entries.c.terminal_id)
+        .where(_entry_keys(keys))
+    )
+    found = {}
+    for row in rows:
+        receipt_no, cashier_id = _record_fields(row.record)
+        found[(row.terminal_id, int(row.seq))] = TillSource(
+            terminal_id=row.terminal_id,
+            store_id=row.store_id,
+            seq=int(row.seq),
+            entry_kind=row.kind,
+            receipt_no=receipt_no,
+            cashier_id=cashier_id,
+        )
+    # A posting always has its entry; should one be missing, still say where it came from.
+    for terminal_id, seq in keys - set(found):
+        found[(terminal_id, seq)] = TillSource(terminal_id=terminal_id, seq=seq)
+    return found
+
+
+def _entry_keys(keys: set[tuple[str, int]]) -> ColumnElement[bool]:
+    """(terminal_id, seq) IN keys, spelt so both databases search the primary key for each
+    till (SQLite answers a row-value IN by scanning the till's whole journal)."""
+    by_terminal: dict[str, list[int]] = {}
+    for terminal_id, seq in sorted(keys):
+        by_terminal.setdefault(terminal_id, []).append(seq)
+    return or_(
+        *(
+            and_(journal_entries.c.terminal_id == terminal_id, journal_entries.c.seq.in_(seqs))
+            for terminal_id, seqs in by_terminal.items()
+        )
+    )
+
+
+def _hq_sources(conn: Connection, event_ids: set[int]) -> dict[int, HqSource]:
+    if not event_ids:
+        return {}
+    rows = conn.execute(
+        select(hq_events.c.id, hq_events.c.kind, hq_events.c.actor, hq_events.c.record).where(
+            hq_events.c.id.in_(sorted(event_ids))
+        )
+    )
+    found = {
+        int(row.id): HqSource(
+            hq_event_id=int(row.id),
+            event_kind=row.kind,
+            actor=row.actor,
+            reason=_event_reason(row.record),
+        )
+        for row in rows
+    }
+    for event_id in event_ids - set(found):
+        found[event_id] = HqSource(hq_event_id=event_id)
+    return found
+
+
+MEMBER_EXCEPTIONS_SHOWN = 50
+
+
+def member_exceptions(
+    conn: Connection, member_id: str, limit: int = MEMBER_EXCEPTIONS_SHOWN
+) -> list[MemberException]:
+    """The member's exceptions, open ones first, newest first within each."""
+    rows = conn.execute(
+        select(
+            exceptions.c.id,
+            exceptions.c.kind,
+            exceptions.c.status,
+            exceptions.c.amount,
+            exceptions.c.detail,
+            exceptions.c.terminal_id,
+            exceptions.c.seq,
+            exceptions.c.created_at,
+            exceptions.c.resolved_by,
+        )
+        .where(exceptions.c.member_id == member_id)
+        .order_by(
+            case((exceptions.c.status == "open", 0), else_=1),
+            exceptions.c.created_at.desc(),
+            exceptions.c.id.desc(),
+        )
+        .limit(limit)
+    )
+    return [
+        MemberException(
+            id=int(row.id),
+            kind=row.kind,
+            status=row.status,
+            amount=int(row.amount),
+            detail=row.detail,
+            terminal_id=row.terminal_id,
+            seq=None if row.seq is None else int(row.seq),
+            created_at=_utc(row.created_at),
+            resolved_by=row.resolved_by,
+        )
+        for row in rows
+    ]
+
+
+# ------------------------------------------------------------------------------------------
+# Journal entries
+# ------------------------------------------------------------------------------------------
+
+
+def entry_view(conn: Connection, terminal_id: str, seq: int) -> JournalEntryView | None:
+    """The stored entry (terminal_id, seq), its postings and the entries that refer to it."""
+    row = conn.execute(
+        select(
+            journal_entries.c.terminal_id,
+            journal_entries.c.seq,
+            journal_entries.c.entry_id,
+            journal_entries.c.kind,
+            journal_entries.c.occurred_at,
+            journal_entries.c.received_at,
+            journal_entries.c.record,
+            terminals.c.store_id,
+            terminals.c.name,
+        )
+        .join(terminals, terminals.c.terminal_id == journal_entries.c.terminal_id)
+        .where(journal_entries.c.terminal_id == terminal_id, journal_entries.c.seq == seq)
+    ).first()
+    if row is None:
+        return None
+    record = json.loads(row.record)
+    receipt_no, cashier_id = _record_fields(row.record)
+    entry_postings = [
+        EntryPosting(
+            line=int(p.line),
+            account=p.account,
+            member_id=p.member_id,
+            unit=p.unit,
+            amount=int(p.amount),
+            kind=p.kind,
+        )
+        for p in conn.execute(
+            select(
+                postings.c.line,
+                postings.c.account,
+                postings.c.member_id,
+                postings.c.unit,
+                postings.c.amount,
+                postings.c.kind,
+            )
+            .where(postings.c.terminal_id == terminal_id, postings.c.seq == seq)
+            .order_by(postings.c.line)
+        )
+    ]
+    referred_by = [
+        EntryReference(terminal_id=r.terminal_id, seq=int(r.seq), kind=r.kind)
+        for r in conn.execute(
+            select(journal_entries.c.terminal_id, journal_entries.c.seq, journal_entries.c.kind)
+            .where(
+                and_(
+                    journal_entries.c.original_terminal == terminal_id,
+                    journal_entries.c.original_seq == seq,
+                )
+            )
+            .order_by(journal_entries.c.terminal_id, journal_entries.c.seq)
+        )
+    ]
+    member_ids = list(dict.fromkeys(p.member_id for p in entry_postings if p.member_id))
+    if not member_ids:
+        member_ids = _members_named_by(conn, record)
+    return JournalEntryView(
+        terminal_id=row.terminal_id,
+        store_id=row.store_id,
+        terminal_name=row.name,
+        seq=int(row.seq),
+        entry_id=row.entry_id,
+        kind=row.kind,
+        occurred_at=row.occurred_at,
+        received_at=_utc(row.received_at),
+        cashier_id=cashier_id,
+        receipt_no=receipt_no,
+        record=record,
+        postings=entry_postings,
+        referred_by=referred_by,
+        member_ids=member_ids,
+    )
+
+
+def _members_named_by(conn: Connection, record: dict[str, Any]) -> list[str]:
+    """Members an entry without member postings concerns: by its member id or its card."""
+    payload = record.get("payload")
+    if not isinstance(payload, dict):
+        return []
+    member = payload.get("member")
+    candidates: list[str] = []
+    if isinstance(member, dict):
+        if isinstance(member.get("member_id"), str):
+            return [member["member_id"]]
+        if isinstance(member.get("card_number"), str):
+            candidates.append(member["card_number"])
+    for key in ("card_number", "new_card_number"):
+        if isinstance(payload.get(key), str):
+            candidates.append(payload[key])
+    if not candidates:
+        return []
+    rows = conn.execute(
+        select(cards.c.member_id).where(cards.c.card_number.in_(candidates)).distinct()
+    )
+    return sorted(row.member_id for row in rows)

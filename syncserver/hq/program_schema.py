@@ -1,0 +1,302 @@
+"""How each field of :class:`shared.rules.ProgramRules` is shown to HQ staff: its label, its
+kind of input, and where it sits in the document.
+
+The dashboard's program editor, the plain-language summary and the version diff all read this
+one description, and a test walks ``ProgramRules.model_fields`` to prove every field of the
+model appears here exactly once (a new rules field cannot be silently missing from the form).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "LIST_BY_PATH",
+    "SECTIONS",
+    "WEEKDAYS",
+    "FieldSpec",
+    "Kind",
+    "ListSpec",
+    "SectionSpec",
+    "document_paths",
+]
+
+Kind = Literal[
+    "text",  # a non-empty name (id, code, SKU, category)
+    "int",  # a whole number; empty means the model's default
+    "optional_int",  # a whole number or empty (null)
+    "money",  # minor units in the document, typed as a decimal amount ("3.50")
+    "ratio",  # an exact ratio string: "1.5" or "3/2"
+    "bool",  # a checkbox
+    "currency",  # a select of the known currencies
+    "rounding",  # a select of shared.money.Rounding
+    "date",  # ISO date or empty (open)
+    "names",  # comma-separated names, empty = all (null)
+    "weekdays",  # checkboxes 0..6, none = every day (null)
+    "hours",  # [from, to) whole hours, both empty = all day (null)
+    "target",  # a unit bonus's "sku" or "category"
+    "datetime",  # a local date and time (the editor's sample basket)
+]
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    key: str
+    """The document key (inside its section or list item)."""
+    label: str
+    kind: Kind
+    help: str = ""
+    required: bool = False
+    """Empty input is an error ("required") rather than the model's default or null."""
+    readonly: bool = False
+    empty: str = ""
+    """What an empty value means, in summaries and diffs ("no maximum")."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListSpec:
+    path: str
+    """Dotted document path of the list: "campaigns", "earn.category_multipliers"."""
+    title: str
+    item: str
+    """What one row is called: "Campaign", "Category multiplier"."""
+    shape: Literal["models", "mapping", "names", "bonuses"]
+    """models: a list of objects; mapping: an object of name -> value (first field is the
+    key); names: a list of strings (one field); bonuses: unit bonuses (sku or category)."""
+    fields: tuple[FieldSpec, ...]
+    help: str = ""
+    wide: bool = False
+    """Rows with many fields are laid out as cards rather than table rows."""
+
+    @property
+    def key(self) -> str:
+        return self.path.rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class SectionSpec:
+    key: str | None
+    """The document key of the section's object ("earn"), or None for top-level fields."""
+    anchor: str
+    title: str
+    fields: tuple[FieldSpec, ...] = ()
+    lists: tuple[ListSpec, ...] = ()
+    help: str = ""
+
+    def path(self, field: FieldSpec) -> str:
+        return f"{self.key}.{field.key}" if self.key else field.key
+
+
+_CAMPAIGNS = ListSpec(
+    path="campaigns",
+    title="Campaigns",
+    item="Campaign",
+    shape="models",
+    wide=True,
+    help=(
+        "A promotion: a multiplier (at least 1) on the lines it targets, and/or bonus points "
+        "once per qualifying order. Leave a filter empty to mean 'all'. Where several "
+        "campaigns match a line, the highest multiplier wins; bonuses add up."
+    ),
+    fields=(
+        FieldSpec("id", "Campaign id", "text", "short, unique, e.g. spring-bonus", required=True),
+        FieldSpec("name", "Name", "text", "printed on receipts", required=True),
+        FieldSpec("multiplier", "Multiplier", "ratio", "1 = no multiplier; 2 = double points"),
+        FieldSpec("bonus_points", "Bonus points per order", "int"),
+        FieldSpec("starts", "Starts", "date", "inclusive; empty = open"),
+        FieldSpec("ends", "Ends", "date", "inclusive; empty = open"),
+        FieldSpec("weekdays", "Weekdays", "weekdays", "none ticked = every day"),
+        FieldSpec("hours", "Hours", "hours", "from (inclusive) to (exclusive); 22–2 wraps"),
+        FieldSpec("stores", "Stores", "names", "comma-separated store ids; empty = all"),
+        FieldSpec("categories", "Categories", "names", "comma-separated; empty = all lines"),
+        FieldSpec("skus", "SKUs", "names", "comma-separated; empty = all lines"),
+        FieldSpec("min_spend_minor", "Minimum spend on its items", "money"),
+    ),
+)
+
+_TIERS = ListSpec(
+    path="tiers",
+    title="Tiers",
+    item="Tier",
+    shape="models",
+    help="Membership levels; a tier's multiplier applies to every line its members buy.",
+    fields=(
+        FieldSpec("code", "Code", "text", required=True),
+        FieldSpec("name", "Name", "text", required=True),
+        FieldSpec("threshold_points", "Threshold (points)", "int", required=True),
+        FieldSpec("multiplier", "Multiplier", "ratio"),
+    ),
+)
+
+SECTIONS: tuple[SectionSpec, ...] = (
+    SectionSpec(
+        key=None,
+        anchor="section-program",
+        title="Program",
+        fields=(
+            FieldSpec(
+                "program_id",
+                "Program id",
+                "text",
+                "fixed once a version is published",
+                required=True,
+            ),
+            FieldSpec("currency", "Currency", "currency", required=True),
+            FieldSpec(
+                "rounding",
+                "Rounding of each line's points",
+                "rounding",
+                "down never issues a fraction of a point too many",
+                required=True,
+            ),
+        ),
+    ),
+    SectionSpec(
+        key="earn",
+        anchor="section-earn",
+        title="Earning",
+        fields=(
+            FieldSpec(
+                "points_per_unit",
+                "Points per spend unit",
+                "ratio",
+                'exact: "1", "1.5" or "3/2"',
+                required=True,
+            ),
+            FieldSpec(
+                "spend_unit_minor",
+                "Spend unit",
+                "money",
+                "e.g. 1.00 = points per whole euro",
+                required=True,
+            ),
+            FieldSpec("min_spend_minor", "Minimum spend", "money", "below it an order earns 0"),
+            FieldSpec("per_order_points", "Visit bonus (points per order)", "int"),
+            FieldSpec(
+                "earn_on_discounted",
+                "Spend paid with redeemed points still earns",
+                "bool",
+            ),
+        ),
+        lists=(
+            ListSpec(
+                path="earn.category_multipliers",
+                title="Category multipliers",
+                item="Category multiplier",
+                shape="mapping",
+                help="Multiply the points of every line in a category (0 = no points).",
+                fields=(
+                    FieldSpec("category", "Category", "text", required=True),
+                    FieldSpec("multiplier", "Multiplier", "ratio", required=True),
+                ),
+            ),
+            ListSpec(
+                path="earn.sku_multipliers",
+                title="SKU multipliers",
+                item="SKU multiplier",
+                shape="mapping",
+                help="A SKU's multiplier replaces its category's.",
+                fields=(
+                    FieldSpec("sku", "SKU", "text", required=True),
+                    FieldSpec("multiplier", "Multiplier", "ratio", required=True),
+                ),
+            ),
+            ListSpec(
+                path="earn.excluded_categories",
+                title="Excluded categories",
+                item="Excluded category",
+                shape="names",
+                help="Never earn and never count as spend (tobacco, gift cards, deposits).",
+                fields=(FieldSpec("category", "Category", "text", required=True),),
+            ),
+            ListSpec(
+                path="earn.excluded_skus",
+                title="Excluded SKUs",
+                item="Excluded SKU",
+                shape="names",
+                fields=(FieldSpec("sku", "SKU", "text", required=True),),
+            ),
+            ListSpec(
+                path="earn.unit_bonuses",
+                title="Unit bonuses",
+                item="Unit bonus",
+                shape="bonuses",
+                help="Fixed points per unit bought, added after all multipliers.",
+                fields=(
+                    FieldSpec("applies_to", "Applies to", "target", required=True),
+                    FieldSpec("name", "SKU or category", "text", required=True),
+                    FieldSpec("points_per_unit", "Points per unit", "int", required=True),
+                ),
+            ),
+        ),
+    ),
+    SectionSpec(key=None, anchor="section-campaigns", title="Campaigns", lists=(_CAMPAIGNS,)),
+    SectionSpec(key=None, anchor="section-tiers", title="Tiers", lists=(_TIERS,)),
+    SectionSpec(
+        key="redemption",
+        anchor="section-redemption",
+        title="Redemption",
+        help="Points points are worth the value; every redemption is a whole number of cents.",
+        fields=(
+            FieldSpec("points", "Points", "int", "this many points …", required=True),
+            FieldSpec("value_minor", "… are worth", "money", required=True),
+            FieldSpec(
+                "step_points",
+                "Redeem in steps of (points)",
+                "optional_int",
+                "empty = points",
+                empty="the points above",
+            ),
+            FieldSpec("min_points", "Minimum per redemption (points)", "int"),
+            FieldSpec(
+                "max_points_per_transaction",
+                "Maximum per transaction (points)",
+                "optional_int",
+                "empty = no maximum",
+                empty="no maximum",
+            ),
+            FieldSpec("max_basket_percent", "Maximum share of the basket (%)", "int", "1–100"),
+        ),
+    ),
+    SectionSpec(
+        key="offline",
+        anchor="section-offline",
+        title="Offline tills",
+        fields=(
+            FieldSpec(
+                "redemption_cap_points_per_day",
+                "Offline redemption cap (points per member per day)",
+                "int",
+                "the till refuses more while it cannot reach HQ",
+                required=True,
+            ),
+        ),
+    ),
+)
+
+LIST_BY_PATH: dict[str, ListSpec] = {
+    spec.path: spec for section in SECTIONS for spec in section.lists
+}
+
+
+def document_paths() -> Iterator[str]:
+    """Every document field the spec covers, as dotted paths ("campaigns.hours"), plus
+    ``version`` (which the editor sets itself)."""
+    yield "version"
+    for section in SECTIONS:
+        for field in section.fields:
+            yield section.path(field)
+        for spec in section.lists:
+            if spec.shape == "models":
+                for field in spec.fields:
+                    yield f"{spec.path}.{field.key}"
+            elif spec.shape == "bonuses":
+                yield f"{spec.path}.sku"
+                yield f"{spec.path}.category"
+                yield f"{spec.path}.points_per_unit"
+            else:
+                yield spec.path

@@ -1,0 +1,232 @@
+"""The program's JSON API: the current version, the history, a sample basket's points (the
+shared engine's own arithmetic), publishing (admin only, audited, versions only go forward),
+and the CLI's publishing still recorded as ``cli``."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from shared.rules import BasketLine, EarnContext, ProgramRules, compute_earn
+from syncserver.hq.rules import publish_rules
+from syncserver.storage.database import Database
+from syncserver.storage.schema import audit_log, rules_versions
+from tests.server.helpers import PULL, bearer, demo_rules_json
+from tests.server.hq.helpers import prepare_hq, serve
+
+API = "/api/v1/program"
+
+BASKET: dict[str, Any] = {
+    "store_id": "quayside",
+    "local_time": "2025-06-07T19:15:00",  # Saturday at the Quayside opening, late bakery on
+    "tier": "gold",
+    "order_discount_minor": 300,
+    "lines": [
+        {"sku": "STRAWB", "category": "fruit-veg", "quantity": 2, "unit_price_minor": 299},
+        {"sku": "SOURDOUGH", "category": "bakery", "quantity": 1, "unit_price_minor": 420},
+        {"sku": "4011", "category": "fruit-veg", "quantity": 3, "unit_price_minor": 45},
+        {"sku": "CIG-20", "category": "tobacco", "quantity": 1, "unit_price_minor": 850},
+        {"sku": "8710398527431", "category": "dairy", "quantity": 2, "unit_price_minor": 199},
+    ],
+}
+
+
+def _engine(rules: ProgramRules, basket: dict[str, Any]) -> dict[str, Any]:
+    """What shared compute_earn says about ``basket``, as JSON."""
+    lines = [
+        BasketLine(
+            line_no=n,
+            sku=line["sku"],
+            category=line["category"],
+            quantity=line["quantity"],
+            net_minor=line["quantity"] * line["unit_price_minor"],
+        )
+        for n, line in enumerate(basket["lines"], start=1)
+    ]
+    context = EarnContext(
+        store_id=basket["store_id"],
+        local_time=datetime.fromisoformat(basket["local_time"]),
+        tier=basket["tier"],
+    )
+    result = compute_earn(
+        rules, lines, context, order_discount_minor=basket.get("order_discount_minor", 0)
+    )
+    return result.model_dump(mode="json")
+
+
+def _next_version(**earn: Any) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(demo_rules_json())
+    document["version"] = 4
+    document["earn"].update(earn)
+    return document
+
+
+def test_current_version_history_and_one_version(database: Database) -> None:
+    hq = prepare_hq(database, with_members=False)
+    with serve(database) as url, httpx.Client(base_url=url, timeout=30) as client:
+        current = client.get(API, headers=hq.viewer.headers)
+        assert current.status_code == 200
+        body = current.json()
+        assert (body["version"], body["program_id"]) == (3, "harbour-grocers-rewards")
+        assert body["published_by"] == "cli"  # `syncserver program load` / publish_rules
+        assert ProgramRules.model_validate(body["document"]) == ProgramRules.from_json(
+            demo_rules_json()
+        )
+        for version in (4, 5, 6):
+            document = _next_version(per_order_points=version)
+            document["version"] = version
+            reply = client.post(
+                f"{API}/versions",
+                json={"document": document, "note": f"visit bonus {version}"},
+                headers=hq.admin.headers,
+            )
+            assert reply.status_code == 201, reply.text
+        first = client.get(f"{API}/versions", params={"limit": 2}, headers=hq.viewer.headers)
+        assert [v["version"] for v in first.json()["items"]] == [6, 5]
+        assert first.json()["items"][0]["note"] == "visit bonus 6"
+        assert "document" not in first.json()["items"][0]
+        rest = client.get(
+            f"{API}/versions",
+            params={"limit": 2, "cursor": first.json()["next_cursor"]},
+            headers=hq.viewer.headers,
+        ).json()
+        assert [v["version"] for v in rest["items"]] == [4, 3]
+        assert rest["next_cursor"] is None  # the last page
+        bad = client.get(f"{API}/versions", params={"cursor": "nope"}, headers=hq.viewer.headers)
+        assert bad.status_code == 422
+        five = client.get(f"{API}/versions/5", headers=hq.viewer.headers).json()
+        assert (five["version"], five["published_by"], five["note"]) == (5, "ada", "visit bonus 5")
+        assert five["document"]["earn"]["per_order_points"] == 5
+        assert client.get(API, headers=hq.viewer.headers).json()["version"] == 6
+        missing = client.get(f"{API}/versions/99", headers=hq.viewer.headers)
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "not_found"
+
+
+def test_preview_is_the_shared_engine(database: Database) -> None:
+    hq = prepare_hq(database, with_members=False)
+    published = ProgramRules.from_json(demo_rules_json())
+    draft = _next_version(points_per_unit="3/2", category_multipliers={"bakery": "4"})
+    with serve(database) as url, httpx.Client(base_url=url, timeout=30) as client:
+        current = client.post(f"{API}/preview", json={"basket": BASKET}, headers=hq.viewer.headers)
+        assert current.status_code == 200, current.text
+        body = current.json()
+        assert body["earn"] == _engine(published, BASKET)
+        assert body["earn"]["total_points"] > 0
+        assert body["basket_total_minor"] == 598 + 420 + 135 + 850 + 398
+        assert body["receipt"][-1] == f"Total: {body['earn']['total_points']:,} pts"
+        tried = client.post(
+            f"{API}/preview", json={"document": draft, "basket": BASKET}, headers=hq.viewer.headers
+        )
+        assert tried.status_code == 200, tried.text
+        expected = _engine(ProgramRules.model_validate(draft), BASKET)
+        assert tried.json()["earn"] == expected
+        assert expected["total_points"] != body["earn"]["total_points"]
+
+        # Bad input is refused with the path of what is wrong.
+        draft["earn"]["spend_unit_minor"] = 100.0
+        invalid = client.post(
+            f"{API}/preview", json={"document": draft, "basket": BASKET}, headers=hq.viewer.headers
+        )
+        assert invalid.status_code == 422
+        assert "document.earn.spend_unit_minor" in invalid.json()["error"]["message"]
+        floats = {**BASKET, "lines": [{**BASKET["lines"][0], "unit_price_minor": 2.99}]}
+        refused = client.post(f"{API}/preview", json={"basket": floats}, headers=hq.viewer.headers)
+        assert refused.status_code == 422
+        assert "basket.lines.0.unit_price_minor" in refused.json()["error"]["message"]
+        empty = client.post(
+            f"{API}/preview", json={"basket": {"lines": []}}, headers=hq.viewer.headers
+        )
+        assert empty.status_code == 422
+        # A till's token reads no HQ data.
+        _, till = hq.server.terminal()
+        assert (
+            client.post(f"{API}/preview", json={"basket": BASKET}, headers=bearer(till)).status_code
+            == 403
+        )
+
+
+def test_publishing_is_for_admins_and_goes_forward_only(database: Database) -> None:
+    hq = prepare_hq(database, with_members=False)
+    _, till = hq.server.terminal()
+    document = _next_version(category_multipliers={"fruit-veg": "3"})
+    with serve(database) as url, httpx.Client(base_url=url, timeout=30) as client:
+        cursor = client.get(PULL, params={"since": 0}, headers=bearer(till)).json()["cursor"]
+        body = {"document": document, "note": "Fruit and veg x3"}
+        for who in (hq.viewer, hq.manager):
+            refused = client.post(f"{API}/versions", json=body, headers=who.headers)
+            assert refused.status_code == 403
+            assert "needs the admin role" in refused.json()["error"]["message"]
+        assert client.post(f"{API}/versions", json=body, headers=bearer(till)).status_code == 403
+        assert client.post(f"{API}/versions", json=body).status_code == 401
+
+        no_note = client.post(
+            f"{API}/versions", json={"document": document, "note": " "}, headers=hq.admin.headers
+        )
+        assert no_note.status_code == 422
+        assert "note" in no_note.json()["error"]["message"]
+        broken = json.loads(json.dumps(document))
+        broken["campaigns"][0]["multiplier"] = "0.5"
+        invalid = client.post(
+            f"{API}/versions", json={**body, "document": broken}, headers=hq.admin.headers
+        )
+        assert invalid.status_code == 422
+        assert "document.campaigns.0.multiplier" in invalid.json()["error"]["message"]
+
+        created = client.post(f"{API}/versions", json=body, headers=hq.admin.headers)
+        assert created.status_code == 201, created.text
+        assert (created.json()["version"], created.json()["published_by"]) == (4, "ada")
+        again = client.post(f"{API}/versions", json=body, headers=hq.admin.headers)
+        assert again.status_code == 409
+        assert "version 4 is already published by ada" in again.json()["error"]["message"]
+        older = client.post(
+            f"{API}/versions",
+            json={**body, "document": {**document, "version": 2}},
+            headers=hq.admin.headers,
+        )
+        assert older.status_code == 409
+        assert "versions only go forward: publish as version 5" in older.json()["error"]["message"]
+        other = client.post(
+            f"{API}/versions",
+            json={**body, "document": {**document, "version": 5, "program_id": "other"}},
+            headers=hq.admin.headers,
+        )
+        assert other.status_code == 409
+        assert (
+            "this server runs program 'harbour-grocers-rewards'" in other.json()["error"]["message"]
+        )
+
+        pulled = client.get(PULL, params={"since": cursor}, headers=bearer(till)).json()
+    assert [r["version"] for r in pulled["rules"]] == [4]
+    assert pulled["rules"][0]["earn"]["category_multipliers"]["fruit-veg"] == "3"
+    with database.read() as conn:
+        versions = conn.execute(select(rules_versions.c.version)).scalars().all()
+        audits = conn.execute(
+            select(audit_log).where(audit_log.c.action == "program.publish")
+        ).all()
+    assert sorted(versions) == [3, 4]
+    assert [(a.actor, a.target_id) for a in audits] == [("cli", "3"), ("ada", "4")]
+    detail = json.loads(audits[1].detail)
+    assert (detail["via"], detail["note"]) == ("api", "Fruit and veg x3")
+
+
+def test_the_cli_path_keeps_its_signature_and_is_audited(database: Database) -> None:
+    hq = prepare_hq(database, with_members=False)
+    document = _next_version(per_order_points=7)
+    # Loading the same file twice is harmless and records nothing the second time.
+    assert publish_rules(database, json.dumps(document)).published is True
+    assert publish_rules(database, json.dumps(document)).published is False
+    with database.read() as conn:
+        row = conn.execute(select(rules_versions).where(rules_versions.c.version == 4)).one()
+        audits = conn.execute(
+            select(audit_log.c.actor, audit_log.c.target_id).where(
+                audit_log.c.action == "program.publish"
+            )
+        ).all()
+    assert (row.published_by, row.note) == ("cli", None)
+    assert [tuple(a) for a in audits] == [("cli", "3"), ("cli", "4")]
+    assert hq.admin.username == "ada"
