@@ -136,7 +136,8 @@ members = Table(
     Column("last_active_at", String(32)),
     # The phone number's digits only: "+49 170 555-0000" finds "+491705550000".
     Column("phone_key", String(64)),
-    Index(None, "name_key"),
+    # Name search pages by (name_key, member_id): the index gives that order without a sort.
+    Index(None, "name_key", "member_id"),
     Index(None, "last_active_at"),
     Index(None, "phone_key"),
     Index(None, "email"),

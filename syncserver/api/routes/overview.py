@@ -1,7 +1,183 @@
-"""HQ API: overview."""
+"""HQ API: the overview (the same figures as the dashboard's home page)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from urllib.parse import urlencode
+
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from shared.money import Money, format_points
+from shared.protocol import ErrorBody
+from syncserver.api.deps import DatabaseDep, ViewerDep
+from syncserver.hq.overview import ACTIVE_WINDOWS, OFFLINE_AFTER, SERIES_DAYS, load_overview
+from syncserver.storage.database import Database
+
+__all__ = ["OverviewView", "overview_view", "router"]
 
 router = APIRouter(prefix="/api/v1/overview", tags=["overview"])
+
+OFFLINE_LIST_LIMIT = 50
+"""Offline tills listed at most (the count is always complete; /terminals has them all)."""
+
+
+class MoneyView(BaseModel):
+    minor: int = Field(description="Integer minor units (cents).")
+    currency: str = Field(description="ISO 4217 code.")
+    text: str = Field(description='Formatted for people, e.g. "€1,234.56".')
+
+    @classmethod
+    def of(cls, money: Money) -> MoneyView:
+        return cls(minor=money.minor, currency=money.currency, text=money.format())
+
+
+class PointValueView(BaseModel):
+    points: int
+    value_minor: int = Field(description="What `points` points are worth, in minor units.")
+    currency: str
+    rules_version: int = Field(description="The newest published rules version (its rate).")
+    text: str = Field(description='For people, e.g. "100 pts = €1.00".')
+
+
+class MembersFigures(BaseModel):
+    total: int
+    active_30_days: int = Field(description="Members with till activity in the last 30 days.")
+    active_90_days: int = Field(description="Members with till activity in the last 90 days.")
+
+
+class Liability(BaseModel):
+    points: int = Field(description="Points outstanding: the sum of all member balances.")
+    money: MoneyView | None = Field(
+        description="Their value at the program's point value (nearest minor unit, halves "
+        "away from zero); null until a rules version is published."
+    )
+    point_value: PointValueView | None
+
+
+class DayView(BaseModel):
+    day: date = Field(description="A UTC day.")
+    issued: int = Field(description="Points earned at tills, less voided earn.")
+    redeemed: int = Field(
+        description="Points redeemed at tills, less voided redemptions and points returns "
+        "gave back."
+    )
+    reversed: int = Field(description="Earned points that returns took back.")
+
+
+class ExceptionKindView(BaseModel):
+    kind: str
+    count: int
+    link: str = Field(description="The dashboard's exceptions queue, filtered to this kind.")
+
+
+class OpenExceptions(BaseModel):
+    total: int
+    by_kind: list[ExceptionKindView]
+
+
+class OfflineTillView(BaseModel):
+    terminal_id: str
+    store_id: str
+    name: str
+    last_contact: datetime | None = Field(
+        description="The later of its last push and last pull; null: never in contact."
+    )
+
+
+class OfflineTills(BaseModel):
+    count: int
+    after_minutes: int = Field(description="Silent for longer than this counts as offline.")
+    tills: list[OfflineTillView] = Field(
+        description=f"The longest silent first, at most {OFFLINE_LIST_LIMIT}."
+    )
+    link: str = "/terminals"
+
+
+class OverviewView(BaseModel):
+    as_of: datetime = Field(
+        description="When the member, liability and daily figures were computed."
+    )
+    cached: bool = Field(
+        description="Those figures came from the server's short cache (large programs)."
+    )
+    age_seconds: int = Field(description="How old those figures are.")
+    members: MembersFigures
+    liability: Liability
+    days: list[DayView] = Field(description=f"The last {SERIES_DAYS} UTC days, oldest first.")
+    issued_total: int = Field(description="Issued over the days shown.")
+    redeemed_total: int = Field(description="Redeemed over the days shown.")
+    open_exceptions: OpenExceptions
+    offline_tills: OfflineTills
+
+
+def exceptions_link(kind: str) -> str:
+    return "/exceptions?" + urlencode({"kind": kind})
+
+
+def overview_view(database: Database) -> OverviewView:
+    """The overview as the API answers it (the dashboard renders the same object)."""
+    overview = load_overview(database)
+    figures = overview.figures
+    value = overview.point_value
+    liability = overview.liability
+    short, long = ACTIVE_WINDOWS
+    return OverviewView(
+        as_of=figures.computed_at,
+        cached=overview.cached,
+        age_seconds=int(overview.age.total_seconds()),
+        members=MembersFigures(
+            total=figures.members_total,
+            active_30_days=figures.active[short],
+            active_90_days=figures.active[long],
+        ),
+        liability=Liability(
+            points=figures.points_outstanding,
+            money=MoneyView.of(liability) if liability is not None else None,
+            point_value=PointValueView(
+                points=value.points,
+                value_minor=value.value_minor,
+                currency=value.currency,
+                rules_version=value.rules_version,
+                text=f"{format_points(value.points)} = "
+                f"{Money(value.value_minor, value.currency).format()}",
+            )
+            if value is not None
+            else None,
+        ),
+        days=[
+            DayView(day=d.day, issued=d.issued, redeemed=d.redeemed, reversed=d.reversed)
+            for d in figures.days
+        ],
+        issued_total=sum(d.issued for d in figures.days),
+        redeemed_total=sum(d.redeemed for d in figures.days),
+        open_exceptions=OpenExceptions(
+            total=overview.open_exceptions_total,
+            by_kind=[
+                ExceptionKindView(kind=e.kind, count=e.count, link=exceptions_link(e.kind))
+                for e in overview.open_exceptions
+            ],
+        ),
+        offline_tills=OfflineTills(
+            count=len(overview.offline_tills),
+            after_minutes=int(OFFLINE_AFTER.total_seconds() // 60),
+            tills=[
+                OfflineTillView(
+                    terminal_id=t.terminal_id,
+                    store_id=t.store_id,
+                    name=t.name,
+                    last_contact=t.last_contact,
+                )
+                for t in overview.offline_tills[:OFFLINE_LIST_LIMIT]
+            ],
+        ),
+    )
+
+
+@router.get("", responses={s: {"model": ErrorBody} for s in (401, 403)})
+def get_overview(_user: ViewerDep, database: DatabaseDep) -> OverviewView:
+    """Members (total, active in 30 and 90 days), points outstanding in points and money,
+    points issued and redeemed per day over the last 30 days, open exceptions by kind and
+    tills offline for more than an hour. Large programs get the member, liability and daily
+    figures from a cache of at most about a minute (``as_of``, ``cached``)."""
+    return overview_view(database)

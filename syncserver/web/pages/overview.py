@@ -1,7 +1,29 @@
-"""Dashboard: overview."""
+"""Dashboard: the overview (home page)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from syncserver.api.deps import DatabaseDep
+from syncserver.api.routes.overview import overview_view
+from syncserver.hq.overview import CACHE_MAX_AGE
+from syncserver.web.session import ViewerPage
+from syncserver.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(request: Request, session: ViewerPage, database: DatabaseDep) -> HTMLResponse:
+    view = overview_view(database)
+    # The chart reads exactly what GET /api/v1/overview answers as "days".
+    chart = view.model_dump(mode="json")["days"]
+    return render(
+        request,
+        "overview.html",
+        session,
+        view=view,
+        chart=chart,
+        refresh_seconds=int(CACHE_MAX_AGE.total_seconds()),
+    )

@@ -46,7 +46,7 @@ def upgrade() -> None:
     _fill_phone_keys()
     op.drop_index("ix_members_phone", "members")
     op.create_index("ix_members_phone_key", "members", ["phone_key"])
-    op.create_index("ix_members_name_key", "members", ["name_key"])
+    op.create_index("ix_members_name_key_member_id", "members", ["name_key", "member_id"])
     op.create_index("ix_members_last_active_at", "members", ["last_active_at"])
     op.drop_index("ix_postings_member_id", "postings")
     op.create_index("ix_postings_member_id_id", "postings", ["member_id", "id"])
@@ -158,7 +158,7 @@ def downgrade() -> None:
     op.drop_index("ix_postings_member_id_id", "postings")
     op.create_index("ix_postings_member_id", "postings", ["member_id"])
     op.drop_index("ix_members_last_active_at", "members")
-    op.drop_index("ix_members_name_key", "members")
+    op.drop_index("ix_members_name_key_member_id", "members")
     op.drop_index("ix_members_phone_key", "members")
     op.create_index("ix_members_phone", "members", ["phone"])
     with op.batch_alter_table("members") as table:

@@ -1,0 +1,462 @@
+"""The HQ overview: the figures on the dashboard's home page and ``GET /api/v1/overview``.
+
+Pure read queries (each takes a connection), plus :class:`OverviewCache`, which keeps the
+expensive ones from running on every page view of a large program.
+
+What each figure means:
+
+* **Members**: every row of ``members``. **Active in the last N days**: members whose
+  ``last_active_at`` (the time of their latest posting from a till, ISO text like
+  ``postings.occurred_at``; stamped by ``LedgerContext.finish`` and never moved backwards)
+  is at or after *now - N days*. HQ imports and adjustments do not make a member active.
+* **Points outstanding** (the liability): the sum of every member's balance
+  (``member_balances``), overdrawn members included (their negative balance is owed *to* the
+  program). Its **money value** uses the point value of the newest published rules version:
+  ``redemption.points`` points are worth ``redemption.value_minor`` minor units of the
+  program's currency. The product is exact when it is a whole number of minor units and
+  rounded to the nearest minor unit otherwise (``Rounding.HALF_UP``: halves away from zero).
+* **Points issued / redeemed per day** (last :data:`SERIES_DAYS` days, UTC days, today
+  included): the day's movement of two program accounts, by the postings' ``occurred_at``
+  (when the sale happened at the till, not when it reached HQ):
+
+  - *issued* = minus the sum of postings on ``program:issued``: points earned at tills
+    (kind ``earn``), less the earn of sales voided that day (kind ``void``; a voided sale
+    never happened);
+  - *redeemed* = the sum of postings on ``program:redeemed``: points spent at tills (kind
+    ``redeem``), less voided redemptions (``void``) and less redeemed points a return gave
+    back to the member (``restore``);
+  - *reversed* (shown beside them, not in the chart) = the sum on ``program:reversed``:
+    earned points that returns took back. The ledger keeps these off ``program:issued``, so
+    *issued* is not reduced by returns.
+
+  HQ adjustments, imports and write-offs (``program:adjusted`` / ``program:written_off``)
+  are in none of the three. Summed over all days, each series equals its account's balance.
+* **Open exceptions**: ``exceptions`` with status ``open``, in total and by kind.
+* **Tills offline**: registered, not revoked, and whose last contact (the later of
+  ``last_push_at`` and ``last_pull_at``) is more than :data:`OFFLINE_AFTER` ago, or never.
+
+Cost with 1,000,000 members (``bench/hq_bench.py``: 5.4 million postings over 120 days; p50
+SQLite / PostgreSQL): member total 7 / 40 ms (a count over one index), active in 30 days
+14 / 59 ms and in 90 days 23 / 80 ms (ranges of the ``last_active_at`` index), points
+outstanding 51 / 46 ms (one pass over ``member_balances``), issued/redeemed per day 750 / 500 ms
+(a month of postings, 1.3 million rows, through the ``occurred_at`` index, then grouped).
+Together about 0.9 / 1.2 s: too slow for every page view. So :class:`OverviewCache` keeps
+them once they have proved slow (> :data:`SLOW_MS`) for :data:`CACHE_MAX_AGE`, then serves
+the old figures while one background thread computes new ones, and the page shows their age
+(cached page view: about 6 / 9 ms). Only the first view after a server start waits for them.
+Where they are cheap (a small program, the tests) they are computed on every view.
+Open exceptions, offline tills and the point value are small indexed reads, always live.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+
+from sqlalchemy import Connection, func, select
+
+from shared.journal import format_utc
+from shared.money import Money, Rounding, round_fraction
+from syncserver.hq.terminals import OFFLINE_AFTER
+from syncserver.ledger.accounts import ISSUED, REDEEMED, REVERSED
+from syncserver.settings import utc_now
+from syncserver.storage.database import Database
+from syncserver.storage.rules import parse_rules
+from syncserver.storage.schema import (
+    exceptions,
+    member_balances,
+    members,
+    postings,
+    rules_versions,
+    terminals,
+)
+
+__all__ = [
+    "ACTIVE_WINDOWS",
+    "CACHE_MAX_AGE",
+    "OFFLINE_AFTER",
+    "OVERVIEW_CACHE",
+    "SERIES_DAYS",
+    "SLOW_MS",
+    "DayFigures",
+    "ExceptionCount",
+    "Figures",
+    "OfflineTill",
+    "Overview",
+    "OverviewCache",
+    "PointValue",
+    "active_members",
+    "compute_figures",
+    "daily_series",
+    "load_overview",
+    "offline_tills",
+    "open_exceptions",
+    "point_value",
+    "points_outstanding",
+    "series_days",
+    "total_members",
+]
+
+log = logging.getLogger(__name__)
+
+ACTIVE_WINDOWS = (30, 90)
+"""Days for the "active members" figures."""
+SERIES_DAYS = 30
+"""Days in the issued/redeemed series (UTC days, today included)."""
+SLOW_MS = 200.0
+"""The heavy figures are cached once computing them took longer than this."""
+CACHE_MAX_AGE = timedelta(seconds=60)
+"""How old cached heavy figures may get before a background refresh starts."""
+OPEN = "open"
+
+
+# --- the figures ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PointValue:
+    """``points`` points are worth ``value_minor`` minor units of ``currency`` (the
+    redemption rate of rules version ``rules_version``)."""
+
+    points: int
+    value_minor: int
+    currency: str
+    rules_version: int
+
+    def value_of(self, points: int) -> Money:
+        """The money value of ``points``, rounded to the nearest minor unit (halves away
+        from zero); exact whenever it is a whole number of minor units."""
+        exact = Fraction(points * self.value_minor, self.points)
+        return Money(round_fraction(exact, Rounding.HALF_UP), self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class DayFigures:
+    day: date
+    """A UTC day."""
+    issued: int
+    redeemed: int
+    reversed: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionCount:
+    kind: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineTill:
+    terminal_id: str
+    store_id: str
+    name: str
+    last_contact: datetime | None
+    """The later of its last push and last pull (UTC); None when it never made contact."""
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """The expensive figures, computed together in one snapshot (and cached together)."""
+
+    computed_at: datetime
+    cost_ms: float
+    """How long computing them took."""
+    members_total: int
+    active: dict[int, int]
+    """Active members by window in days (:data:`ACTIVE_WINDOWS`)."""
+    points_outstanding: int
+    days: list[DayFigures]
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    figures: Figures
+    cached: bool
+    """True when ``figures`` came from the cache rather than from this request."""
+    age: timedelta
+    """How old ``figures`` are."""
+    point_value: PointValue | None
+    """None until a rules version is published."""
+    open_exceptions: list[ExceptionCount]
+    offline_tills: list[OfflineTill]
+    now: datetime = field(default_factory=utc_now)
+
+    @property
+    def liability(self) -> Money | None:
+        if self.point_value is None:
+            return None
+        return self.point_value.value_of(self.figures.points_outstanding)
+
+    @property
+    def open_exceptions_total(self) -> int:
+        return sum(item.count for item in self.open_exceptions)
+
+
+# --- the queries ------------------------------------------------------------------------------
+
+
+def total_members(conn: Connection) -> int:
+    """Every member (an index-only count: the narrowest index, never the rows)."""
+    return int(conn.execute(select(func.count()).select_from(members)).scalar_one())
+
+
+def active_members(conn: Connection, since: datetime) -> int:
+    """Members whose latest till activity is at or after ``since``: a range of the
+    ``last_active_at`` index (ISO text in UTC, so text order is time order)."""
+    query = (
+        select(func.count())
+        .select_from(members)
+        .where(members.c.last_active_at >= format_utc(since))
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def points_outstanding(conn: Connection) -> int:
+    """The sum of all member balances: points the program owes its members."""
+    query = select(func.coalesce(func.sum(member_balances.c.points), 0))
+    return int(conn.execute(query).scalar_one())
+
+
+def point_value(conn: Connection) -> PointValue | None:
+    """The redemption rate of the newest published rules version (the one tills use)."""
+    row = conn.execute(
+        select(rules_versions.c.version, rules_versions.c.document)
+        .order_by(rules_versions.c.version.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    rules = parse_rules(row.document)
+    return PointValue(
+        points=rules.redemption.points,
+        value_minor=rules.redemption.value_minor,
+        currency=rules.currency,
+        rules_version=int(row.version),
+    )
+
+
+def series_days(now: datetime, days: int = SERIES_DAYS) -> list[date]:
+    """The UTC days of the series, oldest first, ending with today."""
+    today = now.astimezone(UTC).date()
+    return [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+
+
+_SERIES_ACCOUNTS = (ISSUED, REDEEMED, REVERSED)
+
+
+def daily_series(conn: Connection, days: Sequence[date]) -> list[DayFigures]:
+    """Issued, redeemed and reversed points per UTC day over ``days`` (consecutive, oldest
+    first), from one range of the ``postings.occurred_at`` index; see the module docstring
+    for what each counts. Days without postings are zeros."""
+    if not days:
+        return []
+    start = format_utc(datetime.combine(days[0], datetime.min.time(), UTC))
+    end = format_utc(datetime.combine(days[-1] + timedelta(days=1), datetime.min.time(), UTC))
+    day = func.substr(postings.c.occurred_at, 1, 10)
+    rows = conn.execute(
+        select(day.label("day"), postings.c.account, func.sum(postings.c.amount).label("total"))
+        .where(
+            postings.c.occurred_at >= start,
+            postings.c.occurred_at < end,
+            postings.c.account.in_(_SERIES_ACCOUNTS),
+        )
+        .group_by(day, postings.c.account)
+    )
+    totals: dict[tuple[str, str], int] = {(row.day, row.account): int(row.total) for row in rows}
+    out = []
+    for each in days:
+        key = each.isoformat()
+        out.append(
+            DayFigures(
+                day=each,
+                issued=-totals.get((key, ISSUED), 0),
+                redeemed=totals.get((key, REDEEMED), 0),
+                reversed=totals.get((key, REVERSED), 0),
+            )
+        )
+    return out
+
+
+def open_exceptions(conn: Connection) -> list[ExceptionCount]:
+    """Open exceptions by kind, most first (the ``(status, kind)`` index)."""
+    count = func.count()
+    rows = conn.execute(
+        select(exceptions.c.kind, count.label("n"))
+        .where(exceptions.c.status == OPEN)
+        .group_by(exceptions.c.kind)
+    )
+    found = [ExceptionCount(row.kind, int(row.n)) for row in rows]
+    return sorted(found, key=lambda item: (-item.count, item.kind))
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Timestamps as aware UTC (SQLite gives them back naive, in UTC)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def offline_tills(
+    conn: Connection, now: datetime, after: timedelta = OFFLINE_AFTER
+) -> list[OfflineTill]:
+    """Tills not revoked whose last contact is older than ``after`` (or never), those never
+    heard from first, then the longest silent. The terminals table is small (one row per
+    till), so the later of the two times is taken here rather than in dialect-specific SQL."""
+    rows = conn.execute(
+        select(
+            terminals.c.terminal_id,
+            terminals.c.store_id,
+            terminals.c.name,
+            terminals.c.last_push_at,
+            terminals.c.last_pull_at,
+        ).where(terminals.c.revoked_at.is_(None))
+    )
+    cutoff = now - after
+    out = []
+    for row in rows:
+        seen = [t for t in (_utc(row.last_push_at), _utc(row.last_pull_at)) if t is not None]
+        last = max(seen) if seen else None
+        if last is None or last < cutoff:
+            out.append(OfflineTill(row.terminal_id, row.store_id, row.name, last))
+    never = datetime.min.replace(tzinfo=UTC)
+    return sorted(out, key=lambda t: (t.last_contact or never, t.terminal_id))
+
+
+def compute_figures(database: Database, now: datetime | None = None) -> Figures:
+    """The expensive figures, in one read snapshot."""
+    started = time.perf_counter()
+    moment = now or utc_now()
+    with database.read() as conn:
+        total = total_members(conn)
+        active = {
+            days: active_members(conn, moment - timedelta(days=days)) for days in ACTIVE_WINDOWS
+        }
+        outstanding = points_outstanding(conn)
+        days = daily_series(conn, series_days(moment))
+    return Figures(
+        computed_at=moment,
+        cost_ms=(time.perf_counter() - started) * 1000,
+        members_total=total,
+        active=active,
+        points_outstanding=outstanding,
+        days=days,
+    )
+
+
+# --- the cache --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Slot:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    figures: Figures | None = None
+    refreshing: bool = False
+
+
+class OverviewCache:
+    """The heavy figures of each database, kept while computing them is slow.
+
+    * Cheap last time (``cost_ms`` < ``slow_ms``): computed again for every request, so a small
+      program always sees live numbers.
+    * Slow last time and younger than ``max_age``: served from memory.
+    * Slow and older: served from memory while one background thread computes them again
+      (``background=False`` recomputes in the request instead).
+    * Nothing yet: the first request computes them; concurrent first requests wait for it
+      rather than each running the same expensive queries.
+
+    The cache is per process (each replica keeps its own) and per :class:`Database`.
+    """
+
+    def __init__(
+        self,
+        *,
+        slow_ms: float = SLOW_MS,
+        max_age: timedelta = CACHE_MAX_AGE,
+        clock: Callable[[], datetime] = utc_now,
+        background: bool = True,
+    ) -> None:
+        self.slow_ms = slow_ms
+        self.max_age = max_age
+        self.clock = clock
+        self.background = background
+        self._slots: weakref.WeakKeyDictionary[Database, _Slot] = weakref.WeakKeyDictionary()
+        self._guard = threading.Lock()
+
+    def _slot(self, database: Database) -> _Slot:
+        with self._guard:
+            slot = self._slots.get(database)
+            if slot is None:
+                slot = self._slots[database] = _Slot()
+            return slot
+
+    def get(self, database: Database) -> tuple[Figures, bool]:
+        """The figures and whether they came from the cache."""
+        slot = self._slot(database)
+        current = slot.figures
+        if current is None:
+            with slot.lock:  # the first computation: one at a time
+                if slot.figures is None:
+                    slot.figures = compute_figures(database, self.clock())
+                    return slot.figures, False
+                current = slot.figures
+        if current.cost_ms < self.slow_ms:
+            fresh = compute_figures(database, self.clock())
+            slot.figures = fresh
+            return fresh, False
+        if self.clock() - current.computed_at < self.max_age:
+            return current, True
+        if not self.background:
+            fresh = compute_figures(database, self.clock())
+            slot.figures = fresh
+            return fresh, False
+        self._refresh_in_background(database, slot)
+        return current, True
+
+    def _refresh_in_background(self, database: Database, slot: _Slot) -> None:
+        with slot.lock:
+            if slot.refreshing:
+                return
+            slot.refreshing = True
+
+        def refresh() -> None:
+            try:
+                slot.figures = compute_figures(database, self.clock())
+            except Exception:  # the next request tries again; the page keeps the old figures
+                log.exception("refreshing the overview figures failed")
+            finally:
+                slot.refreshing = False
+
+        threading.Thread(target=refresh, name="overview-refresh", daemon=True).start()
+
+    def clear(self, database: Database) -> None:
+        with self._guard:
+            self._slots.pop(database, None)
+
+
+OVERVIEW_CACHE = OverviewCache()
+"""The server's one cache (per process)."""
+
+
+def load_overview(database: Database, cache: OverviewCache = OVERVIEW_CACHE) -> Overview:
+    """Everything the overview shows: the heavy figures through ``cache``, the rest live."""
+    figures, cached = cache.get(database)
+    now = cache.clock()
+    with database.read() as conn:
+        value = point_value(conn)
+        by_kind = open_exceptions(conn)
+        offline = offline_tills(conn, now)
+    return Overview(
+        figures=figures,
+        cached=cached,
+        age=max(timedelta(0), now - figures.computed_at),
+        point_value=value,
+        open_exceptions=by_kind,
+        offline_tills=offline,
+        now=now,
+    )
