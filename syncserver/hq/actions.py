@@ -8,6 +8,7 @@ same message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,6 +60,11 @@ class ActionResult:
     """The member's balance as this transaction left it (None without a member)."""
 
 
+StaffEvent = PointsAdjustment | CardBlock | CardReplacement | ExceptionResolution
+Planned = tuple[StaffEvent, dict[str, Any], tuple[str | None, int]]
+"""What an action will do: the HQ event, the audit detail, and (member id, points moved)."""
+
+
 def _reason(reason: str) -> str:
     text = " ".join(reason.split())
     if len(text) < 3:
@@ -71,9 +77,9 @@ def _reason(reason: str) -> str:
 def _apply(
     database: Database,
     actor: Actor,
-    build: Any,
+    build: Callable[[Connection, datetime], Planned],
     audit: tuple[str, str, str | None],
-    after: Any = None,
+    after: Callable[[Connection, int, datetime], None] | None = None,
 ) -> ActionResult:
     """Run ``build(conn, now) -> (event, detail, result)`` and apply the event, in one
     transaction with its audit row (target id: the member's when none is given);
@@ -118,7 +124,7 @@ def adjust_points(
     if abs(amount) > MAX_ADJUSTMENT:
         raise MalformedError(f"an adjustment is at most {MAX_ADJUSTMENT:,} points either way")
 
-    def build(conn: Connection, now: datetime) -> Any:
+    def build(conn: Connection, now: datetime) -> Planned:
         if not member_exists(conn, member_id):
             raise NotFoundError(f"no member {member_id}")
         event = PointsAdjustment(
@@ -132,7 +138,7 @@ def adjust_points(
 def block_card(database: Database, actor: Actor, card_number: str, reason: str) -> ActionResult:
     why = _reason(reason)
 
-    def build(conn: Connection, now: datetime) -> Any:
+    def build(conn: Connection, now: datetime) -> Planned:
         card = card_row(conn, card_number)
         if card is None:
             raise NotFoundError(f"no member has card {card_number}")
@@ -154,7 +160,7 @@ def replace_card(
     if not (new.isdigit() and luhn_valid(new)):
         raise MalformedError(f"{new_card_number!r} is not a valid card number (check digit)")
 
-    def build(conn: Connection, now: datetime) -> Any:
+    def build(conn: Connection, now: datetime) -> Planned:
         card = card_row(conn, old_card_number)
         if card is None:
             raise NotFoundError(f"no member has card {old_card_number}")
@@ -195,7 +201,7 @@ def resolve_exception(
     """
     why = _reason(reason)
 
-    def build(conn: Connection, now: datetime) -> Any:
+    def build(conn: Connection, now: datetime) -> Planned:
         row = conn.execute(
             select(exceptions).where(exceptions.c.id == exception_id).with_for_update()
         ).first()

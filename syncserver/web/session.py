@@ -26,6 +26,7 @@ from syncserver.storage.users import HqUser, Role, session_by_cookie
 __all__ = [
     "COOKIE",
     "FLASH_COOKIE",
+    "NO_STORE",
     "AdminPage",
     "CheckedSession",
     "ManagerPage",
@@ -34,6 +35,7 @@ __all__ = [
     "WebSession",
     "read_flash",
     "redirect",
+    "require_role",
 ]
 
 COOKIE = "lt_session"
@@ -100,6 +102,18 @@ async def checked_session(request: Request, session: SessionDep) -> WebSession:
 
 
 CheckedSession = Annotated[WebSession, Depends(checked_session)]
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+"""Headers for a page that shows a secret once (a new password or token)."""
+
+
+def require_role(session: WebSession, needed: Role, what: str) -> None:
+    """For a POST: refuse (403, with the next step) unless the user's role includes ``needed``."""
+    if not session.user.can(needed):
+        raise ForbiddenError(
+            f"{what} needs the {needed} role; you are signed in as a {session.user.role}: "
+            "ask an admin to change your role"
+        )
 
 
 def redirect(

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from syncserver.api.deps import DatabaseDep, SettingsDep
 from syncserver.api.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
-from syncserver.errors import ApiError, ForbiddenError, MalformedError, NotFoundError
+from syncserver.errors import ApiError, MalformedError, NotFoundError
 from syncserver.hq.actions import ActionResult, resolve_exception
 from syncserver.hq.exceptions import (
     AGES,
@@ -36,7 +36,7 @@ from syncserver.hq.exceptions import (
 from syncserver.ledger.hq_events import Resolution
 from syncserver.settings import utc_now
 from syncserver.storage.users import Role
-from syncserver.web.session import CheckedSession, ViewerPage, redirect
+from syncserver.web.session import CheckedSession, ViewerPage, redirect, require_role
 from syncserver.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -169,11 +169,7 @@ def resolve(
     status: Annotated[str, Form(max_length=16)] = "",
     older_than_hours: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    if not session.user.can(Role.MANAGER):
-        raise ForbiddenError(
-            f"resolving an exception needs the manager role; you are signed in as a "
-            f"{session.user.role}"
-        )
+    require_role(session, Role.MANAGER, "resolving an exception")
     flt = _filter(kind, store, status, older_than_hours)
     here = _with(f"/exceptions/{exception_id}", flt)
     try:

@@ -20,7 +20,6 @@ from syncserver.api.pagination import CursorQuery
 from syncserver.errors import (
     ApiError,
     ConflictError,
-    ForbiddenError,
     MalformedError,
     NotFoundError,
 )
@@ -28,7 +27,6 @@ from syncserver.hq import actions
 from syncserver.hq.members import (
     MEMBER_EXCEPTIONS_SHOWN,
     classify,
-    member_balance,
     member_detail,
     member_exceptions,
     member_ledger,
@@ -36,7 +34,7 @@ from syncserver.hq.members import (
 )
 from syncserver.storage.members import card_row
 from syncserver.storage.users import Role
-from syncserver.web.session import CheckedSession, ViewerPage, WebSession, redirect
+from syncserver.web.session import CheckedSession, ViewerPage, WebSession, redirect, require_role
 from syncserver.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -136,14 +134,6 @@ def _member_url(member_id: str) -> str:
     return f"/members/{quote(member_id, safe='')}"
 
 
-def _require_manager(session: WebSession, what: str) -> None:
-    if not session.user.can(Role.MANAGER):
-        raise ForbiddenError(
-            f"{what} needs the manager role; you are signed in as a {session.user.role}: "
-            "ask an admin to change your role"
-        )
-
-
 def _parse_points(text: str) -> int:
     cleaned = text.strip()
     if not cleaned:
@@ -165,15 +155,13 @@ def adjust(
     points: Annotated[str, Form(max_length=40)] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    _require_manager(session, "adjusting points")
+    require_role(session, Role.MANAGER, "adjusting points")
     try:
         amount = _parse_points(points)
         result = actions.adjust_points(database, session.actor, member_id, amount, reason)
     except _REFUSED as error:
         return _refused(request, session, database, member_id, "adjust", error, points, reason)
-    with database.read() as conn:
-        balance = member_balance(conn, member_id)
-    now = f" (balance now {balance.points:,})" if balance else ""
+    now = f" (balance now {result.balance:,})" if result.balance is not None else ""
     if result.points > 0:
         flash = f"Added {result.points:,} points to {member_id}{now}."
     else:
@@ -191,7 +179,7 @@ def block(
     settings: SettingsDep,
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    _require_manager(session, "blocking a card")
+    require_role(session, Role.MANAGER, "blocking a card")
     form = f"block:{card}"
     try:
         _check_card_of(database, member_id, card)
@@ -213,7 +201,7 @@ def replace(
     new_card_number: Annotated[str, Form(max_length=64)] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    _require_manager(session, "replacing a card")
+    require_role(session, Role.MANAGER, "replacing a card")
     form = f"replace:{card}"
     try:
         _check_card_of(database, member_id, card)

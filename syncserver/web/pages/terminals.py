@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from syncserver.api.deps import DatabaseDep, SettingsDep
 from syncserver.api.pagination import CursorQuery, decode_cursor, page_of
-from syncserver.errors import ConflictError, ForbiddenError, MalformedError, NotFoundError
+from syncserver.errors import ConflictError, MalformedError, NotFoundError
 from syncserver.hq.audit import AuditFilter, audit_page
 from syncserver.hq.terminals import (
     OFFLINE_AFTER,
@@ -25,7 +25,15 @@ from syncserver.hq.terminals import (
     terminal_page,
 )
 from syncserver.storage.users import Role
-from syncserver.web.session import AdminPage, CheckedSession, ViewerPage, WebSession, redirect
+from syncserver.web.session import (
+    NO_STORE,
+    AdminPage,
+    CheckedSession,
+    ViewerPage,
+    WebSession,
+    redirect,
+    require_role,
+)
 from syncserver.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -33,18 +41,10 @@ router = APIRouter(include_in_schema=False)
 PAGE = 50
 HISTORY = 10
 TerminalIdPath = Annotated[str, Path(min_length=1, max_length=16)]
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _url(terminal_id: str) -> str:
     return f"/terminals/{quote(terminal_id, safe='')}"
-
-
-def _require_admin(session: WebSession, what: str) -> None:
-    if not session.user.can(Role.ADMIN):
-        raise ForbiddenError(
-            f"{what} needs the admin role; you are signed in as a {session.user.role}: ask an admin"
-        )
 
 
 def _list_page(
@@ -98,7 +98,7 @@ def register(
     store_id: Annotated[str, Form(max_length=200)] = "",
     name: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    _require_admin(session, "registering a till")
+    require_role(session, Role.ADMIN, "registering a till")
     try:
         added = register_terminal(database, session.actor, store_id, name)
     except MalformedError as error:
@@ -155,7 +155,7 @@ def revoke_till(
     database: DatabaseDep,
     settings: SettingsDep,
 ) -> Response:
-    _require_admin(session, "revoking a till")
+    require_role(session, Role.ADMIN, "revoking a till")
     try:
         record = revoke(database, session.actor, terminal_id)
     except NotFoundError as error:

@@ -24,21 +24,20 @@ from syncserver.hq.staff import (
     staff_page,
 )
 from syncserver.storage.users import Role
-from syncserver.web.session import AdminPage, CheckedSession, WebSession, redirect
+from syncserver.web.session import (
+    NO_STORE,
+    AdminPage,
+    CheckedSession,
+    WebSession,
+    redirect,
+    require_role,
+)
 from syncserver.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 PAGE = 50
 UsernamePath = Annotated[str, Path(min_length=1, max_length=100)]
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def _require_admin(session: WebSession, what: str) -> None:
-    if not session.user.can(Role.ADMIN):
-        raise ForbiddenError(
-            f"{what} needs the admin role; you are signed in as a {session.user.role}: ask an admin"
-        )
 
 
 def _list_page(
@@ -84,7 +83,7 @@ def add(
     role: Annotated[str, Form(max_length=32)] = "",
     token: Annotated[str | None, Form(max_length=10)] = None,
 ) -> Response:
-    _require_admin(session, "adding a user")
+    require_role(session, Role.ADMIN, "adding a user")
     try:
         created = add_staff(database, session.actor, username, role, with_token=bool(token))
     except (MalformedError, ConflictError) as error:
@@ -112,7 +111,7 @@ def new_token(
     settings: SettingsDep,
     label: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    _require_admin(session, "creating an API token")
+    require_role(session, Role.ADMIN, "creating an API token")
     try:
         token = create_staff_token(database, session.actor, username, label or None)
     except (MalformedError, ConflictError, NotFoundError) as error:
@@ -144,7 +143,7 @@ def confirm_disable(
 def disable(
     username: UsernamePath, session: CheckedSession, database: DatabaseDep, settings: SettingsDep
 ) -> Response:
-    _require_admin(session, "disabling a user")
+    require_role(session, Role.ADMIN, "disabling a user")
     try:
         disable_staff(database, session.actor, username)
     except (ConflictError, NotFoundError, ForbiddenError) as error:
