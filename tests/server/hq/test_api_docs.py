@@ -4,6 +4,7 @@ one error shape and the pagination convention."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import pytest
@@ -38,17 +39,17 @@ def test_the_docs_page_needs_no_internet(database: Database) -> None:
 
 
 @pytest.fixture(scope="module")
-def spec() -> dict:
+def spec() -> dict[str, Any]:
     return create_app().openapi()
 
 
-def test_every_hq_resource_is_documented(spec: dict) -> None:
+def test_every_hq_resource_is_documented(spec: dict[str, Any]) -> None:
     paths = spec["paths"]
     for resource in HQ_RESOURCES:
         assert any(path.startswith(f"/api/v1/{resource}") for path in paths), resource
 
 
-def test_hq_endpoints_declare_the_error_shape_and_lists_are_pages(spec: dict) -> None:
+def test_hq_endpoints_declare_the_error_shape_and_lists_are_pages(spec: dict[str, Any]) -> None:
     for path, operations in spec["paths"].items():
         if not path.startswith("/api/v1/") or path.startswith("/api/v1/sync/"):
             continue
