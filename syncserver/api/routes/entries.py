@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 from shared.protocol import ErrorBody
 from syncserver.api.deps import DatabaseDep, ViewerDep
 from syncserver.errors import NotFoundError
-from syncserver.hq.members import JournalEntryView, entry_view
+from syncserver.hq.entries import JournalEntryView, entry_view
 
 router = APIRouter(prefix="/api/v1/entries", tags=["entries"])
 

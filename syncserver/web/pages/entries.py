@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from shared.money import Money
 from syncserver.api.deps import DatabaseDep
 from syncserver.errors import NotFoundError
-from syncserver.hq.members import entry_view
+from syncserver.hq.entries import entry_view
 from syncserver.web.session import ViewerPage
 from syncserver.web.templating import render
 
