@@ -69,7 +69,11 @@ def test_sign_in_adjust_resolve_and_publish(
 
     # Find Anna by her card.
     page.get_by_role("link", name="Members").click()
-    shots(page, "members")
+    # A name search lists matches (as you type, and on Enter).
+    page.get_by_role("searchbox").fill("member m")
+    page.keyboard.press("Enter")
+    expect(page.locator("main table")).to_contain_text("M0000000002")
+    shots(page, "members-by-name")
     page.get_by_role("searchbox").fill(ANNA)
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/members/M0000000001$"))
@@ -85,6 +89,12 @@ def test_sign_in_adjust_resolve_and_publish(
     expect(history).to_contain_text(prepared.admin.username)
     expect(history).to_contain_text("+250")
     shots(page, "member-adjusted")
+
+    # The sale behind Anna's earned points: the till's journal entry and its postings.
+    history.get_by_role("link", name=re.compile(r"T\d+ #1")).click()
+    expect(page.locator("main")).to_contain_text("T0001-1")  # the receipt number
+    shots(page, "journal-entry")
+    page.go_back()
 
     # Resolve Ben's overdraft: write it off.
     page.get_by_role("link", name="Exceptions").click()
