@@ -48,8 +48,9 @@ T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_S = 15.0
 _WRITE_OPTION = "loyaltill_write"
-# PostgreSQL SQLSTATEs worth a retry: deadlock detected, serialization failure.
-_TRANSIENT_SQLSTATES = {"40P01", "40001"}
+# PostgreSQL SQLSTATEs worth a retry: deadlock detected, serialization failure, lock not
+# available (a bounded lock wait, see Database.write(lock_wait_ms=…), ran out).
+_TRANSIENT_SQLSTATES = {"40P01", "40001", "55P03"}
 
 
 class DatabaseBusyError(RuntimeError):
@@ -93,12 +94,30 @@ class Database:
         return self.dialect == "postgresql"
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One write transaction: commits when the block ends, rolls back on any exception."""
+    def write(self, *, lock_wait_ms: int | None = None) -> Iterator[Connection]:
+        """One write transaction: commits when the block ends, rolls back on any exception.
+
+        ``lock_wait_ms`` bounds how long it waits for locks held by other writers (default:
+        the database's usual wait) — for small best-effort writes that must not hold up a
+        request; waiting longer fails as a transient error (``run_write`` may retry)."""
         with self.engine.connect() as conn:
             conn = conn.execution_options(**{_WRITE_OPTION: True})
-            with conn.begin():
-                yield conn
+            if lock_wait_ms is None:
+                with conn.begin():
+                    yield conn
+            elif self.is_postgres:
+                with conn.begin():
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}")
+                    yield conn
+            else:
+                raw = conn.connection.dbapi_connection
+                assert raw is not None
+                raw.execute(f"PRAGMA busy_timeout = {int(lock_wait_ms)}")
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    raw.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -205,14 +224,20 @@ def _is_transient(error: exc.DBAPIError) -> bool:
     return "database is locked" in message or "database is busy" in message
 
 
-def run_write(database: Database, work: Callable[[Connection], T], *, attempts: int = 6) -> T:
+def run_write(
+    database: Database,
+    work: Callable[[Connection], T],
+    *,
+    attempts: int = 6,
+    lock_wait_ms: int | None = None,
+) -> T:
     """Run ``work`` in a write transaction, again from scratch after a transient failure.
 
     ``work`` must be safe to repeat: everything it did in a failed attempt was rolled back.
     """
     for attempt in range(1, attempts + 1):
         try:
-            with database.write() as conn:
+            with database.write(lock_wait_ms=lock_wait_ms) as conn:
                 return work(conn)
         except exc.DBAPIError as error:
             if not _is_transient(error):

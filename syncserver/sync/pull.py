@@ -123,6 +123,10 @@ million members in a thousand pages does not write a thousand times (the dashboa
 "offline" badge is about hours)."""
 
 
+REPORT_LOCK_WAIT_MS = 100
+"""How long a pull's report waits for another writer's lock (twice at most) before giving up."""
+
+
 def report_pull(
     database: Database, terminal: TerminalRecord, tip_seq: int | None, now: datetime
 ) -> None:
@@ -139,7 +143,10 @@ def report_pull(
         run_write(
             database,
             lambda conn: record_pull(conn, terminal.terminal_id, now, tip_seq),
-            attempts=2,  # best effort: the till is waiting for its page
+            # Best effort, and quick: the till is waiting for its page, and a push holding
+            # the write lock (SQLite has one writer) must not make a pull time out.
+            attempts=2,
+            lock_wait_ms=REPORT_LOCK_WAIT_MS,
         )
     except DatabaseBusyError as error:
         log.warning("could not record %s's pull report: %s", terminal.terminal_id, error)
