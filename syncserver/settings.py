@@ -4,10 +4,11 @@ then command-line options (which the CLI passes in explicitly)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_DB", "ServerSettings", "utc_now"]
+__all__ = ["DEFAULT_DB", "ServerSettings", "as_utc", "utc_now"]
 
 DEFAULT_DB = "sqlite:///./loyaltill-server.sqlite3"
 
@@ -34,3 +35,19 @@ class ServerSettings(BaseSettings):
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@overload
+def as_utc(value: datetime) -> datetime: ...
+
+
+@overload
+def as_utc(value: None) -> None: ...
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime: SQLite hands timestamps back naive (they are
+    all stored in UTC); PostgreSQL's come back aware and are converted to UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

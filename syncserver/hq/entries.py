@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, and_, select
 
-from syncserver.hq.members import record_fields, utc
+from syncserver.hq.members import record_fields
+from syncserver.settings import as_utc
 from syncserver.storage.schema import cards, journal_entries, postings, terminals
 
 __all__ = ["EntryPosting", "EntryReference", "JournalEntryView", "entry_view"]
@@ -120,7 +121,7 @@ def entry_view(conn: Connection, terminal_id: str, seq: int) -> JournalEntryView
         entry_id=row.entry_id,
         kind=row.kind,
         occurred_at=row.occurred_at,
-        received_at=utc(row.received_at),
+        received_at=as_utc(row.received_at),
         cashier_id=cashier_id,
         receipt_no=receipt_no,
         record=record,

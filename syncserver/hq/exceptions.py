@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, func, or_, select
 
 from syncserver.errors import MalformedError
+from syncserver.settings import as_utc
 from syncserver.storage.journal import void_of
 from syncserver.storage.schema import (
     cards,
@@ -69,13 +70,6 @@ AGES = {1: "older than 1 hour", 24: "older than 24 hours", 168: "older than 7 da
 
 _NO_SEQ = 2**62
 """Larger than any stored seq (syncserver.sync.push.MAX_SEQ)."""
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes: every stored time is UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +149,7 @@ _FROM = exceptions.outerjoin(terminals, terminals.c.terminal_id == exceptions.c.
 
 
 def _item(row: Any, evidence: str | None = None) -> ExceptionItem:
-    created = _utc(row.created_at)
+    created = as_utc(row.created_at)
     assert created is not None
     return ExceptionItem(
         id=int(row.id),
@@ -168,7 +162,7 @@ def _item(row: Any, evidence: str | None = None) -> ExceptionItem:
         amount=int(row.amount),
         detail=row.detail,
         created_at=created,
-        resolved_at=_utc(row.resolved_at),
+        resolved_at=as_utc(row.resolved_at),
         resolved_by=row.resolved_by,
         resolution=row.resolution,
         resolution_kind=row.resolution_kind,
@@ -210,7 +204,7 @@ def parse_cursor_key(key: list[Any] | None) -> tuple[datetime, int] | None:
         return None
     try:
         created, exception_id = key
-        when = _utc(datetime.fromisoformat(str(created)))
+        when = as_utc(datetime.fromisoformat(str(created)))
         if not isinstance(exception_id, int) or when is None:
             raise ValueError(exception_id)
     except (TypeError, ValueError):

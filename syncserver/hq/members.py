@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, Connection, and_, case, or_, select
 from shared.codes import luhn_valid
 from shared.protocol import CardState
 from syncserver.api.pagination import decode_cursor, page_of
+from syncserver.settings import as_utc
 from syncserver.storage.members import name_key, phone_key
 from syncserver.storage.schema import (
     cards,
@@ -62,7 +63,6 @@ __all__ = [
     "member_summaries",
     "record_fields",
     "search_members",
-    "utc",
 ]
 
 SearchKind = Literal["all", "card", "email", "id", "phone", "name"]
@@ -173,9 +173,9 @@ class Search:
 
     kind: SearchKind
     value: str = ""
-    phones: tuple[str, ...] = ()
-    """For a phone search (or a card number nobody has that may be a phone number): the
-    spellings to match exactly."""
+    phone: str | None = None
+    """For a phone search (or a card number nobody has, which may be a phone number): its
+    digits, compared with ``members.phone_key``."""
 
     @property
     def label(self) -> str:
@@ -187,14 +187,6 @@ class Search:
             "phone": "phone number",
             "name": "name starting with",
         }[self.kind]
-
-
-def _phone_forms(text: str) -> tuple[str, ...]:
-    digits = re.sub(r"\D", "", text)
-    forms = [text, digits]
-    if text.startswith("+"):
-        forms.append("+" + digits)
-    return tuple(dict.fromkeys(form for form in forms if form))
 
 
 def _phone_like(text: str) -> bool:
@@ -215,14 +207,13 @@ def classify(q: str | None) -> Search:
         and luhn_valid(compact)
     ):
         # A phone number can pass the check digit too: if no card has it, try phones.
-        phones = _phone_forms(text) if _phone_like(text) else ()
-        return Search("card", compact, phones)
+        return Search("card", compact, phone_key(text) if _phone_like(text) else None)
     if "@" in text:
         return Search("email", text)
     if _MEMBER_ID.fullmatch(text):
         return Search("id", text.upper())
     if _phone_like(text):
-        return Search("phone", text, _phone_forms(text))
+        return Search("phone", text, phone_key(text))
     key = name_key(text)
     return Search("name", key) if key else Search("all")
 
@@ -239,7 +230,7 @@ def explicit(
         return Search("card", card.strip())
     if phone is not None:
         text = " ".join(phone.split())
-        return Search("phone", text, _phone_forms(text))
+        return Search("phone", text, phone_key(text))
     if email is not None:
         return Search("email", email.strip())
     if name is not None:
@@ -288,10 +279,6 @@ def _by_name(
     return [(row.member_id, row.name_key) for row in rows]
 
 
-def _phone_keys(search: Search) -> list[str]:
-    return sorted({key for key in map(phone_key, search.phones) if key})
-
-
 def _member_ids(conn: Connection, search: Search, limit: int, after_id: str | None) -> list[str]:
     where: list[ColumnElement[bool]] = []
     if search.kind == "card":
@@ -300,15 +287,15 @@ def _member_ids(conn: Connection, search: Search, limit: int, after_id: str | No
         ).scalar_one_or_none()
         if owner is not None:
             return [owner] if after_id is None or owner > after_id else []
-        if not search.phones:
+        if not search.phone:
             return []
-        where.append(members.c.phone_key.in_(_phone_keys(search)))
+        where.append(members.c.phone_key == search.phone)
     elif search.kind == "email":
         where.append(members.c.email.in_(sorted({search.value, search.value.lower()})))
     elif search.kind == "id":
         where.append(members.c.member_id == search.value)
     elif search.kind == "phone":
-        where.append(members.c.phone_key.in_(_phone_keys(search)))
+        where.append(members.c.phone_key == search.phone)
     if after_id is not None:
         where.append(members.c.member_id > after_id)
     rows = conn.execute(
@@ -384,11 +371,6 @@ def card_owner(conn: Connection, card_number: str) -> MemberSummary | None:
 # ------------------------------------------------------------------------------------------
 
 
-def utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def member_detail(conn: Connection, member_id: str) -> MemberDetail | None:
     row = conn.execute(
         select(members, member_balances.c.points, terminals.c.store_id)
@@ -409,7 +391,7 @@ def member_detail(conn: Connection, member_id: str) -> MemberDetail | None:
         local_member_id=row.local_member_id,
         marketing_consent=bool(row.marketing_consent),
         consent_text_version=row.consent_text_version,
-        created_at=utc(row.created_at),
+        created_at=as_utc(row.created_at),
         origin_terminal=row.origin_terminal,
         origin_store=row.store_id,
         origin_seq=None if row.origin_seq is None else int(row.origin_seq),
@@ -599,7 +581,7 @@ def member_exceptions(
             detail=row.detail,
             terminal_id=row.terminal_id,
             seq=None if row.seq is None else int(row.seq),
-            created_at=utc(row.created_at),
+            created_at=as_utc(row.created_at),
             resolved_by=row.resolved_by,
         )
         for row in rows

@@ -65,7 +65,7 @@ from shared.journal import format_utc
 from shared.money import Money, Rounding, round_fraction
 from syncserver.hq.terminals import OFFLINE_AFTER
 from syncserver.ledger.accounts import ISSUED, REDEEMED, REVERSED
-from syncserver.settings import utc_now
+from syncserver.settings import as_utc, utc_now
 from syncserver.storage.database import Database
 from syncserver.storage.rules import parse_rules
 from syncserver.storage.schema import (
@@ -295,13 +295,6 @@ def open_exceptions(conn: Connection) -> list[ExceptionCount]:
     return sorted(found, key=lambda item: (-item.count, item.kind))
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """Timestamps as aware UTC (SQLite gives them back naive, in UTC)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def offline_tills(
     conn: Connection, now: datetime, after: timedelta = OFFLINE_AFTER
 ) -> list[OfflineTill]:
@@ -320,7 +313,7 @@ def offline_tills(
     cutoff = now - after
     out = []
     for row in rows:
-        seen = [t for t in (_utc(row.last_push_at), _utc(row.last_pull_at)) if t is not None]
+        seen = [t for t in (as_utc(row.last_push_at), as_utc(row.last_pull_at)) if t is not None]
         last = max(seen) if seen else None
         if last is None or last < cutoff:
             out.append(OfflineTill(row.terminal_id, row.store_id, row.name, last))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from shared.rules import ProgramRules
-from syncserver.settings import utc_now
+from syncserver.settings import as_utc, utc_now
 from syncserver.storage.audit import Actor, record_action
 from syncserver.storage.counter import allocate_positions
 from syncserver.storage.database import Database, run_write
@@ -129,9 +129,7 @@ def publish_rules(
 
 def utc_text(moment: datetime) -> str:
     """A stored timestamp as staff read it: UTC to the minute (SQLite gives it back naive)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return as_utc(moment).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _taken(conn: Connection, version: int, latest: int, exists: bool) -> str:

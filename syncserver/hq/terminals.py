@@ -11,13 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import overload
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, exc, func, select
 
 from syncserver.errors import ConflictError, MalformedError, NotFoundError
-from syncserver.settings import utc_now
+from syncserver.settings import as_utc, utc_now
 from syncserver.storage.audit import Actor, record_action
 from syncserver.storage.database import Database, run_write
 from syncserver.storage.schema import exceptions
@@ -33,7 +32,6 @@ __all__ = [
     "OFFLINE_AFTER",
     "NewTerminal",
     "TerminalHealth",
-    "as_utc",
     "find_terminal",
     "register_terminal",
     "revoke",
@@ -73,25 +71,6 @@ class NewTerminal:
     name: str
     token: str
     """Shown once; HQ keeps only its hash."""
-
-
-@overload
-def as_utc(value: datetime) -> datetime: ...
-
-
-@overload
-def as_utc(value: None) -> None: ...
-
-
-@overload
-def as_utc(value: datetime | None) -> datetime | None: ...
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """A stored time as an aware UTC datetime (SQLite gives them back naive)."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def _health(record: TerminalRecord, conflicts: int, now: datetime) -> TerminalHealth:

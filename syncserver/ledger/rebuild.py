@@ -66,7 +66,7 @@ class _ReplayMemberIds:
 
     def for_enrolment(self, terminal_id: str, seq: int, attempt: int) -> str:
         found = member_id_by_origin(self.live, terminal_id, seq)
-        # A placeholder no live member can have: every posting to it shows up as a difference.
+        # A sentinel id no live member can have: every posting to it shows up as a difference.
         return found if found is not None else f"?{terminal_id}#{seq}"
 
 

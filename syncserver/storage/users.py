@@ -17,6 +17,7 @@ from syncserver.security import (
     new_token,
     verify_password,
 )
+from syncserver.settings import as_utc
 from syncserver.storage.schema import api_tokens, hq_users, sign_in_attempts, staff_sessions
 
 __all__ = [
@@ -228,9 +229,7 @@ def session_by_cookie(conn: Connection, cookie: str, now: datetime) -> SessionRe
     ).first()
     if row is None or row.disabled_at is not None:
         return None
-    expires_at = (
-        row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now.tzinfo)
-    )
+    expires_at = as_utc(row.expires_at)
     if expires_at <= now:
         return None
     return SessionRecord(HqUser(row.username, Role(row.role)), row.csrf_token, expires_at)

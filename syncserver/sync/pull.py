@@ -16,13 +16,14 @@ from __future__ import annotations
 import heapq
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
 from shared.protocol import LiveMemberResponse, OfferState, ProductState, PullResponse
 from syncserver.errors import NotFoundError, UnauthorizedError
+from syncserver.settings import as_utc
 from syncserver.storage.database import Database, DatabaseBusyError, run_write
 from syncserver.storage.members import count_members, member_ids_for_cards, member_states
 from syncserver.storage.schema import members, offers, products, rules_versions, terminals
@@ -133,9 +134,7 @@ def report_pull(
     """Store when the till pulled and the journal tip it reported (``terminal`` is its row as
     read when the request was authenticated). Best effort: a database too busy to take this
     small write must not cost the till its page; the next pull reports again."""
-    last = terminal.last_pull_at
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=UTC)
+    last = as_utc(terminal.last_pull_at)
     fresh = last is not None and now - last < REPORT_EVERY
     if fresh and (tip_seq is None or tip_seq == terminal.tip_seq):
         return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from syncserver.settings import as_utc
 from syncserver.web.session import FLASH_COOKIE, WebSession, read_flash
 
 __all__ = ["render", "templates"]
@@ -32,9 +33,7 @@ def _when(value: datetime | str | None) -> str:
         return "—"
     if isinstance(value, str):
         return value.replace("T", " ")[:16] + " UTC" if value else "—"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return as_utc(value).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _query(request: Request, **changes: Any) -> str:

@@ -12,7 +12,7 @@ from shared.protocol import ErrorBody
 from syncserver.api.deps import DatabaseDep, ViewerDep
 from syncserver.api.pagination import CursorQuery, LimitQuery, Page, page_of
 from syncserver.hq.audit import AuditFilter, AuditRow, audit_page, cursor_id
-from syncserver.hq.terminals import as_utc
+from syncserver.settings import as_utc
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 

@@ -14,12 +14,12 @@ from syncserver.api.deps import ActorDep, AdminDep, DatabaseDep, ViewerDep
 from syncserver.api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page_of
 from syncserver.hq.terminals import (
     TerminalHealth,
-    as_utc,
     find_terminal,
     register_terminal,
     revoke,
     terminal_page,
 )
+from syncserver.settings import as_utc
 
 router = APIRouter(prefix="/api/v1/terminals", tags=["terminals"])
 

@@ -13,7 +13,7 @@ from shared.protocol import ErrorBody
 from syncserver.api.deps import ActorDep, AdminDep, DatabaseDep
 from syncserver.api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page_of
 from syncserver.hq.staff import add_staff, create_staff_token, disable_staff, staff_page
-from syncserver.hq.terminals import as_utc
+from syncserver.settings import as_utc
 from syncserver.storage.users import Role, UserRecord
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])

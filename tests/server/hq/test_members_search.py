@@ -54,8 +54,7 @@ def test_the_search_box_tells_what_was_typed() -> None:
     assert (classify("m0000000001").kind, classify("m0000000001").value) == ("id", "M0000000001")
     phone = classify("+49 (170) 555-0101")
     assert phone.kind == "phone"
-    assert "491705550101" in phone.phones
-    assert "+49 (170) 555-0101" in phone.phones
+    assert phone.phone == "491705550101"  # compared by its digits, however it is spaced
     assert classify("12345").kind == "name"  # too few digits for a phone number
     assert (classify("  Anna   SCHMIDT ").kind, classify("Anna SCHMIDT").value) == (
         "name",
