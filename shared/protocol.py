@@ -26,6 +26,7 @@ __all__ = [
     "PushRequest",
     "PushResponse",
     "RaisedException",
+    "SyncStatus",
 ]
 
 MAX_PUSH_BATCH = 500
@@ -39,7 +40,12 @@ ExceptionKind = Literal[
     "chain_conflict",
     "unknown_card",
     "unknown_original",
+    "entry_refused",
+    "journal_behind",
 ]
+"""``entry_refused``: a record HQ could not store or post (a 422 ``refused`` to the till, kept
+as evidence). ``journal_behind``: a till reported a journal tip behind, or a hash different
+from, what HQ already acknowledged (a truncated journal or a restore of an older copy)."""
 
 
 class _Model(BaseModel):
@@ -68,6 +74,8 @@ class RaisedException(_Model):
 class PushResponse(_Model):
     acked_seq: int
     """Every entry up to this seq is stored and reconciled, exactly once."""
+    acked_hash: str | None = None
+    """The hash of entry ``acked_seq`` as HQ stored it (a server that predates it omits it)."""
     stored: int
     """Entries newly stored by this push."""
     duplicates: int
@@ -80,7 +88,21 @@ class ErrorDetail(_Model):
     """Machine-readable: gap, chain_conflict, malformed, unauthorized, forbidden, …"""
     message: str
     acked_seq: int | None = None
-    """With ``gap`` and ``chain_conflict``: resend from ``acked_seq + 1``."""
+    """With ``gap``, ``chain_conflict`` and ``refused``: HQ holds this till's entries up to
+    here (resend from ``acked_seq + 1``)."""
+    seq: int | None = None
+    """With ``refused``: the entry HQ refused (it stays on the till, unsent)."""
+
+
+class SyncStatus(_Model):
+    """What HQ holds of one till's journal: ``GET /api/v1/sync/status``. The till compares it
+    with its own journal before every push (DESIGN.md, invariant 10)."""
+
+    terminal_id: str
+    acked_seq: int
+    """The last seq HQ stored and reconciled (0 before the first push)."""
+    acked_hash: str
+    """That entry's hash (the genesis hash, 64 zeros, when ``acked_seq`` is 0)."""
 
 
 class ErrorBody(_Model):

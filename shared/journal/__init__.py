@@ -10,7 +10,14 @@ from shared.journal.chain import (
     entry_hash_and_body,
     verify_chain,
 )
-from shared.journal.entry import ENTRY_FORMAT, HASH_VERIFIED, JournalEntry, TamperedEntryError
+from shared.journal.entry import (
+    ENTRY_FORMAT,
+    HASH_VERIFIED,
+    EntryTooLargeError,
+    JournalEntry,
+    TamperedEntryError,
+    check_entry_size,
+)
 from shared.journal.payloads import (
     CardIssue,
     CardReplacement,
@@ -42,6 +49,7 @@ __all__ = [
     "ChainReport",
     "Enrolment",
     "EntryRef",
+    "EntryTooLargeError",
     "JournalEntry",
     "JournalInvariantError",
     "MemberRef",
@@ -57,6 +65,7 @@ __all__ = [
     "TenderMethod",
     "Void",
     "canonical_json",
+    "check_entry_size",
     "entry_hash",
     "entry_hash_and_body",
     "format_utc",

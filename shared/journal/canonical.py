@@ -66,7 +66,15 @@ def canonical_json(value: Any) -> bytes:
     """Serialise ``value`` (dicts, lists, str, int, bool, None) to canonical JSON bytes."""
     _check(value, "$")
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        # Only a lone UTF-16 surrogate ("\ud800") gets here: it is not a character, has no
+        # UTF-8 form and so no hash.
+        raise CanonicalJSONError(
+            f"a string holds {error.object[error.start : error.end]!r}, which is not valid "
+            "Unicode (a lone surrogate)"
+        ) from None
 
 
 def format_utc(moment: datetime) -> str:

@@ -15,12 +15,20 @@ from pydantic import (
     model_validator,
 )
 
+from shared.bounds import MAX_ENTRY_BYTES
 from shared.journal.canonical import canonical_json
-from shared.journal.chain import GENESIS_HASH, entry_hash
+from shared.journal.chain import GENESIS_HASH, entry_hash, entry_hash_and_body
 from shared.journal.payloads import Payload
-from shared.journal.types import Hash, Text, UtcTimestamp, Uuid
+from shared.journal.types import Hash, Identifier, Seq, TerminalId, UtcTimestamp, Uuid
 
-__all__ = ["ENTRY_FORMAT", "HASH_VERIFIED", "JournalEntry", "TamperedEntryError"]
+__all__ = [
+    "ENTRY_FORMAT",
+    "HASH_VERIFIED",
+    "EntryTooLargeError",
+    "JournalEntry",
+    "TamperedEntryError",
+    "check_entry_size",
+]
 
 ENTRY_FORMAT: Literal[1] = 1
 """Bumped only for a change old readers cannot ignore; new optional fields do not bump it."""
@@ -34,6 +42,19 @@ class TamperedEntryError(ValueError):
     """A stored or received entry whose hash does not match its content."""
 
 
+class EntryTooLargeError(ValueError):
+    """An entry whose canonical JSON is beyond :data:`shared.bounds.MAX_ENTRY_BYTES`."""
+
+
+def check_entry_size(size: int) -> None:
+    """Refuse an entry of ``size`` canonical bytes that HQ would not accept."""
+    if size > MAX_ENTRY_BYTES:
+        raise EntryTooLargeError(
+            f"this entry would be {size:,} bytes; at most {MAX_ENTRY_BYTES:,} are allowed "
+            "(split the sale)"
+        )
+
+
 class JournalEntry(BaseModel):
     """One line of a till's append-only journal (DESIGN.md, invariant 2).
 
@@ -44,14 +65,14 @@ class JournalEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     format: Literal[1] = ENTRY_FORMAT
-    terminal_id: Text
-    seq: Annotated[int, Field(ge=1, strict=True)]
+    terminal_id: TerminalId
+    seq: Seq
     entry_id: Uuid
     occurred_at: UtcTimestamp
     utc_offset_min: Annotated[int, Field(ge=-14 * 60, le=14 * 60, strict=True)]
     """The store's UTC offset at that moment: local wall-clock time (which campaigns use) is
     ``occurred_at + utc_offset_min``, so the server recomputes points exactly as the till."""
-    cashier_id: str | None
+    cashier_id: Identifier | None
     prev_hash: Hash
     payload: Payload
     hash: Hash
@@ -86,7 +107,7 @@ class JournalEntry(BaseModel):
         entry_id: str,
         occurred_at: datetime,
         utc_offset_min: int,
-        cashier_id: str | None,
+        cashier_id: Identifier | None,
         payload: Payload,
     ) -> JournalEntry:
         """The next entry after ``previous`` (``None`` for a till's first entry), sealed."""
@@ -115,7 +136,8 @@ class JournalEntry(BaseModel):
         """Build an entry from its fields and compute its hash."""
         draft = cls.model_construct(hash="", **fields)
         record = draft.model_dump(mode="json", exclude={"hash"})
-        record["hash"] = entry_hash(record)
+        record["hash"], body = entry_hash_and_body(record)
+        check_entry_size(len(body))
         return cls.model_validate(record)
 
     def to_record(self) -> dict[str, Any]:

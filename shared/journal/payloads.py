@@ -11,7 +11,24 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.journal.types import Count, Minor, NonNegMinor, Points, Text, UtcTimestamp, Uuid
+from shared.bounds import MAX_LINES, MAX_TENDERS
+from shared.journal.types import (
+    CardNumber,
+    Count,
+    Email,
+    Identifier,
+    LineNo,
+    Minor,
+    NonNegMinor,
+    Phone,
+    Points,
+    Quantity,
+    Seq,
+    TerminalId,
+    Text,
+    UtcTimestamp,
+    Uuid,
+)
 from shared.rules import EarnResult
 
 __all__ = [
@@ -53,8 +70,8 @@ class TenderMethod(StrEnum):
 
 class Tender(_Frozen):
     method: TenderMethod
-    amount_minor: Annotated[Minor, Field(gt=0)]
-    reference: str | None = None
+    amount_minor: Annotated[NonNegMinor, Field(gt=0)]
+    reference: Identifier | None = None
     """Auth code, masked gift-card number or voucher code; never a full bank card number."""
 
 
@@ -62,25 +79,25 @@ class MemberRef(_Frozen):
     """Who the entry is for. A member enrolled offline has only ``local_member_id`` until the
     server assigns ``member_id``; the card number always identifies them."""
 
-    card_number: Text
-    member_id: str | None = None
+    card_number: CardNumber
+    member_id: Annotated[Identifier, Field(max_length=40)] | None = None
     local_member_id: Uuid | None = None
 
 
 class EntryRef(_Frozen):
     """Points at another journal entry, possibly another till's (a return at a different till)."""
 
-    terminal_id: Text
-    seq: Annotated[int, Field(ge=1, strict=True)]
+    terminal_id: TerminalId
+    seq: Seq
     entry_id: Uuid
 
 
 class SaleLine(_Frozen):
-    line_no: Annotated[int, Field(ge=1, strict=True)]
+    line_no: LineNo
     sku: Text
     description: Text
     category: Text
-    quantity: Annotated[int, Field(gt=0, strict=True)]
+    quantity: Quantity
     unit_price_minor: NonNegMinor
     discount_minor: NonNegMinor = 0
     net_minor: NonNegMinor
@@ -101,8 +118,8 @@ class SaleLine(_Frozen):
 
 class PointsRedeemed(_Frozen):
     points: Annotated[Points, Field(gt=0)]
-    discount_minor: Annotated[Minor, Field(gt=0)]
-    rules_version: Annotated[int, Field(ge=1, strict=True)]
+    discount_minor: Annotated[NonNegMinor, Field(gt=0)]
+    rules_version: Annotated[int, Field(ge=1, le=2**31 - 1, strict=True)]
 
 
 def _check_tenders(tenders: tuple[Tender, ...], change_minor: int, total_minor: int) -> None:
@@ -119,16 +136,16 @@ def _check_tenders(tenders: tuple[Tender, ...], change_minor: int, total_minor: 
 
 class Sale(_Frozen):
     kind: Literal["sale"] = "sale"
-    store_id: Text
+    store_id: Identifier
     receipt_no: Text
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-    lines: Annotated[tuple[SaleLine, ...], Field(min_length=1)]
+    lines: Annotated[tuple[SaleLine, ...], Field(min_length=1, max_length=MAX_LINES)]
     subtotal_minor: NonNegMinor
     """Sum of line nets, before points redemption."""
     total_minor: NonNegMinor
     """What the customer pays: subtotal less the redemption discount."""
     tax_minor: NonNegMinor = 0
-    tenders: tuple[Tender, ...]
+    tenders: Annotated[tuple[Tender, ...], Field(max_length=MAX_TENDERS)]
     change_minor: NonNegMinor = 0
     member: MemberRef | None = None
     earned: EarnResult | None = None
@@ -172,8 +189,8 @@ class Sale(_Frozen):
 
 
 class ReturnLine(_Frozen):
-    original_line_no: Annotated[int, Field(ge=1, strict=True)]
-    quantity: Annotated[int, Field(gt=0, strict=True)]
+    original_line_no: LineNo
+    quantity: Quantity
     refund_minor: NonNegMinor
 
 
@@ -181,18 +198,18 @@ class Return(_Frozen):
     """Goods brought back against an earlier sale (found by its receipt barcode)."""
 
     kind: Literal["return"] = "return"
-    store_id: Text
+    store_id: Identifier
     receipt_no: Text
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
     original: EntryRef
-    lines: Annotated[tuple[ReturnLine, ...], Field(min_length=1)]
+    lines: Annotated[tuple[ReturnLine, ...], Field(min_length=1, max_length=MAX_LINES)]
     refund_minor: NonNegMinor
-    tenders: tuple[Tender, ...]
+    tenders: Annotated[tuple[Tender, ...], Field(max_length=MAX_TENDERS)]
     """How the refund was paid out."""
     member: MemberRef | None = None
     points_reversed: Points = 0
     points_restored: Points = 0
-    reason: str | None = None
+    reason: Text | None = None
 
     @model_validator(mode="after")
     def check_totals(self) -> Self:
@@ -218,15 +235,15 @@ class Enrolment(_Frozen):
     """A new member signed up at the till, possibly offline; the card is assigned here."""
 
     kind: Literal["enrolment"] = "enrolment"
-    store_id: Text
+    store_id: Identifier
     local_member_id: Uuid
     name: Text
-    phone: str | None = None
-    email: str | None = None
+    phone: Phone | None = None
+    email: Email | None = None
     marketing_consent: bool
-    consent_text_version: Text
+    consent_text_version: Identifier
     """Which wording of the consent question the member agreed to (privacy audit)."""
-    card_number: Text
+    card_number: CardNumber
 
     @model_validator(mode="after")
     def check_contact(self) -> Self:
@@ -240,7 +257,7 @@ class CardIssue(_Frozen):
 
     kind: Literal["card_issue"] = "card_issue"
     member: MemberRef
-    card_number: Text
+    card_number: CardNumber
 
 
 class CardReplacement(_Frozen):
@@ -249,8 +266,8 @@ class CardReplacement(_Frozen):
 
     kind: Literal["card_replacement"] = "card_replacement"
     member: MemberRef
-    old_card_number: Text
-    new_card_number: Text
+    old_card_number: CardNumber
+    new_card_number: CardNumber
     reason: Literal["lost", "stolen", "damaged"]
 
     @model_validator(mode="after")
@@ -264,12 +281,12 @@ class ShiftClose(_Frozen):
     """The Z report: what the shift did, by tender, and its loyalty activity."""
 
     kind: Literal["shift_close"] = "shift_close"
-    store_id: Text
+    store_id: Identifier
     shift_id: Uuid
     opened_at: UtcTimestamp
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-    first_seq: Annotated[int, Field(ge=1, strict=True)]
-    last_seq: Annotated[int, Field(ge=0, strict=True)]
+    first_seq: Seq
+    last_seq: Annotated[Seq, Field(ge=0)]
     sales_count: Count
     sales_by_tender: dict[TenderMethod, NonNegMinor]
     refunds_count: Count

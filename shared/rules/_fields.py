@@ -13,15 +13,20 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from shared.bounds import MAX_MINOR, MAX_POINTS, MAX_TEXT
 from shared.money import parse_ratio
+from shared.text import check_safe_text
 
 __all__ = [
+    "FractionText",
     "FrozenModel",
     "InvariantError",
     "Name",
     "NonNegativeInt",
+    "PointsInt",
     "PositiveInt",
     "Ratio",
+    "Version",
     "fraction_text",
     "refuse_float",
 ]
@@ -56,21 +61,35 @@ def _check_ratio(text: str) -> str:
     return text
 
 
-NonNegativeInt = Annotated[int, Field(strict=True, ge=0), BeforeValidator(refuse_float)]
+NonNegativeInt = Annotated[
+    int, Field(strict=True, ge=0, le=MAX_MINOR), BeforeValidator(refuse_float)
+]
 """A whole number >= 0 (points, minor units); floats and bools are refused."""
 
-PositiveInt = Annotated[int, Field(strict=True, gt=0), BeforeValidator(refuse_float)]
+PositiveInt = Annotated[int, Field(strict=True, gt=0, le=MAX_MINOR), BeforeValidator(refuse_float)]
 """A whole number > 0; floats and bools are refused."""
 
 Ratio = Annotated[
     str,
     BeforeValidator(_refuse_number_as_ratio),
     AfterValidator(_check_ratio),
-    Field(strict=True, examples=["1", "1.5", "3/2"]),
+    Field(strict=True, max_length=20, examples=["1", "1.5", "3/2"]),
 ]
-"""An exact non-negative ratio written as a decimal ("1.5") or a fraction ("3/2")."""
+"""An exact non-negative ratio written as a decimal ("1.5") or a fraction ("3/2"), in at
+most 20 characters."""
 
-Name = Annotated[str, Field(strict=True, min_length=1)]
+PointsInt = Annotated[int, Field(strict=True, ge=0, le=MAX_POINTS), BeforeValidator(refuse_float)]
+"""Points a result carries (a line's, an order bonus, a total): 0 to MAX_POINTS."""
+
+FractionText = Annotated[str, Field(strict=True, min_length=1, max_length=100)]
+"""An exact ratio as a result shows it ("3/2"): made from bounded inputs, so short."""
+
+Version = Annotated[int, Field(strict=True, gt=0, le=2**31 - 1), BeforeValidator(refuse_float)]
+"""A rules version number (HQ assigns 1, 2, 3 …)."""
+
+Name = Annotated[
+    str, Field(strict=True, min_length=1, max_length=MAX_TEXT), AfterValidator(check_safe_text)
+]
 """A non-empty identifier or label (SKU, category, store, campaign id, tier code)."""
 
 

@@ -11,15 +11,21 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal, TypeAlias
+from typing import Annotated, Literal, TypeAlias
 
+from pydantic import Field
+
+from shared.bounds import MAX_LINES, MAX_NOTES
 from shared.money import Money, allocate, format_points, round_fraction
 from shared.rules._fields import (
+    FractionText,
     FrozenModel,
     InvariantError,
     Name,
     NonNegativeInt,
+    PointsInt,
     PositiveInt,
+    Version,
     fraction_text,
 )
 from shared.rules.basket import BasketLine, EarnContext
@@ -44,17 +50,17 @@ class LineEarning(FrozenModel):
     net_minor: NonNegativeInt
     eligible_minor: NonNegativeInt
     """Spend that earns: net minus this line's share of the order discount (if that counts)."""
-    base: str
+    base: FractionText
     """Points before multipliers, exactly: eligible spend x points per unit / spend unit."""
-    product_multiplier: str
-    campaign_id: str | None
+    product_multiplier: FractionText
+    campaign_id: Name | None
     """The qualifying campaign with the highest multiplier above 1, if any."""
-    campaign_multiplier: str
-    tier_multiplier: str
-    unit_bonus: NonNegativeInt
-    points: NonNegativeInt
+    campaign_multiplier: FractionText
+    tier_multiplier: FractionText
+    unit_bonus: PointsInt
+    points: PointsInt
     """round(base x product x campaign x tier) + unit_bonus."""
-    excluded_reason: str | None
+    excluded_reason: Annotated[str, Field(max_length=300)] | None
     """Why the line earns nothing, if it does not."""
 
 
@@ -62,20 +68,22 @@ class OrderBonus(FrozenModel):
     """Points earned by the order as a whole rather than by a line."""
 
     kind: Literal["per_order", "campaign"]
-    label: str
-    campaign_id: str | None = None
-    points: NonNegativeInt
+    label: Name
+    campaign_id: Name | None = None
+    points: PointsInt
 
 
 class EarnResult(FrozenModel):
     """The points a sale earns; embedded verbatim in the journal entry for the sale."""
 
-    program_id: str
-    rules_version: PositiveInt
-    total_points: NonNegativeInt
-    lines: tuple[LineEarning, ...]
-    order_items: tuple[OrderBonus, ...]
-    notes: tuple[str, ...]
+    program_id: Name
+    rules_version: Version
+    total_points: PointsInt
+    lines: Annotated[tuple[LineEarning, ...], Field(max_length=MAX_LINES)]
+    order_items: Annotated[tuple[OrderBonus, ...], Field(max_length=MAX_LINES)]
+    notes: Annotated[
+        tuple[Annotated[str, Field(max_length=1000)], ...], Field(max_length=MAX_NOTES)
+    ]
 
     def check_totals(self) -> None:
         """Raise :class:`InvariantError` unless the parts add up to the total."""

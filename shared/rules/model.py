@@ -23,6 +23,7 @@ from shared.rules._fields import (
     NonNegativeInt,
     PositiveInt,
     Ratio,
+    Version,
     refuse_float,
 )
 
@@ -308,7 +309,7 @@ class ProgramRules(FrozenModel):
     """One version of a loyalty program's rules."""
 
     program_id: Name
-    version: PositiveInt
+    version: Version
     currency: Name
     rounding: Rounding
     """Applied per line, so the breakdown lines sum exactly to the total."""

@@ -20,7 +20,7 @@ from shared.journal import format_utc
 from syncserver.errors import ConflictError, MalformedError, NotFoundError
 from syncserver.hq.exceptions import overdraft_write_off, suspense_held
 from syncserver.ledger.accounts import member_account
-from syncserver.ledger.context import LedgerContext, LiveMemberIds
+from syncserver.ledger.context import BalanceOutOfBoundsError, LedgerContext, LiveMemberIds
 from syncserver.ledger.hq_events import (
     CardBlock,
     CardReplacement,
@@ -92,7 +92,7 @@ def _apply(
         event_id = record_event(conn, event, actor.username, ctx)
         try:
             apply_event(ctx, event_id, event.kind, event.model_dump(mode="json"))
-        except HqEventConflictError as error:
+        except (HqEventConflictError, BalanceOutOfBoundsError) as error:
             raise ConflictError(str(error)) from None
         ctx.finish(hq_event_ids=[event_id])
         if after is not None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import Connection, Select, and_, func, or_, select
 
+from shared.protocol import ExceptionKind
 from syncserver.errors import MalformedError
 from syncserver.settings import as_utc
 from syncserver.storage.journal import void_of
@@ -52,16 +53,8 @@ __all__ = [
     "suspense_held",
 ]
 
-KINDS = (
-    "offline_overdraft",
-    "card_blocked",
-    "card_enrolled_twice",
-    "rules_mismatch",
-    "chain_conflict",
-    "unknown_card",
-    "unknown_original",
-)
-"""Every kind reconciliation raises (shared.protocol.ExceptionKind), in the queue's order."""
+KINDS: tuple[str, ...] = get_args(ExceptionKind)
+"""Every kind sync and reconciliation raise (shared.protocol.ExceptionKind), in its order."""
 
 STATUSES = ("open", "resolved", "all")
 

@@ -8,15 +8,25 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 from sqlalchemy import Connection, select, update
 
+from shared.bounds import MAX_MINOR, MAX_POINTS, MAX_TEXT
 from shared.codes import luhn_valid
 from shared.journal import format_utc
+from shared.text import check_safe_text
 from syncserver.ledger.context import LedgerContext, LiveMemberIds
 from syncserver.ledger.hq_events import ImportedMember, MemberImport, apply_event, record_event
 from syncserver.settings import utc_now
@@ -48,15 +58,16 @@ def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
-Optional = Annotated[str | None, BeforeValidator(_blank_to_none), BeforeValidator(_strip)]
-Required = Annotated[str, BeforeValidator(_strip), Field(min_length=1)]
+SafeText = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(check_safe_text)]
+Optional = Annotated[SafeText | None, BeforeValidator(_blank_to_none), BeforeValidator(_strip)]
+Required = Annotated[SafeText, BeforeValidator(_strip), Field(min_length=1)]
 
 
 def _integer(value: object) -> object:
     # CSV cells are text; accept "-120" but never "1.5" or "1e3".
     if isinstance(value, str):
         text = value.strip() or "0"
-        if not text.lstrip("-").isdigit():
+        if not re.fullmatch(r"-?[0-9]{1,19}", text):
             raise ValueError(f"{value!r} is not a whole number")
         return int(text)
     return value
@@ -73,7 +84,7 @@ def _flag(value: object) -> object:
     return value
 
 
-Integer = Annotated[int, BeforeValidator(_integer)]
+Integer = Annotated[int, BeforeValidator(_integer), Field(ge=-MAX_MINOR, le=MAX_MINOR)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 
 
@@ -92,7 +103,7 @@ class MemberRow(_Row):
     email: Optional = None
     tier: Optional = None
     card_number: Optional = None
-    balance: Integer = 0
+    balance: Annotated[Integer, Field(ge=-MAX_POINTS, le=MAX_POINTS)] = 0
     marketing_consent: Flag = False
 
 

@@ -66,7 +66,7 @@ from shared.money import Money, Rounding, round_fraction
 from syncserver.hq.terminals import OFFLINE_AFTER
 from syncserver.ledger.accounts import ISSUED, REDEEMED, REVERSED
 from syncserver.settings import as_utc, utc_now
-from syncserver.storage.database import Database
+from syncserver.storage.database import Database, exact_sum
 from syncserver.storage.rules import parse_rules
 from syncserver.storage.schema import (
     exceptions,
@@ -220,7 +220,7 @@ def active_members(conn: Connection, since: datetime) -> int:
 def points_outstanding(conn: Connection) -> int:
     """The sum of all member balances: points the program owes its members."""
     query = select(func.coalesce(func.sum(member_balances.c.points), 0))
-    return int(conn.execute(query).scalar_one())
+    return exact_sum(conn, query, select(member_balances.c.points))
 
 
 def point_value(conn: Connection) -> PointValue | None:

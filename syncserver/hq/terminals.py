@@ -43,6 +43,9 @@ OFFLINE_AFTER = timedelta(hours=1)
 
 _STORE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
+JOURNAL_ALARMS = ("chain_conflict", "entry_refused", "journal_behind")
+"""Exception kinds that mean a till's journal cannot go on syncing as it is."""
+
 
 @dataclass(frozen=True, slots=True)
 class TerminalHealth:
@@ -58,6 +61,8 @@ class TerminalHealth:
     """Entries the till had journaled but HQ had not acknowledged, as of its last pull
     (``tip_seq - acked_seq``, never below 0); None when the till never reported its tip."""
     open_chain_conflicts: int
+    """Open alarms about this till's journal (JOURNAL_ALARMS): tampering, a refused entry,
+    a journal behind HQ. Each stops the till's sync until HQ deals with it."""
 
     @property
     def chain_status(self) -> str:
@@ -93,7 +98,7 @@ def _open_conflicts(conn: Connection, terminal_ids: Sequence[str]) -> dict[str, 
         select(exceptions.c.terminal_id, func.count())
         .where(
             exceptions.c.status == "open",
-            exceptions.c.kind == "chain_conflict",
+            exceptions.c.kind.in_(JOURNAL_ALARMS),
             exceptions.c.terminal_id.in_(terminal_ids),
         )
         .group_by(exceptions.c.terminal_id)

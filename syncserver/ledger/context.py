@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
+from shared.bounds import MAX_BALANCE_POINTS
 from shared.protocol import ExceptionKind, RaisedException
 from shared.rules import ProgramRules
 from syncserver.ledger.accounts import Leg
@@ -57,11 +58,24 @@ from syncserver.storage.postings import (
 from syncserver.storage.rules import parse_rules, rules_document
 from syncserver.storage.schema import hq_events, postings
 
-__all__ = ["LedgerContext", "LiveMemberIds", "MemberIdSource", "UnbalancedPostingError"]
+__all__ = [
+    "BalanceOutOfBoundsError",
+    "LedgerContext",
+    "LiveMemberIds",
+    "MemberIdSource",
+    "UnbalancedPostingError",
+]
 
 
 class UnbalancedPostingError(AssertionError):
     """A bug: an entry's legs do not sum to zero. Nothing is written (the transaction fails)."""
+
+
+class BalanceOutOfBoundsError(ValueError):
+    """Posting this would take a member's balance beyond ``MAX_BALANCE_POINTS`` (either sign).
+    Nothing is written; a push refuses the entry (422 ``refused``), an HQ action answers 409.
+    Honest tills cannot get here (an entry moves at most ``MAX_POINTS``); the bound is what
+    keeps every balance, and every sum of them the ledger takes, inside 64-bit integers."""
 
 
 class MemberIdSource(Protocol):
@@ -258,6 +272,13 @@ class LedgerContext:
             if leg.member_id is not None:
                 deltas[leg.member_id] += leg.amount
         self.lock_members(deltas)
+        for member_id, delta in deltas.items():
+            after = self._balances[member_id] + delta
+            if abs(after) > MAX_BALANCE_POINTS:
+                raise BalanceOutOfBoundsError(
+                    f"{source.label()}: member {member_id}'s balance would become {after:,} "
+                    f"points, beyond the ledger's bound of ±{MAX_BALANCE_POINTS:,}"
+                )
         self._rows += posting_rows(
             source, legs, self._lines[source] + 1, occurred_at, self._created_at
         )

@@ -94,7 +94,9 @@ def check_earn(entry: JournalEntry, sale: Sale, rules: ProgramRules | None) -> E
             ),
             order_discount_minor=sale.redeemed.discount_minor if sale.redeemed else 0,
         )
-    except ValueError as error:
+    except (ValueError, ArithmeticError) as error:
+        # A result beyond the bounds, or arithmetic no real sale reaches: the till's figure is
+        # posted (it passed the entry's own bounds) and HQ sees why it could not be checked.
         return EarnCheck(till, 0, f"the server could not recompute the points: {error}")
     if _points(server) == _points(earned):
         return EarnCheck(till, server.total_points, None)

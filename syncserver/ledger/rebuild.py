@@ -8,7 +8,8 @@ the live balance cache must equal the sum of the live postings.
 
 Member ids are not re-invented in the replay: an enrolment gets the id the live server gave
 it (looked up by the entry that created the member), because ids are identity, not ledger.
-Chain conflicts are not replayable (the refused record was never stored) and are left out.
+Alarms about records HQ never stored (chain conflicts, refused entries) and about a till's
+own journal (journal_behind) are not replayable and are left out (NOT_REPLAYED).
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, exc, func, select
 
 from shared.journal import GENESIS_HASH, JournalEntry
 from syncserver.ledger.context import LedgerContext
@@ -44,7 +46,11 @@ from syncserver.storage.schema import (
     terminals,
 )
 
-__all__ = ["RebuildReport", "rebuild_check"]
+__all__ = ["NOT_REPLAYED", "RebuildReport", "rebuild_check"]
+
+NOT_REPLAYED = ("chain_conflict", "entry_refused", "journal_behind")
+"""Alarms about records HQ never stored (a refused or conflicting record, a till's report of
+its own journal): nothing in the ledger's history to replay them from."""
 
 
 @dataclass
@@ -79,8 +85,8 @@ def rebuild_check(database: Database, *, max_differences: int = 20) -> RebuildRe
             with database.read() as live, scratch.write() as replay:
                 replay.execute(change_counter.insert().values(id=1, value=0))
                 _copy_terminals(live, replay)
-                _replay(live, replay, report)
-                if len(report.differences) < max_differences:
+                replayed = _replay(live, replay, report)
+                if replayed and len(report.differences) < max_differences:
                     _compare(live, replay, report)
         finally:
             scratch.dispose()
@@ -112,37 +118,73 @@ def _events(live: Connection) -> Iterator[tuple[int, int, str, Any]]:
     return heapq.merge(entries, events, rules, key=lambda item: (item[0], item[1]))
 
 
-def _replay(live: Connection, replay: Connection, report: RebuildReport) -> None:
+def _replay(live: Connection, replay: Connection, report: RebuildReport) -> bool:
+    """Replay everything; False when something could not be replayed at all (then the report
+    says what, and the ledgers are not compared: every later figure would differ)."""
     ids = _ReplayMemberIds(live)
     now = utc_now()
     tips: dict[str, tuple[int, str]] = defaultdict(lambda: (0, GENESIS_HASH))
     for _position, _tie, kind, data in _events(live):
-        ctx = LedgerContext(replay, now, member_ids=ids, live=False)
-        if kind == "rules":
-            replay.execute(rules_versions.insert().values(dict(data._mapping)))
-            report.rules_versions += 1
-        elif kind == "hq":
-            apply_event(ctx, int(data.id), data.kind, json.loads(data.record))
-            report.hq_events += 1
-        else:
-            record = json.loads(data)
-            try:
-                entry = JournalEntry.model_validate(record)
-            except (ValidationError, ValueError) as error:
-                label = f"{record.get('terminal_id')}#{record.get('seq')}"
-                report.differences.append(f"stored entry {label} is no longer valid: {error}")
-                continue
-            seq, tip = tips[entry.terminal_id]
-            if entry.seq != seq + 1 or entry.prev_hash != tip:
-                report.differences.append(
-                    f"stored entry {entry.terminal_id}#{entry.seq} does not follow "
-                    f"{entry.terminal_id}#{seq} in the chain"
-                )
-            tips[entry.terminal_id] = (entry.seq, entry.hash)
-            store_entry(replay, record, entry, now)
-            reconcile_entry(ctx, entry)
-            report.entries += 1
-        ctx.flush()
+        try:
+            _replay_one(live, replay, report, ids, now, tips, kind, data)
+        except Exception as error:  # a report, never a traceback: say what and where
+            what = (
+                f"HQ event {data.id} ({data.kind})"
+                if kind == "hq"
+                else (f"rules version {data.version}" if kind == "rules" else _label(data))
+            )
+            report.differences.append(
+                f"{what} cannot be replayed: {type(error).__name__}: {error}; the replay "
+                "stopped there"
+            )
+            return False
+    return True
+
+
+def _label(text: str) -> str:
+    try:
+        record = json.loads(text)
+        return f"stored entry {record.get('terminal_id')}#{record.get('seq')}"
+    except (ValueError, AttributeError):
+        return "a stored entry that is not a JSON object"
+
+
+def _replay_one(
+    live: Connection,
+    replay: Connection,
+    report: RebuildReport,
+    ids: _ReplayMemberIds,
+    now: datetime,
+    tips: dict[str, tuple[int, str]],
+    kind: str,
+    data: Any,
+) -> None:
+    ctx = LedgerContext(replay, now, member_ids=ids, live=False)
+    if kind == "rules":
+        replay.execute(rules_versions.insert().values(dict(data._mapping)))
+        report.rules_versions += 1
+    elif kind == "hq":
+        apply_event(ctx, int(data.id), data.kind, json.loads(data.record))
+        report.hq_events += 1
+    else:
+        record = json.loads(data)
+        try:
+            entry = JournalEntry.model_validate(record)
+        except (ValidationError, ValueError) as error:
+            label = f"{record.get('terminal_id')}#{record.get('seq')}"
+            report.differences.append(f"stored entry {label} is no longer valid: {error}")
+            return
+        seq, tip = tips[entry.terminal_id]
+        if entry.seq != seq + 1 or entry.prev_hash != tip:
+            report.differences.append(
+                f"stored entry {entry.terminal_id}#{entry.seq} does not follow "
+                f"{entry.terminal_id}#{seq} in the chain"
+            )
+        tips[entry.terminal_id] = (entry.seq, entry.hash)
+        store_entry(replay, record, entry, now)
+        reconcile_entry(ctx, entry)
+        report.entries += 1
+    ctx.flush()
 
 
 _PostingKey = tuple[str, int, int, int]
@@ -189,7 +231,7 @@ def _exceptions(conn: Connection) -> list[tuple[Any, ...]]:
             exceptions.c.member_id,
             exceptions.c.amount,
             exceptions.c.detail,
-        ).where(exceptions.c.kind != "chain_conflict")
+        ).where(exceptions.c.kind.not_in(NOT_REPLAYED))
     )
     return sorted(
         (r.terminal_id or "", int(r.seq or 0), r.kind, r.member_id or "", int(r.amount), r.detail)
@@ -203,12 +245,25 @@ def _balances(conn: Connection) -> dict[str, int]:
 
 
 def _posted_balances(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(
-        select(postings.c.member_id, func.sum(postings.c.amount))
-        .where(postings.c.member_id.is_not(None), postings.c.unit == "points")
-        .group_by(postings.c.member_id)
-    )
-    return {r[0]: int(r[1]) for r in rows}
+    wanted = (postings.c.member_id.is_not(None), postings.c.unit == "points")
+    try:
+        rows = conn.execute(
+            select(postings.c.member_id, func.sum(postings.c.amount))
+            .where(*wanted)
+            .group_by(postings.c.member_id)
+        ).all()
+        return {r[0]: int(r[1]) for r in rows}
+    except exc.OperationalError as error:
+        if "integer overflow" not in str(error.orig):
+            raise
+    # SQLite's SUM stops at 2^63 (only a ledger damaged before balances were bounded gets
+    # here): add up in Python, so the report can still say which balance is wrong.
+    totals: dict[str, int] = defaultdict(int)
+    for member_id, amount in conn.execute(
+        select(postings.c.member_id, postings.c.amount).where(*wanted)
+    ):
+        totals[member_id] += int(amount)
+    return dict(totals)
 
 
 def _compare(live: Connection, replay: Connection, report: RebuildReport) -> None:

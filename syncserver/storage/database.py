@@ -36,6 +36,7 @@ __all__ = [
     "DatabaseBusyError",
     "bulk_insert",
     "driver_value",
+    "exact_sum",
     "insert_ignore",
     "is_postgres",
     "normalize_url",
@@ -214,6 +215,22 @@ def bulk_insert(
         f"VALUES ({', '.join([mark] * len(columns))})"
     )
     conn.exec_driver_sql(sql, list(rows))
+
+
+def exact_sum(conn: Connection, total: Executable, values: Executable) -> int:
+    """``total`` (a ``SELECT SUM(…)``), or — where the database's own arithmetic overflows —
+    the same sum taken in Python over ``values`` (a ``SELECT`` of the summed column).
+
+    PostgreSQL sums BIGINTs as NUMERIC and never overflows; SQLite stops at 2^63 with an
+    "integer overflow" error. Every balance is bounded (shared.bounds.MAX_BALANCE_POINTS),
+    but a sum over millions of them is only bounded by their number, so HQ's figures never
+    depend on that number staying small."""
+    try:
+        return int(conn.execute(total).scalar_one() or 0)
+    except exc.OperationalError as error:
+        if "integer overflow" not in str(error.orig):
+            raise
+    return sum(int(value) for value in conn.execute(values).scalars() if value is not None)
 
 
 def _is_transient(error: exc.DBAPIError) -> bool:

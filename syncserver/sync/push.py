@@ -9,13 +9,15 @@ take positions, commit. A transient database failure re-runs the whole transacti
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, exc, select, update
 
+from shared.bounds import MAX_ENTRY_BYTES, MAX_SEQ
 from shared.journal import (
     HASH_VERIFIED,
     CanonicalJSONError,
@@ -30,11 +32,13 @@ from shared.journal import (
 )
 from shared.protocol import PushRequest, PushResponse, RaisedException
 from syncserver.errors import (
+    ApiError,
     BusyError,
     ChainConflictError,
     ForbiddenError,
     GapError,
     MalformedError,
+    RefusedError,
     UnauthorizedError,
 )
 from syncserver.ledger.context import LedgerContext, LiveMemberIds
@@ -50,8 +54,10 @@ from syncserver.storage.terminals import lock_terminal
 
 __all__ = ["parse_records", "push"]
 
-MAX_SEQ = 2**62
-"""Sequence numbers are stored as 64-bit integers; anything near that is not a real journal."""
+log = logging.getLogger(__name__)
+
+_MAX_EVIDENCE = 2 * MAX_ENTRY_BYTES
+"""Characters of a refused record kept as evidence."""
 
 
 class _ChainConflictError(Exception):
@@ -62,15 +68,41 @@ class _ChainConflictError(Exception):
         self.seq, self.detail, self.record, self.acked_seq = seq, detail, record, acked_seq
 
 
+class _RecordRefusedError(Exception):
+    """One record of the batch cannot be stored or posted, whatever HQ retries. Records before
+    it (``index`` of them) are fine."""
+
+    def __init__(self, index: int, seq: int, detail: str) -> None:
+        super().__init__(detail)
+        self.index, self.seq, self.detail = index, seq, detail
+
+
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "entry"
     return f"field {where}: {first['msg']}"
 
 
+def _is_deterministic(error: BaseException) -> bool:
+    """Whether retrying cannot help: not a lost connection, not a busy database, not one of
+    the answers the protocol gives on purpose (gap, conflict, unauthorised)."""
+    if isinstance(error, ApiError | _ChainConflictError | DatabaseBusyError):
+        return False
+    if isinstance(error, exc.DBAPIError):
+        # A lost connection or a server shutting down is transient; bad data is not.
+        return not (
+            error.connection_invalidated
+            or isinstance(error, exc.OperationalError | exc.InterfaceError)
+        )
+    return isinstance(error, Exception)
+
+
 def parse_records(terminal_id: str, records: Sequence[Mapping[str, Any]]) -> list[JournalEntry]:
     """Validate each record as received; the first problem is a 422 (or 403) naming it."""
-    return [entry for entry, _text in _parse(terminal_id, records)]
+    try:
+        return [entry for entry, _text in _parse(terminal_id, records)]
+    except _RecordRefusedError as refused:
+        raise MalformedError(refused.detail) from None
 
 
 def _parse(
@@ -83,7 +115,7 @@ def _parse(
         seq = record.get("seq")
         where = f"entry seq {seq}" if type(seq) is int else f"entries[{index}]"
         if type(seq) is not int or not 1 <= seq <= MAX_SEQ:
-            raise MalformedError(f"{where}: field seq: must be a positive integer")
+            raise MalformedError(f"{where}: field seq: must be an integer from 1 to {MAX_SEQ}")
         if record.get("terminal_id") != terminal_id:
             raise ForbiddenError(
                 f"{where}: belongs to terminal {record.get('terminal_id')!r}; "
@@ -97,14 +129,23 @@ def _parse(
         try:
             expected, body = entry_hash_and_body(record)
         except CanonicalJSONError as error:
-            raise MalformedError(f"{where}: {error}") from None
+            raise _RecordRefusedError(index, seq, f"{where}: {error}") from None
         if record.get("hash") != expected:
-            raise MalformedError(f"{where}: field hash: does not match the entry's content")
+            raise _RecordRefusedError(
+                index, seq, f"{where}: field hash: does not match the entry's content"
+            )
+        if len(body) > MAX_ENTRY_BYTES:
+            raise _RecordRefusedError(
+                index,
+                seq,
+                f"{where}: the entry is {len(body):,} bytes; at most {MAX_ENTRY_BYTES:,} "
+                "bytes are accepted",
+            )
         try:
             # The hash was just checked over this record: the model need not compute it again.
             entry = JournalEntry.model_validate(record, context={HASH_VERIFIED: expected})
         except ValidationError as error:
-            raise MalformedError(f"{where}: {_describe(error)}") from None
+            raise _RecordRefusedError(index, seq, f"{where}: {_describe(error)}") from None
         # Stored as the canonical JSON the hash covers, plus the hash: the same record (its
         # hash checks out the same), without serialising it a second time.
         parsed.append((entry, f'{body[:-1].decode()},"hash":"{expected}"}}'))
@@ -117,11 +158,65 @@ def push(
     request: PushRequest,
     now: Callable[[], datetime],
 ) -> PushResponse:
+    """Store and reconcile ``request``; a record HQ cannot take is refused (422 ``refused``)
+    and kept as an ``entry_refused`` exception, after the records before it are stored."""
     if request.terminal_id != terminal_id:
         raise ForbiddenError(
             f"this token belongs to terminal {terminal_id}, not {request.terminal_id}"
         )
-    parsed = _parse(terminal_id, request.entries)
+    records = request.entries
+    try:
+        parsed = _parse(terminal_id, records)
+    except _RecordRefusedError as refused:
+        # The records before the bad one are good: store them (through this same function,
+        # so they get the same care), then refuse it.
+        if refused.index:
+            prefix = PushRequest(terminal_id=terminal_id, entries=records[: refused.index])
+            push(database, terminal_id, prefix, now)
+        _refuse(database, terminal_id, records[refused.index], refused.seq, refused.detail, now)
+    try:
+        return _store_parsed(database, terminal_id, records, parsed, now)
+    except Exception as error:
+        if not _is_deterministic(error):
+            raise
+        log.warning("push of %s failed (%r); retrying entry by entry", terminal_id, error)
+    # Something in the batch cannot be posted. Entry by entry, each in its own transaction,
+    # finds which: the ones before it are stored, it is refused, nothing after it is tried.
+    combined = PushResponse(acked_seq=0, stored=0, duplicates=0)
+    for record, item in zip(records, parsed, strict=True):
+        try:
+            reply = _store_parsed(database, terminal_id, [record], [item], now)
+        except Exception as error:
+            if not _is_deterministic(error):
+                raise
+            log.exception("entry %s#%d cannot be posted", terminal_id, item[0].seq)
+            detail = f"entry seq {item[0].seq}: HQ cannot post it ({_error_text(error)})"
+            _refuse(database, terminal_id, record, item[0].seq, detail, now)
+        combined = PushResponse(
+            acked_seq=reply.acked_seq,
+            acked_hash=reply.acked_hash,
+            stored=combined.stored + reply.stored,
+            duplicates=combined.duplicates + reply.duplicates,
+            exceptions=[*combined.exceptions, *reply.exceptions],
+        )
+    # Every entry went through on its own: the failure did not repeat.
+    return combined
+
+
+def _error_text(error: BaseException) -> str:
+    if isinstance(error, exc.StatementError) and error.orig is not None:
+        error = error.orig
+    text = " ".join(str(error).split())[:300]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _store_parsed(
+    database: Database,
+    terminal_id: str,
+    records: Sequence[Mapping[str, Any]],
+    parsed: list[tuple[JournalEntry, str]],
+    now: Callable[[], datetime],
+) -> PushResponse:
     entries = [entry for entry, _text in parsed]
     # The rules checks are pure CPU: done here, before the transaction takes any lock.
     versions = {
@@ -133,7 +228,7 @@ def push(
     try:
         return run_write(
             database,
-            lambda conn: _push(conn, terminal_id, request.entries, parsed, checks, now()),
+            lambda conn: _push(conn, terminal_id, records, parsed, checks, now()),
         )
     except _ChainConflictError as refused:
         conflict = refused
@@ -145,6 +240,49 @@ def push(
         ) from None
     except DatabaseBusyError as error:
         raise BusyError(f"{error}; retry shortly") from None
+
+
+def _refuse(
+    database: Database,
+    terminal_id: str,
+    record: Mapping[str, Any],
+    seq: int,
+    detail: str,
+    now: Callable[[], datetime],
+) -> NoReturn:
+    """Keep the refused record as an HQ exception (once while open) and answer 422."""
+    # ASCII JSON: the evidence itself must be storable whatever the record holds (a NUL, a
+    # lone surrogate); a record too large to keep whole is cut, and says so.
+    evidence = json.dumps(record, ensure_ascii=True, sort_keys=True, default=repr)
+    if len(evidence) > _MAX_EVIDENCE:
+        evidence = evidence[:_MAX_EVIDENCE] + f"… [cut: {len(evidence):,} characters in all]"
+
+    def work(conn: Connection) -> int:
+        if not open_exception_exists(conn, "entry_refused", terminal_id, seq, evidence):
+            insert_exception(
+                conn,
+                RaisedException(
+                    kind="entry_refused",
+                    terminal_id=terminal_id,
+                    seq=seq,
+                    amount=0,
+                    detail=detail,
+                ),
+                now(),
+                evidence=evidence,
+            )
+        acked = conn.execute(
+            select(terminals.c.acked_seq).where(terminals.c.terminal_id == terminal_id)
+        ).scalar_one()
+        return int(acked)
+
+    acked = run_write(database, work)
+    raise RefusedError(
+        f"{detail}. HQ has kept the entry as evidence and raised an alarm; the till keeps it "
+        "and everything after it until HQ has dealt with it",
+        acked_seq=acked,
+        seq=seq,
+    )
 
 
 def _push(
@@ -192,7 +330,9 @@ def _push(
         prev_hash = entry.hash
 
     if not new:
-        return PushResponse(acked_seq=acked, stored=0, duplicates=duplicates)
+        return PushResponse(
+            acked_seq=acked, acked_hash=terminal.last_hash, stored=0, duplicates=duplicates
+        )
 
     ctx = LedgerContext(conn, now, member_ids=LiveMemberIds(), live=True, earn_checks=checks)
     _lock_members_up_front(ctx, [entry for _, entry, _ in new])
@@ -214,7 +354,11 @@ def _push(
     )
     ctx.finish(entries=(terminal_id, new[0][1].seq, tip.seq))
     return PushResponse(
-        acked_seq=tip.seq, stored=len(new), duplicates=duplicates, exceptions=ctx.raised
+        acked_seq=tip.seq,
+        acked_hash=tip.hash,
+        stored=len(new),
+        duplicates=duplicates,
+        exceptions=ctx.raised,
     )
 
 
@@ -265,7 +409,7 @@ def _record_conflict(
     conn: Connection, terminal_id: str, conflict: _ChainConflictError, now: datetime
 ) -> None:
     """The push is refused, but the alarm is kept (once per distinct refused record)."""
-    evidence = json.dumps(conflict.record, ensure_ascii=False, sort_keys=True)
+    evidence = json.dumps(conflict.record, ensure_ascii=True, sort_keys=True)
     if open_exception_exists(conn, "chain_conflict", terminal_id, conflict.seq, evidence):
         return
     insert_exception(

@@ -29,7 +29,13 @@ def test_a_push_stores_reconciles_and_acknowledges(database: Database) -> None:
     with api(database) as client:
         reply = push(client, token, terminal_id, till.records)
     assert reply.status_code == 200, reply.text
-    assert reply.json() == {"acked_seq": 2, "stored": 2, "duplicates": 0, "exceptions": []}
+    assert reply.json() == {
+        "acked_seq": 2,
+        "acked_hash": till.records[-1]["hash"],
+        "stored": 2,
+        "duplicates": 0,
+        "exceptions": [],
+    }
     earned = sale.payload.points_earned  # type: ignore[union-attr]
     assert earned > 0
     assert server.balance("M0000000001") == 1000 + earned
@@ -55,7 +61,13 @@ def test_resending_is_acknowledged_and_ignored(database: Database) -> None:
         assert push(client, token, terminal_id, till.records[:2]).json()["acked_seq"] == 2
         balance = server.balance("M0000000001")
         again = push(client, token, terminal_id, till.records[:2]).json()
-        assert again == {"acked_seq": 2, "stored": 0, "duplicates": 2, "exceptions": []}
+        assert again == {
+            "acked_seq": 2,
+            "acked_hash": till.records[1]["hash"],
+            "stored": 0,
+            "duplicates": 2,
+            "exceptions": [],
+        }
         overlap = push(client, token, terminal_id, till.records).json()
     assert overlap["acked_seq"] == 3
     assert (overlap["stored"], overlap["duplicates"]) == (1, 2)
@@ -155,9 +167,18 @@ def test_malformed_records_name_the_seq_and_the_field(database: Database) -> Non
         }
     for name, reply in cases.items():
         assert reply.status_code == 422, (name, reply.text)
-        assert reply.json()["error"]["code"] == "malformed", name
+    # A record HQ cannot take is refused by name (the till keeps it) and kept as an alarm;
+    # a request that is not a push at all is simply malformed.
+    for name in ("hash", "float", "invariant"):
+        error = cases[name].json()["error"]
+        assert (error["code"], error["seq"], error["acked_seq"]) == ("refused", 1, 0), name
+    for name in ("empty", "not json"):
+        assert cases[name].json()["error"]["code"] == "malformed", name
     assert "entry seq 1: field hash" in cases["hash"].json()["error"]["message"]
     assert "float" in cases["float"].json()["error"]["message"]
     assert "entry seq 1: field payload" in cases["invariant"].json()["error"]["message"]
     assert "entries" in cases["empty"].json()["error"]["message"]
     assert _count(database, journal_entries) == 0
+    with database.read() as conn:
+        kinds = conn.execute(select(exceptions.c.kind, exceptions.c.seq)).all()
+    assert sorted(kinds) == [("entry_refused", 1)] * 3

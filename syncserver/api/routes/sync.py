@@ -1,56 +1,109 @@
-"""The tills' endpoints: push journal entries, pull what changed (docs/protocol.md)."""
+"""The tills' endpoints: push journal entries, pull what changed, compare journals
+(docs/protocol.md)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
+from shared.bounds import MAX_SEQ
 from shared.protocol import (
     ErrorBody,
     LiveMemberResponse,
     PullResponse,
     PushRequest,
     PushResponse,
+    SyncStatus,
 )
 from syncserver.api.deps import DatabaseDep, TerminalDep
 from syncserver.errors import MalformedError
 from syncserver.settings import utc_now
 from syncserver.sync.pull import MAX_PULL_LIMIT, live_member, pull, report_pull
 from syncserver.sync.push import push
+from syncserver.sync.status import sync_status
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 422, 503)
+    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 503)
 }
 
+_PUSH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": PushRequest.model_json_schema()}},
+    }
+}
 
-@router.post("/push", responses=_ERRORS)
-def push_entries(body: PushRequest, terminal: TerminalDep, database: DatabaseDep) -> PushResponse:
-    """Store and reconcile a contiguous run of this till's journal, exactly once."""
-    return push(database, terminal.terminal_id, body, utc_now)
+Cursor = Annotated[
+    str,
+    Query(
+        pattern=r"^[0-9]{1,18}$",
+        max_length=18,
+        description="The cursor from the last pull (0 for a first download).",
+    ),
+]
+"""ASCII digits only (``"²".isdigit()`` is true in Python), and always below 2^63."""
+
+Tip = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_SEQ,
+        description="The last seq in the till's own journal (optional): HQ shows "
+        "tip - acknowledged seq as the till's unsent estimate.",
+    ),
+]
+
+
+@router.post("/push", responses=_ERRORS, openapi_extra=_PUSH_BODY)
+async def push_entries(
+    request: Request, terminal: TerminalDep, database: DatabaseDep
+) -> PushResponse:
+    """Store and reconcile a contiguous run of this till's journal, exactly once.
+
+    The body is read only after the token checked out (an unauthenticated caller never
+    makes the server read or parse its body), and never beyond ``MAX_PUSH_BYTES``."""
+    body = await request.body()
+    try:
+        batch = PushRequest.model_validate_json(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in ("body", *first["loc"]))
+        raise MalformedError(f"{where}: {first['msg']}") from None
+    return await run_in_threadpool(push, database, terminal.terminal_id, batch, utc_now)
+
+
+@router.get("/status", responses=_ERRORS)
+def journal_status(
+    terminal: TerminalDep,
+    database: DatabaseDep,
+    tip: Tip = None,
+    tip_hash: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9a-f]{64}$",
+            description="The hash of the till's newest entry (with ``tip``).",
+        ),
+    ] = None,
+) -> SyncStatus:
+    """What HQ holds of this till's journal (its acknowledged seq and hash). The till compares
+    it with its own journal before it pushes; a till behind HQ is an alarm on both sides."""
+    return sync_status(database, terminal, tip, tip_hash, utc_now())
 
 
 @router.get("/pull", responses=_ERRORS)
 def pull_changes(
     terminal: TerminalDep,
     database: DatabaseDep,
-    since: Annotated[str, Query(max_length=20, description="cursor from the last pull")] = "0",
+    since: Cursor = "0",
     limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT)] = 500,
-    tip: Annotated[
-        int | None,
-        Query(
-            ge=0,
-            le=2**63 - 1,
-            description="The last seq in the till's own journal (optional): HQ shows "
-            "tip - acknowledged seq as the till's unsent estimate.",
-        ),
-    ] = None,
+    tip: Tip = None,
 ) -> PullResponse:
     """Members, rules, products and offers changed since the cursor, oldest change first."""
-    if not since.isdigit():
-        raise MalformedError(f"query.since: {since!r} is not a cursor from this server")
     page = pull(database, terminal.terminal_id, int(since), limit)
     report_pull(database, terminal, tip, utc_now())
     return page
