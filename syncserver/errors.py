@@ -13,7 +13,9 @@ __all__ = [
     "GapError",
     "MalformedError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "RateLimitedError",
+    "RefusedError",
     "UnauthorizedError",
 ]
 
@@ -22,14 +24,19 @@ class ApiError(Exception):
     status = 500
     code = "internal"
 
-    def __init__(self, message: str, *, acked_seq: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, acked_seq: int | None = None, seq: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.acked_seq = acked_seq
+        self.seq = seq
 
     def body(self) -> ErrorBody:
         return ErrorBody(
-            error=ErrorDetail(code=self.code, message=self.message, acked_seq=self.acked_seq)
+            error=ErrorDetail(
+                code=self.code, message=self.message, acked_seq=self.acked_seq, seq=self.seq
+            )
         )
 
 
@@ -67,5 +74,19 @@ class MalformedError(ApiError):
     status, code = 422, "malformed"
 
 
+class RefusedError(ApiError):
+    """HQ cannot store or post this journal entry, whatever it retries: the till keeps it,
+    stops pushing and shows the refusal; HQ has an ``entry_refused`` exception."""
+
+    status, code = 422, "refused"
+
+
 class BusyError(ApiError):
     status, code = 503, "busy"
+
+
+class PayloadTooLargeError(ApiError):
+    """The request body is larger than its route takes (``syncserver.api.limits``): refused
+    before it is read, authenticated or parsed."""
+
+    status, code = 413, "too_large"
