@@ -108,8 +108,12 @@ class _Link:
     position: int
 
 
-def _as_link(record: Mapping[str, Any], position: int) -> _Link | str:
-    """Read the chain fields, or say why the record is not a journal entry."""
+def _as_link(record: object, position: int) -> _Link | str:
+    """Read the chain fields, or say why the record is not a journal entry. Anything may
+    arrive here — a list, a string, a number where an object belongs — and is named, never
+    raised on: a verifier that crashes on the damage it exists to find is no verifier."""
+    if not isinstance(record, Mapping):
+        return f"the record is not a JSON object (got {_json_type(record)})"
     seq = record.get("seq")
     if type(seq) is not int or seq < 1:
         return f"seq must be a positive integer, got {seq!r}"
@@ -128,18 +132,39 @@ def _as_link(record: Mapping[str, Any], position: int) -> _Link | str:
     )
 
 
+def _json_type(value: object) -> str:
+    names = {list: "an array", tuple: "an array", str: "a string", bool: "a boolean"}
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return "a number"
+    return type(value).__name__
+
+
+def _claimed_seq(record: object) -> int | None:
+    """The seq a malformed record claims, when it claims a usable one (to name it)."""
+    if isinstance(record, Mapping):
+        seq = record.get("seq")
+        if type(seq) is int and seq >= 1:
+            return seq
+    return None
+
+
 class _Lookahead:
     """An iterator over links that can peek a bounded distance ahead."""
 
-    def __init__(self, records: Iterable[Mapping[str, Any]], limit: int) -> None:
-        self._source: Iterator[tuple[int, Mapping[str, Any]]] = enumerate(records)
-        self._buffer: deque[tuple[int, Mapping[str, Any]]] = deque()
+    def __init__(self, records: Iterable[object], limit: int) -> None:
+        self._source: Iterator[tuple[int, object]] = enumerate(records)
+        self._buffer: deque[tuple[int, object]] = deque()
         self._limit = limit
 
     def __iter__(self) -> _Lookahead:
         return self
 
-    def __next__(self) -> tuple[int, Mapping[str, Any]]:
+    def __next__(self) -> tuple[int, object]:
         if self._buffer:
             return self._buffer.popleft()
         return next(self._source)
@@ -158,14 +183,28 @@ class _Lookahead:
                 yield link
 
 
+def _why_unhashable(error: ValueError | RecursionError) -> str:
+    if isinstance(error, CanonicalJSONError):
+        return str(error)
+    if isinstance(error, UnicodeError):
+        return "it holds text that is not valid Unicode (a lone surrogate)"
+    if isinstance(error, RecursionError):
+        return "it is nested too deeply to be a journal entry"
+    return f"it cannot be written as canonical JSON: {error}"
+
+
 def verify_chain(
-    records: Iterable[Mapping[str, Any]],
+    records: Iterable[object],
     *,
     start_seq: int = 1,
     start_hash: str = GENESIS_HASH,
     lookahead: int = 1000,
 ) -> ChainReport:
     """Re-check every record's hash and link, in the order given; stop at the first break.
+
+    Records are what was stored or received, as parsed JSON; one that is not an object, or
+    lacks a well-formed ``seq``/``hash``/``prev_hash``, is a ``malformed`` break (naming the
+    seq it claims, if any), never an exception.
 
     ``start_seq``/``start_hash`` let a caller resume after a verified prefix (the sync server
     checks a pushed batch against the last entry it acknowledged). ``lookahead`` bounds how far
@@ -178,14 +217,20 @@ def verify_chain(
     terminal_id: Any = None
     checked = 0
 
-    def report(kind: BreakKind, link: _Link | None, position: int, detail: str) -> ChainReport:
+    def report(
+        kind: BreakKind,
+        link: _Link | None,
+        position: int,
+        detail: str,
+        seq: int | None = None,
+    ) -> ChainReport:
         return ChainReport(
             checked=checked,
             last_seq=expected_seq - 1,
             last_hash=prev_hash,
             first_break=ChainBreak(
                 kind=kind,
-                seq=link.seq if link else None,
+                seq=link.seq if link else seq,
                 position=position,
                 entry_id=link.entry_id if link else None,
                 detail=detail,
@@ -194,12 +239,15 @@ def verify_chain(
 
     for position, record in stream:
         link = _as_link(record, position)
-        if isinstance(link, str):
-            return report(BreakKind.MALFORMED, None, position, link)
+        if isinstance(link, str) or not isinstance(record, Mapping):
+            detail = link if isinstance(link, str) else "the record is not a JSON object"
+            return report(BreakKind.MALFORMED, None, position, detail, _claimed_seq(record))
         try:
             recomputed = entry_hash(record)
-        except CanonicalJSONError as error:
-            return report(BreakKind.MALFORMED, link, position, str(error))
+        except (ValueError, RecursionError) as error:
+            # CanonicalJSONError (a float, a non-string key), UnicodeEncodeError (a lone
+            # surrogate), or nesting too deep to walk: not an entry this chain can hold.
+            return report(BreakKind.MALFORMED, link, position, _why_unhashable(error))
         if recomputed != link.hash:
             return report(
                 BreakKind.EDITED, link, position, "its content no longer matches its hash"

@@ -215,8 +215,11 @@ def phone_key(phone: str | None) -> str | None:
 
 
 def name_key(name: str) -> str:
-    """What name search compares: lower case, single spaces (an index range finds prefixes)."""
-    return " ".join(name.lower().split())
+    """What name search compares: lower case, single spaces (an index range finds prefixes).
+
+    Cut to the column's 200 characters: lower-casing can lengthen a name ("İ" becomes two
+    characters), and a prefix search never needs more."""
+    return " ".join(name.lower().split())[:200]
 
 
 _ACTIVE_AT = bindparam("m_active", type_=members.c.last_active_at.type)

@@ -28,7 +28,6 @@ from syncserver.storage.database import Database, DatabaseBusyError, run_write
 from syncserver.storage.members import count_members, member_ids_for_cards, member_states
 from syncserver.storage.schema import members, offers, products, rules_versions, terminals
 from syncserver.storage.terminals import TerminalRecord, record_pull
-from syncserver.sync.status import sync_status
 
 __all__ = ["MAX_PULL_LIMIT", "pull", "report_pull"]
 
@@ -135,9 +134,6 @@ def report_pull(
     """Store when the till pulled and the journal tip it reported (``terminal`` is its row as
     read when the request was authenticated). Best effort: a database too busy to take this
     small write must not cost the till its page; the next pull reports again."""
-    if tip_seq is not None and tip_seq < terminal.acked_seq:
-        # The tip went backwards past what HQ holds: the same alarm as /sync/status raises.
-        sync_status(database, terminal, tip_seq, None, now)
     last = as_utc(terminal.last_pull_at)
     fresh = last is not None and now - last < REPORT_EVERY
     if fresh and (tip_seq is None or tip_seq == terminal.tip_seq):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from shared.journal import canonical_json
+from shared.journal import CanonicalJSONError, canonical_json
 from terminal.cli.context import config_option, emit_json, fail, load
 from terminal.store import open_database
-from terminal.store.journal import iter_records, verify_journal
+from terminal.store.journal import MalformedRecordError, iter_records, verify_journal
 
 
 @click.group()
@@ -38,5 +38,12 @@ def export(config_path: Path | None, since_seq: int) -> None:
     config = load(config_path)
     database = open_database(config.database_path)
     out = sys.stdout.buffer
-    for record in iter_records(database.db, since_seq=since_seq):
-        out.write(canonical_json(record) + b"\n")
+    try:
+        for record in iter_records(database.db, since_seq=since_seq):
+            out.write(canonical_json(record) + b"\n")
+    except MalformedRecordError as error:
+        out.flush()  # what was readable is out; say where it stopped
+        fail(f"{error}: the export stops before it — run `till journal verify` and call HQ")
+    except (CanonicalJSONError, UnicodeError) as error:
+        out.flush()
+        fail(f"an entry cannot be exported as canonical JSON ({error}): run `till journal verify`")

@@ -38,7 +38,13 @@ def sync(config_path: Path | None, once: bool, quiet: bool) -> None:
             except SyncError as error:
                 if not quiet:
                     click.echo("", err=True)
-                fail(f"sync failed: {error.message} ({engine.unsent()} entries still unsent)")
+                unsent = f"({engine.unsent()} entries still unsent)"
+                if error.state == "alarm":
+                    # Loud on purpose: HQ and this till disagree about the journal itself.
+                    fail(f"JOURNAL ALARM — sync stopped: {error.message} {unsent}")
+                if error.state == "refused":
+                    fail(f"sync refused: {error.message} {unsent}")
+                fail(f"sync failed: {error.message} {unsent}")
         if not quiet:
             click.echo("", err=True)
         emit_json(

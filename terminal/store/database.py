@@ -17,6 +17,7 @@ from pathlib import Path
 import sqlite_utils
 
 from terminal.store.migrations import apply_migrations
+from terminal.store.triggers import ensure_journal_triggers
 
 __all__ = ["TillDatabase", "open_database"]
 
@@ -72,9 +73,16 @@ class TillDatabase:
 
 
 def open_database(path: Path | str) -> TillDatabase:
-    """Open (creating if needed) and migrate the till database at ``path``."""
+    """Open (creating if needed) and migrate the till database at ``path``, and make sure the
+    journal's guards are in place (see :mod:`terminal.store.triggers`): a database whose
+    triggers were dropped or weakened gets them back before anything writes to it."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     database = TillDatabase(path)
-    with database.write() as db:
-        apply_migrations(db)
+    try:
+        with database.write() as db:
+            apply_migrations(db)
+            ensure_journal_triggers(db)
+    except BaseException:
+        database.close()
+        raise
     return database

@@ -3,17 +3,19 @@ fault-injecting proxy or an in-process app between the till and the server."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import json
+from typing import Any, Self, TypeVar
 
 import httpx
 from pydantic import ValidationError
 
+from shared.journal import canonical_json
 from shared.protocol import (
     ErrorBody,
     LiveMemberResponse,
     PullResponse,
-    PushRequest,
     PushResponse,
+    SyncStatus,
 )
 from terminal.sync.errors import (
     SyncConflictError,
@@ -24,12 +26,30 @@ from terminal.sync.errors import (
     SyncUnauthorizedError,
 )
 
-__all__ = ["SyncClient", "SyncError"]
+__all__ = ["SyncClient", "SyncError", "encode_push", "push_overhead"]
 
-_Reply = TypeVar("_Reply", PushResponse, PullResponse, LiveMemberResponse)
+_Reply = TypeVar("_Reply", PushResponse, PullResponse, LiveMemberResponse, SyncStatus)
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 LOOKUP_TIMEOUT = httpx.Timeout(2.0, connect=1.0)
+
+
+def push_overhead(terminal_id: str) -> int:
+    """Bytes of a push body besides its entries' own JSON (without the commas between them)."""
+    return len(encode_push(terminal_id, []))
+
+
+def encode_push(terminal_id: str, entries: list[bytes]) -> bytes:
+    """The ``PushRequest`` body, byte for byte: ``{"entries":[…],"terminal_id":"…"}`` with
+    each entry's canonical JSON as stored. Built here rather than by httpx so its size is
+    known before it is sent (a push must stay within ``MAX_PUSH_BYTES``)."""
+    return (
+        b'{"entries":['
+        + b",".join(entries)
+        + b'],"terminal_id":'
+        + json.dumps(terminal_id).encode("ascii")
+        + b"}"
+    )
 
 
 class SyncClient:
@@ -51,16 +71,34 @@ class SyncClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> SyncClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def push(self, terminal_id: str, records: list[dict[str, Any]]) -> PushResponse:
-        body = PushRequest(terminal_id=terminal_id, entries=records).model_dump(mode="json")
-        response = self._send("POST", "/api/v1/sync/push", json=body)
+        return self.push_encoded(encode_push(terminal_id, [canonical_json(r) for r in records]))
+
+    def push_encoded(self, body: bytes) -> PushResponse:
+        """Send a push body made by :func:`encode_push` (the engine sizes batches by it)."""
+        response = self._send(
+            "POST",
+            "/api/v1/sync/push",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
         return self._parse(PushResponse, response)
+
+    def status(self, tip: int | None = None, tip_hash: str | None = None) -> SyncStatus:
+        """What HQ holds of this till's journal. With ``tip``/``tip_hash`` (a seq and this
+        till's hash for it) HQ also checks them against its copy and raises its side of the
+        alarm when the till is behind or different (invariant 10)."""
+        params: dict[str, str | int] = {}
+        if tip is not None and tip_hash is not None:
+            params = {"tip": tip, "tip_hash": tip_hash}
+        response = self._send("GET", "/api/v1/sync/status", params=params)
+        return self._parse(SyncStatus, response)
 
     def pull(self, since: str, limit: int = 1000, tip: int | None = None) -> PullResponse:
         """A page of changes since ``since``; ``tip`` (the last seq in this till's journal)
@@ -88,13 +126,13 @@ class SyncClient:
             raise SyncOfflineError(f"cannot reach HQ ({type(error).__name__}: {error})") from error
         if response.status_code < 400:
             return response
-        detail = self._error_detail(response)
-        code, message, acked = detail
-        if response.status_code == 401 or code == "unauthorized":
+        code, message, acked, seq = self._error_detail(response)
+        status = response.status_code
+        if status == 401 or code == "unauthorized":
             raise SyncUnauthorizedError(
                 f"HQ refused this till's token: {message} — ask HQ to register the till"
             )
-        if response.status_code == 403:
+        if status == 403:
             raise SyncUnauthorizedError(f"HQ refused: {message}")
         if code == "gap":
             raise SyncGapError(message, acked_seq=acked)
@@ -102,17 +140,33 @@ class SyncClient:
             raise SyncConflictError(
                 f"HQ holds a different entry for a seq this till sent: {message}", acked_seq=acked
             )
-        if response.status_code >= 500 or response.status_code in (408, 429):
-            raise SyncOfflineError(f"HQ is having trouble (HTTP {response.status_code})")
-        raise SyncRejectedError(f"HQ rejected the data (HTTP {response.status_code}): {message}")
+        if status >= 500 or status in (408, 429):
+            # Transient by definition (HQ down, overloaded, timing out): back off and retry.
+            raise SyncOfflineError(f"HQ is having trouble (HTTP {status})")
+        # Any other 4xx is HQ's deliberate answer to this very data: resending it unchanged
+        # gets the same answer, so it is a refusal shown as one, never "offline" and never a
+        # fast retry loop (invariant 9).
+        if code == "refused" and seq is not None:
+            text = f"HQ refused entry seq {seq}: {message}"
+            after = "HQ has been alerted"
+        else:
+            text = f"HQ refused the data (HTTP {status}{', ' + code if code else ''}): {message}"
+            after = "tell HQ support"
+        raise SyncRejectedError(
+            f"{text.rstrip('. ')}. Sales continue and stay on this till; {after}",
+            acked_seq=acked,
+            seq=seq,
+            status_code=status,
+        )
 
     @staticmethod
-    def _error_detail(response: httpx.Response) -> tuple[str, str, int | None]:
+    def _error_detail(response: httpx.Response) -> tuple[str, str, int | None, int | None]:
         try:
             body = ErrorBody.model_validate_json(response.content)
         except ValidationError:
-            return "", response.text[:200] or response.reason_phrase, None
-        return body.error.code, body.error.message, body.error.acked_seq
+            return "", response.text[:200] or response.reason_phrase, None, None
+        error = body.error
+        return error.code, error.message, error.acked_seq, error.seq
 
     @staticmethod
     def _parse(model: type[_Reply], response: httpx.Response) -> _Reply:

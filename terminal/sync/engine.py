@@ -1,36 +1,55 @@
-"""One sync round: push unsent journal entries in order, then pull what changed at HQ.
+"""One sync round: compare journals with HQ, push unsent entries in order, then pull what
+changed at HQ.
 
-Resumes from the server's acknowledged seq, so any cut connection, retry or duplicate ends
-with every entry at HQ exactly once (DESIGN.md, invariant 3). Pulled pages are applied in one
-local transaction each, with the ``applied_through_seq`` that page's balances include.
+Each round starts by asking HQ what it holds of this till's journal (its acknowledged seq and
+that entry's hash) and checking the till holds the same entry (DESIGN.md, invariant 10); a
+till behind HQ or diverged from it pushes nothing and alarms. Pushes resume from HQ's
+acknowledged seq, so any cut connection, retry or duplicate ends with every entry at HQ
+exactly once (invariant 3), and each reply's acknowledged hash is checked again. A push HQ
+refuses (422 ``refused``, any other 4xx) is a refusal naming the entry, recorded and shown as
+such, not "offline" (invariant 9). Pulled pages are applied in one local transaction each,
+with the ``applied_through_seq`` that page's balances include.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NoReturn
 
 import sqlite_utils
 
+from shared.bounds import MAX_PUSH_BYTES
+from shared.journal import canonical_json
 from shared.protocol import MAX_PUSH_BATCH, MemberState, PullResponse, RaisedException
 from shared.rules import ProgramRules
 from terminal.config import TillConfig
 from terminal.store import TillDatabase
 from terminal.store.catalog import save_rules
-from terminal.store.journal import iter_records, journal_tip
+from terminal.store.journal import MalformedRecordError, hash_at, iter_records, journal_tip
 from terminal.store.members import digits_only
 from terminal.store.settings import get_setting, set_setting
-from terminal.sync.client import SyncClient
-from terminal.sync.errors import SyncConflictError, SyncError, SyncGapError
+from terminal.sync.client import SyncClient, encode_push, push_overhead
+from terminal.sync.errors import (
+    SyncError,
+    SyncGapError,
+    SyncJournalAlarmError,
+    SyncRejectedError,
+)
 
 __all__ = ["Progress", "SyncEngine", "SyncReport"]
 
 Progress = Callable[[str, int, int], None]
 """(what, done, total) — e.g. ("push", 1500, 10000) during a catch-up."""
 
+log = logging.getLogger(__name__)
+
 MAX_GAP_RETRIES = 3
+_MAX_PUSHES = 10_000_000
+"""Bounds the push loop (each turn sends at least one entry or gives up)."""
 PULL_LIMIT = 1000
 """Changes per pull page: the most the server hands out (``limit`` is 1–1000)."""
 
@@ -54,16 +73,21 @@ class SyncEngine:
         *,
         push_batch: int = MAX_PUSH_BATCH,
         pull_limit: int = PULL_LIMIT,
+        push_bytes: int = MAX_PUSH_BYTES,
     ) -> None:
-        """``push_batch`` entries per push and ``pull_limit`` changes per pull page: smaller
-        requests for a slow link (and for tests that cut a round between requests)."""
+        """``push_batch`` entries and ``push_bytes`` of body per push, ``pull_limit`` changes
+        per pull page: smaller requests for a slow link (and for tests that cut a round
+        between requests)."""
         if not (1 <= push_batch <= MAX_PUSH_BATCH and 1 <= pull_limit <= PULL_LIMIT):
             raise ValueError(f"push_batch 1–{MAX_PUSH_BATCH}, pull_limit 1–{PULL_LIMIT}")
+        if not 1 <= push_bytes <= MAX_PUSH_BYTES:
+            raise ValueError(f"push_bytes 1–{MAX_PUSH_BYTES}")
         self.config = config
         self.database = database
         self.client = client
         self.push_batch = push_batch
         self.pull_limit = pull_limit
+        self.push_bytes = push_bytes
 
     # --- state ------------------------------------------------------------------------------
 
@@ -72,8 +96,10 @@ class SyncEngine:
             return int(get_setting(db, "acked_seq") or 0)
 
     def unsent(self) -> int:
+        """Entries this till holds that HQ has not acknowledged (never negative: after a
+        journal alarm the remembered ack may be ahead of a truncated journal)."""
         with self.database.read() as db:
-            return journal_tip(db)[0] - int(get_setting(db, "acked_seq") or 0)
+            return max(0, journal_tip(db)[0] - int(get_setting(db, "acked_seq") or 0))
 
     def _record(self, **settings: str | None) -> None:
         with self.database.write() as db:
@@ -85,43 +111,160 @@ class SyncEngine:
     def sync_once(self, progress: Progress | None = None) -> SyncReport:
         report = SyncReport()
         try:
+            self.compare_with_hq(report)
             self.push_all(report, progress)
             self.pull_all(report, progress)
         except SyncError as error:
-            state = (
-                "conflict"
-                if isinstance(error, SyncConflictError)
-                else ("offline" if error.retryable else "refused")
+            refused = error.seq if isinstance(error, SyncRejectedError) else None
+            self._record(
+                sync_state=error.state,
+                sync_error=error.message,
+                refused_seq=str(refused) if refused is not None else None,
             )
-            self._record(sync_state=state, sync_error=error.message)
             raise
         self._record(
-            sync_state="online", sync_error=None, last_sync_at=datetime.now(UTC).isoformat()
+            sync_state="online",
+            sync_error=None,
+            refused_seq=None,
+            last_sync_at=datetime.now(UTC).isoformat(),
         )
         return report
 
+    def compare_with_hq(self, report: SyncReport | None = None) -> int:
+        """Compare this till's journal with what HQ acknowledged (DESIGN.md, invariant 10)
+        and adopt HQ's acknowledged seq; return it.
+
+        HQ can never hold more of a till's journal than the till: if it does, the journal was
+        truncated or restored from an older copy, and the till's next entries would reuse
+        seqs HQ already has — the silent loss of issue 10. Nothing is pushed then; the till
+        raises :class:`SyncJournalAlarmError` and reports its evidence so HQ raises
+        ``journal_behind`` on its side. Otherwise HQ's figure replaces whatever the till
+        remembered, which may be stale (a lost reply) or ahead (HQ restored): HQ's word is
+        what the next push builds on.
+
+        The routine question carries no tip. A tip is evidence HQ acts on, and a request can
+        reach HQ late (held by the network after the till gave up on it, then delivered): a
+        stale "my journal ends at 10" arriving after the till pushed up to 15 would be a false
+        alarm at HQ. So the till decides, and only a till that found the disagreement tells
+        HQ what it holds (:meth:`_report_to_hq`) — late or not, that report is true.
+        """
+        try:
+            status = self.client.status()
+        except SyncRejectedError as error:
+            if error.status_code != 404:
+                raise
+            raise SyncRejectedError(
+                "HQ does not offer the journal comparison every sync starts with (GET "
+                "/api/v1/sync/status answered 404): HQ must be upgraded before this till sends "
+                "anything. Sales continue and stay on this till; tell HQ support",
+                status_code=404,
+            ) from None
+        # The tip is read after HQ answered: the journal only grows, so an honest till's tip
+        # is then at least what HQ acknowledged, even if another process on this till (the
+        # TUI's worker and a scripted `till sync`) pushed newer entries meanwhile.
+        with self.database.read() as db:
+            tip = journal_tip(db)[0]
+        if status.terminal_id != self.config.terminal_id:
+            raise SyncJournalAlarmError(
+                f"HQ answered for till {status.terminal_id}, but this is till "
+                f"{self.config.terminal_id}: its token belongs to another till. Nothing is "
+                "sent; call HQ support"
+            )
+        self._check_hq_holds(status.acked_seq, status.acked_hash, tip)
+        self._record(acked_seq=str(status.acked_seq))
+        if report is not None:
+            report.acked_seq = status.acked_seq
+        return status.acked_seq
+
+    def _check_hq_holds(self, acked: int, acked_hash: str | None, tip: int) -> None:
+        """Alarm unless HQ's acknowledged entry is one this till holds, with the same hash."""
+        if acked > tip:
+            with self.database.read() as db:
+                tip, tip_hash = journal_tip(db)
+            self._alarm(
+                acked,
+                tip,
+                f"HQ holds this till's entries up to seq {acked:,}, but the till's journal "
+                f"ends at seq {tip:,}: the journal was truncated or restored from an older "
+                "copy. Nothing more is sent to HQ (new sales stay on this till); call HQ "
+                "support now",
+                evidence=(tip, tip_hash),
+            )
+        if acked_hash is None:
+            return  # an HQ that does not report the hash: the seq check is all there is
+        with self.database.read() as db:
+            mine = hash_at(db, acked)
+        if mine != acked_hash:
+            self._alarm(
+                acked,
+                tip,
+                f"journal diverged at seq {acked:,}: HQ acknowledged a different entry under "
+                "that seq than the one this till holds (the journal was replaced or restored "
+                "from another copy). Nothing more is sent to HQ (new sales stay on this "
+                "till); call HQ support now",
+                # "My entry at HQ's acknowledged seq has this hash": HQ compares it with its own.
+                evidence=(acked, mine) if mine is not None else None,
+            )
+
+    def _alarm(
+        self, hq_acked: int, tip: int, message: str, evidence: tuple[int, str] | None
+    ) -> NoReturn:
+        # Count as unsent only what the till can still vouch for: entries after the last seq
+        # both sides may share (so "unsent" stays meaningful and never goes negative).
+        with self.database.write() as db:
+            remembered = int(get_setting(db, "acked_seq") or 0)
+            set_setting(db, "acked_seq", str(max(0, min(remembered, hq_acked, tip))))
+        log.error("journal alarm: %s", message)
+        if evidence is not None:
+            self._report_to_hq(*evidence)
+        raise SyncJournalAlarmError(message, acked_seq=hq_acked)
+
+    def _report_to_hq(self, seq: int, entry_hash: str) -> None:
+        """Tell HQ what this till holds at ``seq`` so it raises its side of the alarm. Best
+        effort: the till's own alarm stands whether or not HQ hears it now (the next round
+        reports again)."""
+        try:
+            self.client.status(seq, entry_hash)
+        except SyncError as error:
+            log.warning("could not report the journal alarm to HQ: %s", error.message)
+
     def push_all(self, report: SyncReport, progress: Progress | None = None) -> None:
+        """Push every unsent entry, in batches of at most ``push_batch`` entries and
+        ``MAX_PUSH_BYTES`` of request body, checking each reply against the journal."""
         acked = self.acked_seq()
         with self.database.read() as db:
-            total = journal_tip(db)[0] - acked
+            total = max(0, journal_tip(db)[0] - acked)
         gaps = 0
         done = 0
-        while True:
-            with self.database.read() as db:
-                batch = list(itertools.islice(iter_records(db, since_seq=acked), self.push_batch))
-            if not batch:
+        limit = self.push_batch
+        for _ in range(_MAX_PUSHES):
+            batch = self._next_batch(acked, limit)
+            if batch is None:
                 break
+            first, body, count = batch
             try:
-                reply = self.client.push(self.config.terminal_id, batch)
+                reply = self.client.push_encoded(body)
             except SyncGapError as error:
                 # The server acknowledged a different seq than we remembered (our ack was
                 # lost in a cut reply): resend from where it is.
                 gaps += 1
                 if error.acked_seq is None or gaps > MAX_GAP_RETRIES:
                     raise
+                with self.database.read() as db:
+                    tip = journal_tip(db)[0]
+                self._check_hq_holds(error.acked_seq, None, tip)
                 acked = error.acked_seq
                 self._record(acked_seq=str(acked))
                 continue
+            except SyncRejectedError as error:
+                if error.status_code == 413 and count > 1:
+                    # HQ takes less per request than the protocol promises: smaller batches.
+                    limit = max(1, count // 2)
+                    continue
+                self._refused(error, first, count)
+            with self.database.read() as db:
+                tip = journal_tip(db)[0]
+            self._check_hq_holds(reply.acked_seq, reply.acked_hash, tip)
             acked = reply.acked_seq
             done += reply.stored + reply.duplicates
             report.pushed += reply.stored
@@ -131,6 +274,63 @@ class SyncEngine:
             if progress:
                 progress("push", done, total)
         report.acked_seq = acked
+
+    def _refused(self, error: SyncRejectedError, first: int, count: int) -> NoReturn:
+        """HQ refused this batch: keep what it says it stored, name the entry, stop."""
+        with self.database.read() as db:
+            tip = journal_tip(db)[0]
+        if error.acked_seq is not None and 0 <= error.acked_seq <= tip:
+            # Entries before the refused one may have been stored by this very push.
+            self._record(acked_seq=str(error.acked_seq))
+        if error.seq is None and count == 1:
+            error.seq = first  # a one-entry push HQ would not take: that entry is the one
+        raise error
+
+    def _next_batch(self, acked: int, limit: int) -> tuple[int, bytes, int] | None:
+        """(first seq, body, entries) of the next push after ``acked``; None when all is sent.
+
+        Entries are added while the body stays within ``push_bytes`` (``MAX_PUSH_BYTES``);
+        an entry that could not fit even alone is refused here, by seq, rather than sent to be
+        refused by size.
+        """
+        terminal_id = self.config.terminal_id
+        room = self.push_bytes - push_overhead(terminal_id)
+        encoded: list[bytes] = []
+        size = 0
+        first = acked + 1
+        with self.database.read() as db:
+            try:
+                for record in itertools.islice(iter_records(db, since_seq=acked), limit):
+                    seq = record.get("seq")
+                    try:
+                        text = canonical_json(record)
+                    except (ValueError, RecursionError) as error:
+                        raise MalformedRecordError(
+                            seq if type(seq) is int else first + len(encoded),
+                            f"it cannot be written as canonical JSON ({error})",
+                        ) from None
+                    extra = len(text) + (1 if encoded else 0)
+                    if size + extra > room:
+                        if encoded:
+                            break
+                        raise SyncRejectedError(
+                            f"entry seq {seq} is {len(text):,} bytes, more than one push may "
+                            f"carry ({room:,}), so it cannot be sent. Sales continue and stay "
+                            "on this till; call HQ support",
+                            seq=seq if type(seq) is int else first,
+                        )
+                    encoded.append(text)
+                    size += extra
+            except MalformedRecordError as error:
+                # What comes before it is sent; the next batch starts at it and stops here.
+                if not encoded:
+                    raise SyncJournalAlarmError(
+                        f"{error}: it and every entry after it cannot be sent. Run `till "
+                        "journal verify` and call HQ support"
+                    ) from None
+        if not encoded:
+            return None
+        return first, encode_push(terminal_id, encoded), len(encoded)
 
     def pull_all(self, report: SyncReport, progress: Progress | None = None) -> None:
         """Pull every waiting page. Each pull also reports this till's journal tip, so HQ's

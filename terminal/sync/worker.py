@@ -1,7 +1,10 @@
 """Background sync: a thread that syncs now and then, backing off while HQ is unreachable.
 
 Exponential backoff with full jitter (1 s, 2 s, 4 s … capped at 5 minutes, each a random
-fraction of that) so a fleet of tills coming back online does not hammer HQ in step.
+fraction of that) so a fleet of tills coming back online does not hammer HQ in step. A
+failure no resend mends (HQ refused an entry, a chain conflict, a journal alarm) is checked
+back at the cap, and nudges after sales do not cut that wait short: a refused entry never
+becomes a retry loop (DESIGN.md, invariant 9).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class SyncWorker:
         """Failed rounds in a row (0 after a good one)."""
         self.next_delay_s = 0.0
         """How long the worker waits before its next round (the status bar may show it)."""
+        self._last_error: SyncError | None = None
 
     def start(self) -> None:
         if self._thread is None:
@@ -63,9 +67,25 @@ class SyncWorker:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def sync_now(self) -> None:
-        """Skip the wait (after a sale, or when the cashier asks)."""
-        self._wake.set()
+    def sync_now(self, *, force: bool = False) -> None:
+        """Skip the wait (after a sale, or when the cashier asks: ``force``).
+
+        Not after a refusal or an alarm unless forced: HQ would answer the same, and a busy
+        till nudging after every sale would turn a refused entry into a retry loop
+        (invariant 9). The worker checks back at its slow pace on its own.
+        """
+        if force or not self.stalled:
+            self._wake.set()
+
+    @property
+    def stalled(self) -> bool:
+        """The last round ended in a failure no resend mends (refused, conflict, alarm)."""
+        return self._last_error is not None and not self._last_error.retryable
+
+    @property
+    def wake_pending(self) -> bool:
+        """A nudge is waiting to cut the current wait short."""
+        return self._wake.is_set()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self._stop.set()
@@ -84,12 +104,18 @@ class SyncWorker:
             try:
                 report = self.engine.sync_once(self._progress)
                 self.failures = 0
+                self._last_error = None
                 if self._on_result:
                     self._on_result(report, None)
             except SyncError as error:
                 self.failures += 1
+                self._last_error = error
                 # Retryable: back off; not retryable (refused, conflict): check back slowly.
                 delay = self._backoff() if error.retryable else self.backoff_cap_s
+                if not error.retryable:
+                    # A nudge that arrived during this round would only repeat the refusal.
+                    # (Cleared before the stop check below, so a stop() is never missed.)
+                    self._wake.clear()
                 log.warning("sync failed (%s); next try in %.1f s", error.message, delay)
                 if self._on_result:
                     self._on_result(None, error)
@@ -98,5 +124,7 @@ class SyncWorker:
                 self.failures += 1
                 delay = self._backoff()
             self.next_delay_s = delay
+            if self._stop.is_set():
+                break
             self._wake.wait(delay)
             self._wake.clear()

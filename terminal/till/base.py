@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlite_utils
+from pydantic import ValidationError
 
+from shared.bounds import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
 from shared.codes import (
     ParsedCode,
     parse_scan,
 )
 from shared.journal import (
+    CanonicalJSONError,
+    EntryTooLargeError,
     JournalEntry,
+    JournalInvariantError,
     MemberRef,
     Payload,
 )
@@ -36,6 +43,8 @@ from terminal.store.settings import get_setting, set_setting
 from terminal.till.basket import Basket
 from terminal.till.errors import (
     CardBlockedError,
+    ClockRefusedError,
+    JournalRefusedError,
     NotSignedInError,
     SignInFailedError,
     TillError,
@@ -43,7 +52,9 @@ from terminal.till.errors import (
 )
 from terminal.till.results import MemberView
 
-__all__ = ["Clock", "TillBase"]
+__all__ = ["Clock", "TillBase", "describe_validation_error"]
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 HQLookup = Callable[[str], LiveMemberResponse]
@@ -52,6 +63,23 @@ HQLookup = Callable[[str], LiveMemberResponse]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _check_clock(now: datetime) -> None:
+    if not EARLIEST_TIMESTAMP <= now < LATEST_TIMESTAMP:
+        raise ClockRefusedError(
+            f"The till's clock says {now:%Y-%m-%d %H:%M} UTC, which cannot be right (a till "
+            f"records only {EARLIEST_TIMESTAMP.year}–{LATEST_TIMESTAMP.year - 1})",
+            "set the till's date and time, then try again — nothing was journaled",
+        )
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """The first problem pydantic found, as ``where: what`` in plain words."""
+    first = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
 
 
 class TillBase:
@@ -76,8 +104,14 @@ class TillBase:
     # --- time ----------------------------------------------------------------------------
 
     def _now(self) -> tuple[datetime, int, datetime]:
-        """(UTC now, the store's UTC offset in minutes, the store's naive wall-clock time)."""
+        """(UTC now, the store's UTC offset in minutes, the store's naive wall-clock time).
+
+        Refuses a clock outside [EARLIEST_TIMESTAMP, LATEST_TIMESTAMP): every action that
+        journals (or prices points by the time of day) reads the clock here first, and an
+        entry stamped 1970 or 9999 is one HQ could not store (invariant 9) — a year-9999
+        sale once wedged its till's sync for good."""
         now = self.clock()
+        _check_clock(now)
         local = now.astimezone(self.config.zone)
         offset = local.utcoffset()
         minutes = int(offset.total_seconds() // 60) if offset else 0
@@ -171,6 +205,30 @@ class TillBase:
             local_member_id=member.local_member_id,
         )
 
+    @contextmanager
+    def _storable(self, what: str) -> Iterator[None]:
+        """Turn the shared models' refusal of an entry into a refusal the cashier can read.
+
+        Wrap the write transaction that builds and journals an entry: the models refuse what
+        HQ could not store (control characters, amounts beyond shared.bounds, an entry too
+        large); the transaction has rolled back by the time this sees it, so nothing was
+        journaled, and the cashier gets the field and the reason instead of a traceback.
+        """
+        try:
+            yield
+        except ValidationError as error:
+            log.warning("refused to journal a %s: %s", what, error)
+            raise JournalRefusedError(
+                f"This {what} cannot be recorded: {describe_validation_error(error)}",
+                "correct it and try again — nothing was journaled",
+            ) from error
+        except (EntryTooLargeError, JournalInvariantError, CanonicalJSONError) as error:
+            log.warning("refused to journal a %s: %s", what, error)
+            raise JournalRefusedError(
+                f"This {what} cannot be recorded: {error}",
+                "correct it and try again — nothing was journaled",
+            ) from error
+
     def _append(
         self,
         db: sqlite_utils.Database,
@@ -179,6 +237,7 @@ class TillBase:
         offset: int,
         cashier_id: str | None,
     ) -> JournalEntry:
+        _check_clock(now)  # again, for any caller that took ``now`` elsewhere
         return append_entry(
             db,
             terminal_id=self.config.terminal_id,

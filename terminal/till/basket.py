@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.bounds import MAX_LINES, MAX_MINOR, MAX_QUANTITY
 from shared.journal import Tender
+from shared.money import Money
 from shared.rules import BasketLine as EarnLine
 from shared.rules.redeem import RedemptionQuote
 from terminal.store.catalog import Product
 from terminal.store.members import MemberRecord
+from terminal.till.errors import BasketLimitError
 from terminal.till.tax import included_tax, tax_by_rate
 
 __all__ = ["AttachedMember", "Basket", "BasketLine"]
@@ -61,10 +64,20 @@ class Basket:
     def add(
         self, product: Product, quantity: int = 1, price_minor: int | None = None
     ) -> BasketLine:
-        """Add a product; a repeat scan of the same fixed-price product adds to its line."""
+        """Add a product; a repeat scan of the same fixed-price product adds to its line.
+
+        Refuses (:class:`BasketLimitError`, the basket unchanged) what the sale could not be
+        journaled with: a quantity, price, line or total beyond shared.bounds, or one line
+        too many. Checked here, as it is keyed, rather than at payment."""
         if quantity <= 0:
             raise ValueError("quantity must be at least 1")
         price = product.price_minor if price_minor is None else price_minor
+        if not 0 <= price <= MAX_MINOR:
+            raise BasketLimitError(
+                f"{product.description}: a price of {self._money(price)} is beyond what a till "
+                f"can sell (at most {self._money(MAX_MINOR)})",
+                "check the price",
+            )
         last = self.lines[-1] if self.lines else None
         if (
             last is not None
@@ -72,8 +85,14 @@ class Basket:
             and last.product.sku == product.sku
             and last.unit_price_minor == price
         ):
+            self._check_line(product, last.quantity + quantity, price, last.net_minor)
             last.quantity += quantity
             return last
+        if len(self.lines) >= MAX_LINES:
+            raise BasketLimitError(
+                f"A sale holds at most {MAX_LINES} lines", "pay for these and start a new sale"
+            )
+        self._check_line(product, quantity, price, 0)
         line = BasketLine(self._next_line_no, product, quantity, price)
         self._next_line_no += 1
         self.lines.append(line)
@@ -89,7 +108,34 @@ class Basket:
         if quantity <= 0:
             self.void_line(line_no)
         else:
-            self.line(line_no).quantity = quantity
+            line = self.line(line_no)
+            self._check_line(line.product, quantity, line.unit_price_minor, line.net_minor)
+            line.quantity = quantity
+
+    def _money(self, minor: int) -> str:
+        return Money(minor, self.currency).format()
+
+    def _check_line(self, product: Product, quantity: int, price: int, replaces: int) -> None:
+        """Would a line of ``quantity`` × ``price`` (instead of one worth ``replaces``) keep
+        the sale within shared.bounds?"""
+        if quantity > MAX_QUANTITY:
+            raise BasketLimitError(
+                f"{product.description}: {quantity:,} items is more than one line can hold "
+                f"({MAX_QUANTITY:,})",
+                "check the quantity",
+            )
+        net = quantity * price
+        if net > MAX_MINOR:
+            raise BasketLimitError(
+                f"{product.description}: {quantity:,} × {self._money(price)} is beyond what one "
+                f"line can hold ({self._money(MAX_MINOR)})",
+                "check the quantity and the price",
+            )
+        if self.subtotal_minor - replaces + net > MAX_MINOR:
+            raise BasketLimitError(
+                f"The sale would come to more than a till can take ({self._money(MAX_MINOR)})",
+                "check the quantities and prices",
+            )
 
     def void_line(self, line_no: int) -> None:
         self.lines.remove(self.line(line_no))

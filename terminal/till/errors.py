@@ -10,7 +10,11 @@
     ├── RedemptionRefusedError      (limits, balance, offline cap)
     ├── PaymentIncompleteError
     ├── ReturnRefusedError          (more than was sold, unknown receipt, voided sale)
-    └── EnrolmentRefusedError       (missing contact, card already in use, bad card number)
+    ├── EnrolmentRefusedError       (missing contact, card already in use, bad card number)
+    ├── BasketLimitError            (a quantity, price, line count or total beyond bounds)
+    └── JournalRefusedError         (an entry HQ could not store: a control character, an
+        │                            amount out of bounds, an entry too large)
+        └── ClockRefusedError       (the till's clock is outside 2000–2099)
 
 Nothing that raises one of these has changed the journal or any balance.
 """
@@ -18,8 +22,11 @@ Nothing that raises one of these has changed the journal or any balance.
 from __future__ import annotations
 
 __all__ = [
+    "BasketLimitError",
     "CardBlockedError",
+    "ClockRefusedError",
     "EnrolmentRefusedError",
+    "JournalRefusedError",
     "NotSignedInError",
     "PaymentIncompleteError",
     "RedemptionRefusedError",
@@ -78,4 +85,16 @@ class ReturnRefusedError(TillError):
 
 
 class EnrolmentRefusedError(TillError):
+    pass
+
+
+class BasketLimitError(TillError):
+    pass
+
+
+class JournalRefusedError(TillError):
+    """The till will not journal an entry HQ could not store (DESIGN.md, invariant 9)."""
+
+
+class ClockRefusedError(JournalRefusedError):
     pass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from shared.bounds import MAX_EMAIL, MAX_PHONE, MAX_TEXT
 from shared.codes import (
     LoyaltyCard,
     Unrecognised,
@@ -14,6 +15,7 @@ from shared.journal import (
     JournalEntry,
     MemberRef,
 )
+from shared.text import unsafe_character
 from terminal.store.members import (
     assign_card,
     block_card,
@@ -30,6 +32,27 @@ from terminal.till.errors import (
 from terminal.till.results import MemberView
 
 __all__ = ["MembershipActions"]
+
+
+def _check_contact(what: str, text: str | None, limit: int) -> None:
+    """Refuse what the enrolment could not be journaled with (and HQ could not store): a
+    control character (a NUL once wedged a till's sync on PostgreSQL), a lone surrogate, or
+    more characters than shared.bounds allows. Said per field, before anything is written."""
+    if text is None:
+        return
+    found = unsafe_character(text)
+    if found is not None:
+        position, character = found
+        raise EnrolmentRefusedError(
+            f"The {what} holds an invisible control character (U+{ord(character):04X}) at "
+            f"position {position}",
+            f"clear the {what} and type it again",
+        )
+    if len(text) > limit:
+        raise EnrolmentRefusedError(
+            f"The {what} is {len(text)} characters long; at most {limit} fit",
+            f"shorten the {what}",
+        )
 
 
 class MembershipActions(TillBase):
@@ -55,6 +78,9 @@ class MembershipActions(TillBase):
         )
         if not name:
             raise EnrolmentRefusedError("The member's name is missing", "type their name")
+        _check_contact("name", name, MAX_TEXT)
+        _check_contact("phone number", phone, MAX_PHONE)
+        _check_contact("email", email, MAX_EMAIL)
         if not (phone or email):
             raise EnrolmentRefusedError("A phone number or an email is needed", "ask for one")
         if email and ("@" not in email or "." not in email.split("@")[-1]):
@@ -67,7 +93,7 @@ class MembershipActions(TillBase):
             )
         now, offset, _ = self._now()
         local_id = str(uuid.uuid4())
-        with self.database.write() as db:
+        with self._storable("enrolment"), self.database.write() as db:
             if card_by_number(db, code.number) is not None:
                 raise EnrolmentRefusedError(
                     "This card already belongs to a member", "take another blank card"
@@ -113,7 +139,7 @@ class MembershipActions(TillBase):
         if reason not in ("lost", "stolen", "damaged"):
             raise EnrolmentRefusedError("Reason must be lost, stolen or damaged")
         now, offset, _ = self._now()
-        with self.database.write() as db:
+        with self._storable("card replacement"), self.database.write() as db:
             old = card_by_number(db, old_card)
             if old is None:
                 raise UnknownCardError("The old card is not registered", "find the member by phone")

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 import sqlite_utils
 
+from shared.bounds import MAX_TEXT
 from shared.codes import (
     ReceiptRef,
 )
@@ -21,6 +22,7 @@ from shared.journal import (
 )
 from shared.rules import BasketLine as EarnLine
 from shared.rules.returns import compute_return_reversal
+from shared.text import unsafe_character
 from terminal.store.journal import get_entry, journal_tip
 from terminal.store.settings import get_setting
 from terminal.till.base import TillBase
@@ -99,7 +101,7 @@ class ReturningActions(TillBase):
         if not quantities:
             raise ReturnRefusedError("Choose at least one item to return")
         now, offset, local = self._now()
-        with self.database.write() as db:
+        with self._storable("return"), self.database.write() as db:
             entry = get_entry(db, sale_seq)
             if entry is None or not isinstance(entry.payload, Sale):
                 raise ReturnRefusedError(
@@ -205,8 +207,16 @@ class ReturningActions(TillBase):
     def void_sale(self, sale_seq: int, reason: str) -> JournalEntry:
         """Cancel a whole sale of the current shift (post-void): its points are undone."""
         cashier_id = self._cashier_id()
+        reason = reason.strip()
+        found = unsafe_character(reason)
+        if found is not None or not 1 <= len(reason) <= MAX_TEXT:
+            # What the Void entry could not carry (shared.bounds): said before anything else.
+            raise ReturnRefusedError(
+                f"The reason must be 1–{MAX_TEXT} printable characters",
+                "type the reason again",
+            )
         now, offset, local = self._now()
-        with self.database.write() as db:
+        with self._storable("void"), self.database.write() as db:
             entry = get_entry(db, sale_seq)
             if entry is None or not isinstance(entry.payload, Sale):
                 raise ReturnRefusedError(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 import sqlite_utils
+from pydantic import ValidationError
 
+from shared.bounds import MAX_MINOR, MAX_TENDERS
 from shared.codes import (
     GiftCard,
     LoyaltyCard,
@@ -35,11 +37,12 @@ from terminal.store.members import (
     member_by_key,
     redeemed_on,
 )
-from terminal.till.base import TillBase
+from terminal.till.base import TillBase, describe_validation_error
 from terminal.till.basket import AttachedMember, Basket
 from terminal.till.basket import BasketLine as BasketLineT
 from terminal.till.errors import (
     CardBlockedError,
+    JournalRefusedError,
     PaymentIncompleteError,
     RedemptionRefusedError,
     ScanNotUnderstoodError,
@@ -222,6 +225,17 @@ class SellingActions(TillBase):
         amount = due if amount_minor is None else amount_minor
         if amount <= 0:
             raise PaymentIncompleteError("Nothing left to pay", "complete the sale")
+        # What a sale can journal (shared.bounds): refused as it is keyed, not at the end.
+        if basket.paid_minor + amount > MAX_MINOR:
+            raise PaymentIncompleteError(
+                f"{Money(amount, basket.currency)} is more than a till can take "
+                f"(at most {Money(MAX_MINOR, basket.currency)} in all)",
+                "check the amount",
+            )
+        if len(basket.tenders) >= MAX_TENDERS:
+            raise PaymentIncompleteError(
+                f"A sale takes at most {MAX_TENDERS} tenders", "take the rest in one tender"
+            )
         if method is not TenderMethod.CASH and amount > due:
             raise PaymentIncompleteError(
                 f"{method.value.replace('_', ' ')} cannot be more than the "
@@ -241,7 +255,7 @@ class SellingActions(TillBase):
             )
         rules = self.rules() if basket.member else None
         now, offset, local = self._now()
-        with self.database.write() as db:
+        with self._storable("sale"), self.database.write() as db:
             member_ref = None
             earned = None
             redeemed = None
@@ -263,21 +277,7 @@ class SellingActions(TillBase):
                 store_id=self.config.store_id,
                 receipt_no=f"{self.config.terminal_id}-{seq + 1}",
                 currency=basket.currency,
-                lines=tuple(
-                    SaleLine(
-                        line_no=line.line_no,
-                        sku=line.product.sku,
-                        description=line.product.description,
-                        category=line.product.category,
-                        quantity=line.quantity,
-                        unit_price_minor=line.unit_price_minor,
-                        discount_minor=line.discount_minor,
-                        net_minor=line.net_minor,
-                        tax_rate_bp=line.product.tax_rate_bp,
-                        tax_minor=line.tax_minor,
-                    )
-                    for line in basket.lines
-                ),
+                lines=tuple(_sale_line(line) for line in basket.lines),
                 subtotal_minor=basket.subtotal_minor,
                 total_minor=basket.total_minor,
                 tax_minor=basket.tax_minor,
@@ -333,3 +333,28 @@ class SellingActions(TillBase):
                 "The member's points changed since the redemption was planned",
                 "redeem again (F5)",
             )
+
+
+def _sale_line(line: BasketLineT) -> SaleLine:
+    """The journal's line for a basket line; a product whose catalog data the journal cannot
+    carry (a control character HQ sent in a description, say) is refused by name."""
+    try:
+        return SaleLine(
+            line_no=line.line_no,
+            sku=line.product.sku,
+            description=line.product.description,
+            category=line.product.category,
+            quantity=line.quantity,
+            unit_price_minor=line.unit_price_minor,
+            discount_minor=line.discount_minor,
+            net_minor=line.net_minor,
+            tax_rate_bp=line.product.tax_rate_bp,
+            tax_minor=line.tax_minor,
+        )
+    except ValidationError as error:
+        raise JournalRefusedError(
+            f"Line {line.line_no} ({line.product.sku}) cannot be recorded: "
+            f"{describe_validation_error(error)}",
+            "void the line and sell it on a department (e.g. DEPT-GROCERY 2.49) — "
+            "nothing was journaled; tell HQ the product's catalog entry is damaged",
+        ) from error

@@ -35,7 +35,7 @@ class ShiftActions(TillBase):
         """Journal the Z report for everything since the shift opened; queue it for print."""
         cashier_id = self._cashier_id()
         now, offset, _ = self._now()
-        with self.database.write() as db:
+        with self._storable("Z report"), self.database.write() as db:
             first = int(get_setting(db, "shift_first_seq") or 1)
             opened = get_setting(db, "shift_opened_at")
             shift_id = get_setting(db, "shift_id") or str(uuid.uuid4())
@@ -142,6 +142,7 @@ class ShiftActions(TillBase):
             rules = current_rules(db)
             sync_state = get_setting(db, "sync_state")
             sync_error = get_setting(db, "sync_error")
+            refused_seq = get_setting(db, "refused_seq")
             last_sync = get_setting(db, "last_sync_at")
         return {
             "terminal_id": self.config.terminal_id,
@@ -149,9 +150,13 @@ class ShiftActions(TillBase):
             "online": sync_state == "online",
             "sync_state": sync_state or ("offline" if self.config.server_url else "not configured"),
             "sync_error": sync_error,
+            # The journal alarm (invariant 10) on its own, so monitoring need not parse states.
+            "sync_alarm": sync_error if sync_state == "alarm" else None,
+            "refused_seq": int(refused_seq) if refused_seq and refused_seq.isdigit() else None,
             "last_seq": seq,
             "last_hash": tip,
-            "unsent_entries": seq - acked,
+            # Never negative: after a truncation the remembered ack can be past the tip.
+            "unsent_entries": max(0, seq - acked),
             "last_sync": last_sync,
             "print_queue": int(queued),
             "members_cached": int(members),

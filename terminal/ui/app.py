@@ -211,7 +211,15 @@ class TillApp(App[None]):
         )
 
     def _show_status(self, status: TillStatus) -> None:
+        before = self.status
         self.status = status
+        # Say it once, in words, when sync turns into a refusal or an alarm: the status bar
+        # keeps showing it, but a cashier watching the basket may not look up.
+        if status.sync_error and (before is None or before.sync_state != status.sync_state):
+            if status.alarm:
+                self.tell(f"Sync stopped — {status.sync_error}", "error")
+            elif status.refused:
+                self.tell(status.sync_error, "warn")
         for screen in self.screen_stack:
             for bar in screen.query(StatusBar):
                 bar.show(status)

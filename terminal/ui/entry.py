@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from shared.bounds import MAX_MINOR, MAX_POINTS
 from shared.money import Money
 from terminal.till.errors import TillError
 
@@ -24,6 +25,9 @@ __all__ = [
 
 MAX_QUANTITY = 999
 """No till line needs more; a typo such as 1000 for 1 is refused, not sold."""
+
+_MAX_AMOUNT_TEXT = 24
+"""Characters in a typed amount: far more than MAX_MINOR needs, with decimals and spaces."""
 
 _QUANTITY_PREFIX = re.compile(r"^(\d{1,4})\s*[*xX]\s*(\S.*)$")
 _PRICED = re.compile(r"^(\S+)\s+(\d+(?:[.,]\d*)?)$")
@@ -60,6 +64,8 @@ def parse_keyed_item(text: str) -> KeyedItem:
 def parse_amount(text: str, currency: str, *, allow_zero: bool = False) -> int:
     """A typed amount such as ``12.50`` (or ``12,50``) in minor units."""
     cleaned = text.strip().replace(",", ".")
+    if len(cleaned) > _MAX_AMOUNT_TEXT:  # int() of a thousand digits is slow and pointless
+        raise EntryRefusedError(f"{cleaned[:12]}… is not an amount", "type it like 12.50")
     try:
         minor = Money.parse(cleaned, currency).minor
     except ValueError:
@@ -68,6 +74,12 @@ def parse_amount(text: str, currency: str, *, allow_zero: bool = False) -> int:
         ) from None
     if minor < 0 or (minor == 0 and not allow_zero):
         raise EntryRefusedError("The amount must be more than zero", "type it like 12.50")
+    if minor > MAX_MINOR:
+        raise EntryRefusedError(
+            f"{Money(minor, currency)} is more than a till can take "
+            f"(at most {Money(MAX_MINOR, currency)})",
+            "check the amount",
+        )
     return minor
 
 
@@ -92,6 +104,10 @@ def parse_points(text: str) -> int | None:
         return None
     if not cleaned.isascii() or not cleaned.isdigit():
         raise EntryRefusedError(f"{text.strip()} is not a number of points", "type e.g. 500")
+    if len(cleaned) > len(str(MAX_POINTS)) or int(cleaned) > MAX_POINTS:
+        raise EntryRefusedError(
+            f"{cleaned} points is more than any balance can hold", "type e.g. 500"
+        )
     return int(cleaned)
 
 

@@ -21,11 +21,26 @@ class TillStatus:
     sync_text: str
     """"synced 14:10", "last sync 13:50", "not registered at HQ", …"""
     unsent: int
+    sync_state: str
+    """online, offline, refused, conflict, alarm, not configured."""
+    sync_error: str | None
+    """What HQ said (or what the till found), for a refusal or an alarm."""
     print_waiting: int
     print_error: str | None
     keyboard: StatsSnapshot
     serial: tuple[ScannerStatus, ...]
     clock_text: str
+
+    @property
+    def alarm(self) -> bool:
+        """The journal disagrees with HQ (invariant 10) or HQ raised a chain conflict: the
+        till keeps selling but must not look merely "offline"."""
+        return self.sync_state in ("alarm", "conflict")
+
+    @property
+    def refused(self) -> bool:
+        """HQ refused an entry (or this till's token): sales stay on the till, HQ knows."""
+        return self.sync_state == "refused"
 
     @property
     def rejected(self) -> int:
@@ -53,7 +68,10 @@ def collect_status(
     """Read everything the status bar needs (a few indexed SQLite reads)."""
     core = till.status()
     errors = [job.last_error for job in print_queue.jobs() if job.last_error]
-    local = till.clock().astimezone(till.config.zone)
+    try:
+        clock_text = till.clock().astimezone(till.config.zone).strftime("%H:%M")
+    except (OverflowError, ValueError):  # a clock at 9999-12-31 has no local time
+        clock_text = "clock?"
     sync_text = _sync_text(core, till)
     return TillStatus(
         terminal_id=till.config.terminal_id,
@@ -61,12 +79,14 @@ def collect_status(
         cashier=till.cashier.name if till.cashier else None,
         online=bool(core["online"]),
         sync_text=sync_text,
-        unsent=_count(core["unsent_entries"]),
+        unsent=max(0, _count(core["unsent_entries"])),
+        sync_state=str(core.get("sync_state") or ""),
+        sync_error=_text(core.get("sync_error")),
         print_waiting=print_queue.waiting(),
         print_error=errors[0] if errors else None,
         keyboard=keyboard,
         serial=tuple(serial),
-        clock_text=local.strftime("%H:%M"),
+        clock_text=clock_text,
     )
 
 
@@ -81,8 +101,13 @@ def _sync_text(core: dict[str, object], till: Till) -> str:
         when = datetime.fromisoformat(last).astimezone(till.config.zone).strftime("%H:%M")
     if state == "online":
         return f"● online {when}"
-    if state in ("refused", "conflict"):
-        return "⚠ HQ refused (F8)" if state == "refused" else "⚠ HQ chain alarm"
+    if state == "alarm":
+        return "⛔ JOURNAL ALARM: call HQ"
+    if state == "conflict":
+        return "⛔ HQ chain alarm: call HQ"
+    if state == "refused":
+        seq = core.get("refused_seq")
+        return f"⚠ HQ refused seq {seq}" if isinstance(seq, int) else "⚠ HQ refused"
     if state == "not configured":
         return "○ no HQ"
     return f"○ offline since {when}" if when else "○ offline"
@@ -90,3 +115,7 @@ def _sync_text(core: dict[str, object], till: Till) -> str:
 
 def _count(value: object) -> int:
     return value if isinstance(value, int) else 0
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

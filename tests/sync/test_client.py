@@ -25,7 +25,7 @@ from terminal.store.members import card_by_number, member_balance, member_by_key
 from terminal.store.settings import set_setting
 from terminal.sync.client import SyncClient
 from terminal.sync.engine import SyncEngine, SyncReport
-from terminal.sync.errors import SyncConflictError, SyncError, SyncOfflineError
+from terminal.sync.errors import SyncError, SyncJournalAlarmError, SyncOfflineError
 from terminal.sync.worker import SyncWorker, backoff_delay
 from terminal.till.errors import CardBlockedError, UnknownCardError
 from terminal.till.service import Till
@@ -414,9 +414,10 @@ def test_a_till_that_remembers_more_than_hq_acknowledged_resends_from_where_hq_i
 def test_a_till_restored_from_an_old_backup_raises_the_alarm_and_overwrites_nothing(
     hq: Hq, tmp_path: Path
 ) -> None:
-    """409 chain_conflict: a till database restored from an old copy writes different entries
-    under seqs HQ already holds. The till stops and says so; HQ keeps its entries and opens
-    one alarm however often the till retries."""
+    """A till database restored from an old copy holds less than HQ acknowledged, and its next
+    entries reuse seqs HQ already has. The till compares its tip with HQ's before it pushes
+    (invariant 10): it stops, says so, and sends nothing; HQ keeps its entries and opens one
+    alarm however often the till retries."""
     (till,) = store(hq, tmp_path)
     workload(till, 6)
     till.engine.sync_once()
@@ -425,6 +426,7 @@ def test_a_till_restored_from_an_old_backup_raises_the_alarm_and_overwrites_noth
         db.conn.execute("VACUUM INTO ?", [str(backup)])
     workload(till, 6)
     till.engine.sync_once()
+    acked = hq.acked(till.terminal_id)
     stored = hq.stored_hashes(till.terminal_id)
     till.close()
     for suffix in ("-wal", "-shm"):
@@ -434,13 +436,26 @@ def test_a_till_restored_from_an_old_backup_raises_the_alarm_and_overwrites_noth
     shutil.copyfile(backup, till.config.database_path)
     restored = SyncedTill.reopen(till, hq.url)
     restored.sale(restored.cards[0])  # a different entry under a seq HQ already has
+    tip = restored.last_seq()
+    assert tip < acked
 
     for _ in range(2):
-        with pytest.raises(SyncConflictError, match="different entry"):
+        with pytest.raises(SyncJournalAlarmError, match="truncated or restored") as raised:
             restored.engine.sync_once()
+    assert f"up to seq {acked}" in raised.value.message
+    assert f"ends at seq {tip}" in raised.value.message
     status = restored.till.status()
-    assert (status["sync_state"], status["online"]) == ("conflict", False)
+    assert (status["sync_state"], status["online"]) == ("alarm", False)
+    assert status["sync_alarm"] == raised.value.message
+    assert status["unsent_entries"] == 1  # the sale since the restore: HQ has not got it
     assert hq.stored_hashes(till.terminal_id) == stored
-    alarms = [e for e in hq.exceptions([till.terminal_id]) if e[0] == "chain_conflict"]
+    alarms = [e for e in hq.exceptions([till.terminal_id]) if e[0] == "journal_behind"]
     assert len(alarms) == 1
+
+    # Sales that carry the restored till past HQ's seq are not pushed over HQ's entries.
+    while restored.last_seq() <= acked:
+        restored.sale(None)
+    with pytest.raises(SyncJournalAlarmError, match=f"journal diverged at seq {acked}"):
+        restored.engine.sync_once()
+    assert hq.stored_hashes(till.terminal_id) == stored
     restored.close()

@@ -34,7 +34,13 @@ class StatusBar(Static):
 
     def show(self, status: TillStatus) -> None:
         self._status = status
-        self.set_class(status.print_waiting > 0 or status.rejected > 0, "-attention")
+        self.set_class(status.alarm, "-alarm")
+        self.set_class(status.refused, "-refused")
+        self.set_class(
+            not (status.alarm or status.refused)
+            and (status.print_waiting > 0 or status.rejected > 0),
+            "-attention",
+        )
         self.update(render_status(status, self.size.width or _DEFAULT_WIDTH))
 
     @property
@@ -43,7 +49,9 @@ class StatusBar(Static):
 
 
 def render_status(status: TillStatus, width: int) -> Content:
-    """One line; the printer's last error gets whatever room is left (F8 shows it whole)."""
+    """One line; what went wrong gets whatever room is left: HQ's refusal or the journal
+    alarm first (it matters more than paper), else the printer's last error (F8 shows it
+    whole). ``till status`` shows the sync message whole."""
     who = status.cashier or "signed out"
     sync = (status.sync_text, "bold")
     head: list[str | tuple[str, str]] = [
@@ -64,8 +72,9 @@ def render_status(status: TillStatus, width: int) -> Content:
     ]
     used = len(Content.assemble(*head, *tail).plain)
     room = width - used - len(" ()")
-    if status.print_error and room >= _MIN_ERROR_WIDTH:
-        error = status.print_error
+    problem = status.sync_error if status.alarm or status.refused else None
+    error = problem or status.print_error
+    if error and room >= _MIN_ERROR_WIDTH:
         if len(error) > room:
             error = error[: room - 1] + "…"
         head.append((f" ({error})", "italic"))
