@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit install browser clean
+.PHONY: demo test lint typecheck unit install browser clean soak fuzz
 
 # (Re)install whenever the project metadata changes; otherwise reuse the venv.
 $(STAMP): pyproject.toml
@@ -34,6 +34,12 @@ unit: $(STAMP) browser
 	$(BIN)/pytest -n auto
 
 test: lint typecheck unit
+
+# Longer proofs than `make test` runs (it runs a slice of each), with figures printed:
+# ≥ 1,000 injected faults (server and till SIGKILLs, cut/stalled/garbled connections,
+# duplicated/reordered/replayed batches, PostgreSQL restarts, two replicas) on both databases.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --faults 1000 --db both
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .demo

@@ -1,6 +1,9 @@
 """Real parts for the till <-> server tests: an HQ (server database, its admin CLI, a real
 uvicorn on loopback) and tills (``Till`` on its own SQLite file) syncing through
-``SyncClient``/``SyncEngine``, plus the checks that prove invariants 3 and 4."""
+``SyncClient``/``SyncEngine``, plus the checks that prove invariants 3 and 4.
+
+``ServerProcess`` is ``syncserver serve`` as a supervisor runs it — its own process, which
+the fault soak (tests/soak) SIGKILLs and starts again."""
 
 from __future__ import annotations
 
@@ -8,7 +11,13 @@ import contextlib
 import csv
 import io
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -319,3 +328,129 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(interval_s)
+
+
+_LISTENING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
+
+
+class ServerProcess:
+    """``syncserver serve --db URL`` in its own process on a free loopback port, its log in
+    ``log_dir``. ``kill()`` is SIGKILL (no shutdown, no cleanup); ``start()`` after a kill or
+    a stop runs a new process, on a new port (callers follow it: ``FaultProxy.set_upstream``).
+    ``crashed`` tells a process that died although nobody stopped it."""
+
+    def __init__(self, db_url: str, log_dir: Path, name: str = "server") -> None:
+        self.db_url = db_url
+        self.log_dir = log_dir
+        self.name = name
+        self.url = ""
+        self.starts = 0
+        self.logs: list[Path] = []
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopped_on_purpose = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def crashed(self) -> bool:
+        return (
+            self._process is not None
+            and self._process.poll() is not None
+            and not self._stopped_on_purpose
+        )
+
+    def start(self, timeout_s: float = 120.0) -> str:
+        """Start a new process and wait (bounded) until it answers ``/healthz``."""
+        assert not self.alive, f"{self.name} is already running"
+        self.starts += 1
+        log_path = self.log_dir / f"{self.name}-{self.starts}-{uuid.uuid4().hex[:6]}.log"
+        self.logs.append(log_path)
+        with log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "syncserver.cli",
+                    "serve",
+                    "--db",
+                    self.db_url,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--log-level",
+                    "info",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env=dict(os.environ, LOYALTILL_SERVER_POOL_SIZE="8"),
+            )
+        self._stopped_on_purpose = False
+        deadline = time.monotonic() + timeout_s
+        url = None
+        while url is None:
+            found = _LISTENING.search(log_path.read_text(errors="replace"))
+            if found:
+                url = found.group(1)
+            elif self._process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(
+                    f"{self.name}: syncserver serve did not start:\n"
+                    + log_path.read_text(errors="replace")[-4000:]
+                )
+            else:
+                time.sleep(0.05)
+        while True:  # listening; healthy once its database answers too
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz", timeout=10).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"{self.name}: {url}/healthz did not answer 200")
+            time.sleep(0.1)
+        self.url = url
+        return url
+
+    def kill(self) -> None:
+        """SIGKILL, and reap it."""
+        process = self._process
+        if process is None:
+            return
+        self._stopped_on_purpose = True
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """A clean shutdown (SIGTERM), SIGKILL if it takes too long."""
+        process = self._process
+        if process is None:
+            return
+        self._stopped_on_purpose = True
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def tracebacks(self) -> list[str]:
+        """Tracebacks the server logged, in every log it wrote (each start has its own)."""
+        found: list[str] = []
+        for path in self.logs:
+            text = path.read_text(errors="replace") if path.exists() else ""
+            for block in text.split("Traceback (most recent call last):")[1:]:
+                lines = [line for line in block.splitlines() if line.strip()]
+                tail = next(
+                    (line for line in lines if not line.startswith((" ", "\t"))), "(no message)"
+                )
+                found.append(tail.strip())
+        return found
