@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from shared.bounds import MAX_BALANCE_POINTS
 from shared.journal import CanonicalJSONError, entry_hash
@@ -60,6 +60,23 @@ def _stored(database: Database, terminal_id: str) -> list[int]:
                 .order_by(journal_entries.c.seq)
             ).scalars()
         ]
+
+
+def _raw_posting(conn: Connection, member_id: str, amount: int) -> None:
+    """A posting written straight into the table: a ledger state no program reaches (or one
+    damaged before amounts were bounded), for the tests of the ledger's own guards."""
+    conn.execute(
+        insert(postings).values(
+            line=1,
+            account=f"member:{member_id}",
+            member_id=member_id,
+            unit="points",
+            amount=amount,
+            kind="adjust",
+            occurred_at="2026-11-23T08:00:00.000000Z",
+            created_at=utc_now(),
+        )
+    )
 
 
 def _refusal(reply: httpx.Response) -> dict[str, Any]:
@@ -180,18 +197,7 @@ def test_an_entry_that_would_overflow_a_balance_is_refused_not_posted(
             .where(member_balances.c.member_id == "M0000000001")
             .values(points=near)
         )
-        conn.execute(
-            insert(postings).values(
-                line=1,
-                account="member:M0000000001",
-                member_id="M0000000001",
-                unit="points",
-                amount=near - 1000,
-                kind="adjust",
-                occurred_at="2026-11-23T08:00:00.000000Z",
-                created_at=utc_now(),
-            )
-        )
+        _raw_posting(conn, "M0000000001", near - 1000)
     till = JournalWriter(terminal_id)
     till.sale(None)
     till.sale(ANNA)
@@ -209,18 +215,7 @@ def test_rebuild_reports_a_damaged_ledger_instead_of_crashing(database: Database
     server = prepare(database)
     with database.write() as conn:
         for amount in (2**63 - 1, 2**63 - 1):
-            conn.execute(
-                insert(postings).values(
-                    line=1,
-                    account="member:M0000000002",
-                    member_id="M0000000002",
-                    unit="points",
-                    amount=amount,
-                    kind="adjust",
-                    occurred_at="2026-11-23T08:00:00.000000Z",
-                    created_at=utc_now(),
-                )
-            )
+            _raw_posting(conn, "M0000000002", amount)
     report = rebuild_check(database)
     assert not report.ok
     assert any("M0000000002" in difference for difference in report.differences)
