@@ -41,5 +41,12 @@ test: lint typecheck unit
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak --faults 1000 --db both
 
+# schemathesis over the whole OpenAPI as every kind of caller (no token, till, viewer,
+# manager, admin) on SQLite and PostgreSQL, with 100 examples an operation: 0 server errors,
+# 0 schema violations. PostgreSQL: LOYALTILL_TEST_PG (default: this machine's local server).
+LOYALTILL_TEST_PG ?= postgresql://postgres@127.0.0.1:5432/test
+fuzz: $(STAMP)
+	LOYALTILL_TEST_PG=$(LOYALTILL_TEST_PG) $(BIN)/python -m tests.server.api_fuzz --examples 100
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .demo

@@ -55,7 +55,7 @@ class _Model(BaseModel):
 class PushRequest(_Model):
     """A contiguous run of one till's journal records, oldest first."""
 
-    terminal_id: str
+    terminal_id: Annotated[str, Field(min_length=1, max_length=16)]
     entries: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_PUSH_BATCH)]
 
 

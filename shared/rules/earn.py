@@ -35,6 +35,8 @@ __all__ = ["EarnResult", "LineEarning", "OrderBonus", "compute_earn"]
 
 BELOW_MIN_SPEND = "order below minimum spend"
 NO_SPEND = "no spend on this line"
+_NOTE_CHARS = 1000
+"""The longest note a breakdown keeps (EarnResult.notes)."""
 
 _Formatter: TypeAlias = Callable[[int], str]
 """Formats minor units of the program's currency for a note."""
@@ -82,7 +84,7 @@ class EarnResult(FrozenModel):
     lines: Annotated[tuple[LineEarning, ...], Field(max_length=MAX_LINES)]
     order_items: Annotated[tuple[OrderBonus, ...], Field(max_length=MAX_LINES)]
     notes: Annotated[
-        tuple[Annotated[str, Field(max_length=1000)], ...], Field(max_length=MAX_NOTES)
+        tuple[Annotated[str, Field(max_length=_NOTE_CHARS)], ...], Field(max_length=MAX_NOTES)
     ]
 
     def check_totals(self) -> None:
@@ -206,10 +208,20 @@ def compute_earn(
         total_points=sum(r.points for r in results) + sum(i.points for i in order_items),
         lines=tuple(results),
         order_items=tuple(order_items),
-        notes=tuple(notes),
+        notes=_bounded_notes(notes),
     )
     result.check_totals()
     return result
+
+
+def _bounded_notes(notes: list[str]) -> tuple[str, ...]:
+    """The notes within EarnResult's bounds: a program may have any number of campaigns with
+    names of any length, but a journal entry's breakdown may not grow without bound."""
+    clipped = [n if len(n) <= _NOTE_CHARS else n[: _NOTE_CHARS - 1] + "…" for n in notes]
+    if len(clipped) > MAX_NOTES:
+        kept = clipped[: MAX_NOTES - 1]
+        return (*kept, f"and {len(clipped) - len(kept)} more notes")
+    return tuple(clipped)
 
 
 def _check_inputs(lines: Sequence[BasketLine], order_discount_minor: int) -> None:
@@ -306,9 +318,12 @@ def _winning_campaign(
     # max() keeps the first of equal multipliers, so ties go to the earlier campaign.
     winner = max(matching, key=lambda c: c.multiplier_fraction)
     if len(matching) > 1:
-        others = ", ".join(
-            f"{c.id} x{fraction_text(c.multiplier_fraction)}" for c in matching if c is not winner
-        )
+        # Name a few, not all: a note is bounded (EarnResult.notes), a program's campaigns
+        # are not.
+        rest = [c for c in matching if c is not winner]
+        others = ", ".join(f"{c.id} x{fraction_text(c.multiplier_fraction)}" for c in rest[:3])
+        if len(rest) > 3:
+            others += f" and {len(rest) - 3} more"
         notes.append(
             f"line {line.line_no}: campaign {winner.id} "
             f"x{fraction_text(winner.multiplier_fraction)} applies (highest multiplier; "

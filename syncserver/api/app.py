@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from syncserver.api.errors import install_error_handlers
+from syncserver.api.middleware import ApiHeaders, RequestGuard
+from syncserver.api.openapi import install_openapi
 from syncserver.api.routes import (
     audit,
     cards,
@@ -44,9 +46,15 @@ Two kinds of callers, each with a bearer token (`Authorization: Bearer <token>`)
 next page. Filters are plain query parameters.
 
 **Errors** always have one shape, `{"error": {"code": "…", "message": "…"}}`, with codes
-`unauthorized` (401), `forbidden` (403), `not_found` (404), `conflict` (409), `malformed` (422),
-`rate_limited` (429), `busy` (503) and the sync codes in docs/protocol.md. The message says
-what to do next.
+`bad_request` (400: a body that is not JSON), `unauthorized` (401), `forbidden` (403),
+`not_found` (404), `method_not_allowed` (405, with `Allow`), `conflict` (409), `too_large`
+(413), `malformed` (422), `rate_limited` (429), `busy` (503) and the sync codes in
+docs/protocol.md. The message says what to do next.
+
+**Limits**: a request body is at most 1 MiB (a program rules document 4 MiB, a push 16 MiB),
+refused with 413 before it is read; integers in paths and queries are bounded and texts have
+maximum lengths (see each parameter); an address holding a NUL (`%00`) is a 422. Responses
+are sent with `Cache-Control: no-store`.
 
 The same capabilities are in the HQ dashboard at `/` (sign in with a staff account).
 """
@@ -81,6 +89,12 @@ def create_app(
     )
     app.state.settings = config
     install_error_handlers(app)
+    install_openapi(app)
+    # A NUL in the address and an oversized body are refused before anything reads,
+    # authenticates or routes the request. The last middleware added is the outermost: only
+    # the two that add headers (the dashboard's and ApiHeaders) wrap this one, so its
+    # refusals carry their headers too.
+    app.add_middleware(RequestGuard)
     app.include_router(health.router)
     app.include_router(sync.router)
     app.include_router(members.router)
@@ -88,4 +102,5 @@ def create_app(
     for hq_resource in (cards, entries, terminals, program, audit, users, overview):
         app.include_router(hq_resource.router)
     install_dashboard(app)
+    app.add_middleware(ApiHeaders)
     return app

@@ -17,9 +17,19 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 
+from shared.bounds import MAX_SEQ
+from shared.text import unsafe_character
 from syncserver.errors import MalformedError
 
-__all__ = ["CursorQuery", "LimitQuery", "Page", "decode_cursor", "encode_cursor", "page_of"]
+__all__ = [
+    "CursorQuery",
+    "LimitQuery",
+    "Page",
+    "decode_cursor",
+    "encode_cursor",
+    "int_cursor",
+    "page_of",
+]
 
 T = TypeVar("T")
 
@@ -29,7 +39,11 @@ MAX_LIMIT = 500
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (1–500).")]
 CursorQuery = Annotated[
     str | None,
-    Query(max_length=500, description="The next_cursor of the previous page; omit for the first."),
+    Query(
+        max_length=500,
+        pattern=r"^[A-Za-z0-9_-]*$",
+        description="The next_cursor of the previous page; omit for the first.",
+    ),
 ]
 
 
@@ -44,18 +58,46 @@ def encode_cursor(key: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
+MAX_KEY_TEXT = 400
+"""The longest text a cursor key holds (names, ids and timestamps are far shorter)."""
+
+
+def _key_part(value: Any) -> bool:
+    """What a sort key given out by :func:`page_of` is made of: a bounded whole number or a
+    short printable text. Anything else was made by hand, and would reach the database (an
+    integer past 2^63 overflows SQLite, a NUL breaks PostgreSQL) if let through."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -MAX_SEQ <= value <= MAX_SEQ
+    if isinstance(value, str):
+        return len(value) <= MAX_KEY_TEXT and unsafe_character(value) is None
+    return False
+
+
 def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
-    """The key a cursor holds, or None for the first page; a bad cursor is a 422."""
+    """The key a cursor holds, or None for the first page; a bad cursor is a 422, whichever
+    list it is given to."""
     if not cursor:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError):
+    except (ValueError, binascii.Error, UnicodeError, RecursionError):
         key = None
-    if not isinstance(key, list) or len(key) != arity:
+    if not isinstance(key, list) or len(key) != arity or not all(_key_part(part) for part in key):
         raise MalformedError("cursor: not a cursor this list gave out; start from the first page")
     return key
+
+
+def int_cursor(cursor: str | None) -> int | None:
+    """The one whole number a cursor of a list keyed by an id or version holds."""
+    key = decode_cursor(cursor, 1)
+    if key is None:
+        return None
+    if not isinstance(key[0], int):
+        raise MalformedError("cursor: not a cursor this list gave out; start from the first page")
+    return int(key[0])
 
 
 def page_of(rows: Sequence[T], limit: int, key: Any) -> tuple[list[T], str | None]:

@@ -200,7 +200,7 @@ def parse_cursor_key(key: list[Any] | None) -> tuple[datetime, int] | None:
         when = as_utc(datetime.fromisoformat(str(created)))
         if not isinstance(exception_id, int) or when is None:
             raise ValueError(exception_id)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # 0001-01-01+14:00 has no UTC form
         raise MalformedError(
             "cursor: not a cursor this list gave out; start from the first page"
         ) from None

@@ -30,7 +30,7 @@ from sqlalchemy import ColumnElement, Connection, and_, case, or_, select
 
 from shared.codes import luhn_valid
 from shared.protocol import CardState
-from syncserver.api.pagination import decode_cursor, page_of
+from syncserver.api.pagination import decode_cursor, int_cursor, page_of
 from syncserver.settings import as_utc
 from syncserver.storage.members import name_key, phone_key
 from syncserver.storage.schema import (
@@ -434,7 +434,7 @@ def member_ledger(
     conn: Connection, member_id: str, limit: int, cursor: str | None
 ) -> tuple[list[LedgerPosting], str | None]:
     """The member's postings, newest first, each with the till entry or HQ event behind it."""
-    after = decode_cursor(cursor, 1)
+    before = int_cursor(cursor)
     query = select(
         postings.c.id,
         postings.c.occurred_at,
@@ -445,11 +445,7 @@ def member_ledger(
         postings.c.seq,
         postings.c.hq_event_id,
     ).where(postings.c.member_id == member_id)
-    if after is not None:
-        try:
-            before = int(after[0])
-        except (TypeError, ValueError):
-            before = 0
+    if before is not None:
         query = query.where(postings.c.id < before)
     rows = conn.execute(query.order_by(postings.c.id.desc()).limit(limit + 1)).all()
     page, next_cursor = page_of(rows, limit, lambda row: (int(row.id),))

@@ -14,9 +14,18 @@ from datetime import date, datetime
 from fractions import Fraction
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from sqlalchemy import Connection
 
+from shared.bounds import MAX_MINOR, MAX_QUANTITY
 from shared.money import CURRENCIES, Money, Rounding, parse_ratio
 from shared.rules import (
     BasketLine,
@@ -26,9 +35,15 @@ from shared.rules import (
     ProgramRules,
     compute_earn,
 )
+from shared.text import check_safe_text, unsafe_character
 from syncserver.errors import ConflictError, MalformedError, NotFoundError
 from syncserver.hq.program_schema import SECTIONS, WEEKDAYS, FieldSpec, ListSpec
-from syncserver.hq.rules import PublishResult, RulesConflictError, publish_rules
+from syncserver.hq.rules import (
+    MAX_VERSION,
+    PublishResult,
+    RulesConflictError,
+    publish_next_version,
+)
 from syncserver.settings import utc_now
 from syncserver.storage.audit import Actor, record_action
 from syncserver.storage.database import Database, run_write
@@ -464,9 +479,13 @@ def diff_documents(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -
 # ---------------------------------------------------------------------------------------------
 # A sample basket's points
 
-Count = Annotated[int, Field(strict=True, ge=1, le=100_000)]
-Minor = Annotated[int, Field(strict=True, ge=0, le=10**12)]
-Label = Annotated[str, Field(strict=True, min_length=1, max_length=100)]
+# The bounds of the till's own basket lines (shared.bounds), so a sample basket is one the
+# engine takes: a line's amount (quantity x unit price) is checked against MAX_MINOR below.
+Count = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
+Minor = Annotated[int, Field(strict=True, ge=0, le=MAX_MINOR)]
+Label = Annotated[
+    str, Field(strict=True, min_length=1, max_length=100), AfterValidator(check_safe_text)
+]
 
 
 class SampleLine(BaseModel):
@@ -478,6 +497,17 @@ class SampleLine(BaseModel):
     category: Label
     quantity: Count = 1
     unit_price_minor: Minor
+
+    @field_validator("unit_price_minor")
+    @classmethod
+    def _line_amount(cls, value: int, info: ValidationInfo) -> int:
+        quantity = info.data.get("quantity", 1)
+        if isinstance(quantity, int) and quantity * value > MAX_MINOR:
+            raise ValueError(
+                f"quantity x unit_price_minor is {quantity * value:,}; a line holds at most "
+                f"{MAX_MINOR:,} minor units"
+            )
+        return value
 
 
 class SampleBasket(BaseModel):
@@ -515,22 +545,28 @@ class PreviewResponse(BaseModel):
 def preview(rules: ProgramRules, basket: SampleBasket) -> PreviewResponse:
     """The points ``basket`` earns under ``rules``, with the engine's breakdown."""
     when = basket.local_time or utc_now().replace(tzinfo=None, second=0, microsecond=0)
-    lines = [
-        BasketLine(
-            line_no=number,
-            sku=line.sku,
-            category=line.category,
-            quantity=line.quantity,
-            net_minor=line.quantity * line.unit_price_minor,
-        )
-        for number, line in enumerate(basket.lines, start=1)
-    ]
-    context = EarnContext(store_id=basket.store_id, local_time=when, tier=basket.tier)
     try:
+        lines = [
+            BasketLine(
+                line_no=number,
+                sku=line.sku,
+                category=line.category,
+                quantity=line.quantity,
+                net_minor=line.quantity * line.unit_price_minor,
+            )
+            for number, line in enumerate(basket.lines, start=1)
+        ]
+        context = EarnContext(store_id=basket.store_id, local_time=when, tier=basket.tier)
         result = compute_earn(
             rules, lines, context, order_discount_minor=basket.order_discount_minor
         )
-    except ValueError as error:
+    except ValidationError as error:
+        # The engine's own models are stricter than a sample basket in places: say which
+        # value they refused (a 422), never a 500.
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        raise MalformedError(f"basket: {where}: {first.get('msg', 'invalid')}") from None
+    except (ValueError, OverflowError) as error:
         raise MalformedError(f"basket: {error}") from None
     return PreviewResponse(
         earn=result, receipt=list(result.summary_lines()), basket_total_minor=basket.total_minor()
@@ -549,7 +585,23 @@ def clean_note(note: str | None) -> str:
         )
     if len(text) > MAX_NOTE:
         raise MalformedError(f"note: the note is too long ({MAX_NOTE} characters at most)")
+    _refuse_control(text, "note")
     return text
+
+
+def _refuse_control(text: str, field: str) -> None:
+    """Tabs and line breaks are fine in a note; other control characters (PostgreSQL cannot
+    store a NUL) are a 422 naming the field."""
+    found = unsafe_character(text.translate(_LINE_BREAKS))
+    if found is not None:
+        position, character = found
+        raise MalformedError(
+            f"{field}: contains the control character U+{ord(character):04X} at position "
+            f"{position}; remove it"
+        )
+
+
+_LINE_BREAKS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 
 
 def publish_version(
@@ -558,18 +610,21 @@ def publish_version(
     note: str | None,
     actor: Actor,
     *,
+    base_version: int | None = None,
     draft_id: int | None = None,
 ) -> PublishResult:
-    """Publish ``rules`` as a new version (newer than every published one) with who and why;
-    tills receive it on their next pull. ``draft_id``: the draft it came from, which goes."""
+    """Publish ``rules`` as the next version (the server numbers it: latest + 1, whatever
+    ``rules.version`` says) with who and why; tills receive it on their next pull.
+    ``base_version``: the version the change was made from (0: none was published), 409 when
+    another was published since. ``draft_id``: the draft it came from, which goes."""
     text = clean_note(note)
     try:
-        return publish_rules(
+        return publish_next_version(
             database,
-            rules.model_dump_json(),
+            rules,
             actor=actor,
             note=text,
-            new_only=True,
+            base_version=base_version,
             draft_id=draft_id,
         )
     except RulesConflictError as error:
@@ -591,8 +646,14 @@ def save_draft(
     version = document.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise MalformedError("version: a draft needs the version number it would publish as")
+    if not 1 <= version <= MAX_VERSION:
+        raise MalformedError(f"version: {version} is not a version number (1 to {MAX_VERSION})")
+    if base_version is not None and not 0 <= base_version <= MAX_VERSION:
+        raise MalformedError(f"base_version: {base_version} is not a version number")
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     cleaned = (note or "").strip()[:MAX_NOTE] or None
+    _refuse_control(program_id, "program_id")
+    _refuse_control(cleaned or "", "note")
 
     def work(conn: Connection) -> int:
         now = utc_now()

@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from syncserver.settings import utc_now
+from syncserver.web.forms import plain_form
 from syncserver.web.pages import (
     audit,
     entries,
@@ -123,4 +124,5 @@ def install_dashboard(app: FastAPI) -> None:
         audit,
         users,
     ):
-        app.include_router(module.router)
+        # Every form, whichever page it posts to, holds printable text only (web/forms.py).
+        app.include_router(module.router, dependencies=[Depends(plain_form)])

@@ -84,6 +84,10 @@ class FormValues:
     def getall(self, name: str) -> list[str]:
         return list(self._data.get(name, ()))
 
+    def items(self) -> list[tuple[str, str]]:
+        """Every (name, value) pair, as a form would send them."""
+        return [(name, value) for name, values in self._data.items() for value in values]
+
     def set(self, name: str, *values: str) -> None:
         self._data[name] = list(values)
 

@@ -96,7 +96,11 @@ async def checked_session(request: Request, session: SessionDep) -> WebSession:
         form = await request.form()
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
-    if not sent or not hmac.compare_digest(sent, session.csrf_token):
+    # Bytes, not str: compare_digest refuses a str with a non-ASCII character (a TypeError,
+    # a 500) and anyone can send one; a header arrives decoded as Latin-1, a form as UTF-8.
+    if not sent or not hmac.compare_digest(
+        sent.encode("utf-8", "surrogatepass"), session.csrf_token.encode("utf-8")
+    ):
         raise ForbiddenError("this form has expired or came from another site: reload the page")
     return session
 

@@ -6,20 +6,17 @@ event in the ledger (replayed by ``ledger rebuild``) with an audit row.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.protocol import ErrorBody
 from syncserver.api.deps import ActorDep, DatabaseDep, ManagerDep, ViewerDep
+from syncserver.api.params import CardPath, SafeMultilineText, SafeText
 from syncserver.errors import NotFoundError
 from syncserver.hq import actions
 from syncserver.hq.members import MemberSummary, card_owner, member_summaries
 
 router = APIRouter(prefix="/api/v1/cards", tags=["cards"])
-
-CardPath = Annotated[str, Path(min_length=1, max_length=64, description="The card number")]
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, object]]:
@@ -41,16 +38,16 @@ def get_card_owner(card: CardPath, _user: ViewerDep, database: DatabaseDep) -> M
 class BlockRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(max_length=500, description="Why (at least 3 characters).")
+    reason: SafeMultilineText = Field(max_length=500, description="Why (at least 3 characters).")
 
 
 class ReplaceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    new_card_number: str = Field(
+    new_card_number: SafeText = Field(
         max_length=64, description="A card from HQ's stock: digits with a valid check digit."
     )
-    reason: str = Field(max_length=500, description="Why (at least 3 characters).")
+    reason: SafeMultilineText = Field(max_length=500, description="Why (at least 3 characters).")
 
 
 class CardChange(BaseModel):

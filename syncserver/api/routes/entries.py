@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from shared.protocol import ErrorBody
 from syncserver.api.deps import DatabaseDep, ViewerDep
+from syncserver.api.params import SeqPath, TerminalIdPath
 from syncserver.errors import NotFoundError
 from syncserver.hq.entries import JournalEntryView, entry_view
 
@@ -18,8 +17,8 @@ router = APIRouter(prefix="/api/v1/entries", tags=["entries"])
     "/{terminal_id}/{seq}", responses={s: {"model": ErrorBody} for s in (401, 403, 404, 422)}
 )
 def get_entry(
-    terminal_id: Annotated[str, Path(min_length=1, max_length=16, description="e.g. T0001")],
-    seq: Annotated[int, Path(ge=1, description="The entry's number on that till")],
+    terminal_id: TerminalIdPath,
+    seq: SeqPath,
     _user: ViewerDep,
     database: DatabaseDep,
 ) -> JournalEntryView:

@@ -6,14 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.protocol import ErrorBody, ExceptionKind
 from syncserver.api.deps import ActorDep, DatabaseDep, ManagerDep, ViewerDep
 from syncserver.api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page_of
+from syncserver.api.params import ExceptionIdPath, SafeMultilineText, SafeText
 from syncserver.errors import MalformedError, NotFoundError
-from syncserver.hq.actions import resolve_exception
+from syncserver.hq.actions import MAX_ADJUSTMENT, resolve_exception
 from syncserver.hq.exceptions import (
     ExceptionFilter,
     ExceptionItem,
@@ -29,8 +30,6 @@ from syncserver.ledger.hq_events import Resolution
 from syncserver.settings import utc_now
 
 router = APIRouter(prefix="/api/v1/exceptions", tags=["exceptions"])
-
-ExceptionId = Annotated[int, Path(ge=1, le=2**62, description="The exception's id.")]
 
 
 class ExceptionView(BaseModel):
@@ -88,11 +87,16 @@ class ResolveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     resolution: Resolution
-    reason: str = Field(max_length=2000, description="Why: mandatory, 3–500 characters.")
-    points: int | None = Field(
-        default=None, description="adjust only: points onto the member (negative takes off)."
+    reason: SafeMultilineText = Field(
+        max_length=2000, description="Why: mandatory, 3–500 characters."
     )
-    card_number: str | None = Field(
+    points: int | None = Field(
+        default=None,
+        ge=-MAX_ADJUSTMENT,
+        le=MAX_ADJUSTMENT,
+        description="adjust only: points onto the member (negative takes off).",
+    )
+    card_number: SafeText | None = Field(
         default=None, max_length=64, description="block_card only: one of the member's cards."
     )
 
@@ -159,7 +163,7 @@ def exceptions_queue(
 
 @router.get("/{exception_id}", responses=_errors(401, 403, 404, 422))
 def one_exception(
-    exception_id: ExceptionId, _user: ViewerDep, database: DatabaseDep
+    exception_id: ExceptionIdPath, _user: ViewerDep, database: DatabaseDep
 ) -> ExceptionDetail:
     """One exception with what applies to it (open) or what its resolution posted."""
     with database.read() as conn:
@@ -197,7 +201,7 @@ def one_exception(
     responses=_errors(401, 403, 404, 409, 422),
 )
 def resolve(
-    exception_id: ExceptionId,
+    exception_id: ExceptionIdPath,
     body: ResolveRequest,
     _user: ManagerDep,
     actor: ActorDep,

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from shared.protocol import ErrorBody
 from syncserver.api.deps import ActorDep, DatabaseDep, ManagerDep, ViewerDep
 from syncserver.api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from syncserver.api.params import MemberIdPath, SafeMultilineText
 from syncserver.errors import MalformedError, NotFoundError
 from syncserver.hq import actions
 from syncserver.hq.members import (
@@ -30,7 +31,6 @@ from syncserver.hq.members import (
 
 router = APIRouter(prefix="/api/v1/members", tags=["members"])
 
-MemberIdPath = Annotated[str, Path(min_length=1, max_length=40, description="e.g. M0000000001")]
 _FILTER = Query(min_length=1, max_length=320)
 
 
@@ -127,9 +127,12 @@ class AdjustmentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     points: StrictInt = Field(
-        description="Points onto the member (negative: taken off); not 0.", examples=[50]
+        ge=-actions.MAX_ADJUSTMENT,
+        le=actions.MAX_ADJUSTMENT,
+        description="Points onto the member (negative: taken off); not 0.",
+        examples=[50],
     )
-    reason: str = Field(
+    reason: SafeMultilineText = Field(
         max_length=500, description="Why (at least 3 characters); kept in the ledger and audit."
     )
 

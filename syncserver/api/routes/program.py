@@ -5,10 +5,10 @@ receive a new one on their next pull."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Any
 
-from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, model_validator
 
 from shared.protocol import ErrorBody
 from shared.rules import ProgramRules
@@ -18,10 +18,11 @@ from syncserver.api.pagination import (
     CursorQuery,
     LimitQuery,
     Page,
-    decode_cursor,
+    int_cursor,
     page_of,
 )
-from syncserver.errors import MalformedError, NotFoundError
+from syncserver.api.params import MAX_INT32, SafeMultilineText, VersionPath
+from syncserver.errors import NotFoundError
 from syncserver.hq.program import (
     MAX_NOTE,
     PreviewResponse,
@@ -29,6 +30,7 @@ from syncserver.hq.program import (
     preview,
     publish_version,
 )
+from syncserver.settings import as_utc
 from syncserver.storage.rules import (
     VersionRecord,
     latest_version,
@@ -65,17 +67,37 @@ class PreviewRequest(BaseModel):
 
 
 class PublishRequest(BaseModel):
-    document: ProgramRules
-    """The new version's rules; its ``version`` must be newer than every published one."""
-    note: str = Field(min_length=3, max_length=MAX_NOTE)
-    """What changed and why, for the version history."""
+    document: ProgramRules = Field(
+        description="The new version's rules. Its ``version`` is ignored: HQ numbers each "
+        "published version itself (the latest + 1) and answers with the number."
+    )
+    note: SafeMultilineText = Field(
+        min_length=3, max_length=MAX_NOTE, description="What changed and why, for the history."
+    )
+    base_version: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_INT32,
+        description="The version your change was made from (0: none was published yet). "
+        "When another version has been published since, nothing is published (409): "
+        "reload and make the change on top of it. Omit to publish whatever is latest.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version_is_assigned(cls, data: Any) -> Any:
+        """HQ numbers the version, so whatever the document says (however large) is set
+        aside before the rules are validated."""
+        if isinstance(data, dict) and isinstance(data.get("document"), dict):
+            return {**data, "document": {**data["document"], "version": 1}}
+        return data
 
 
 def _info(record: VersionRecord) -> VersionInfo:
     return VersionInfo(
         version=record.version,
         program_id=record.program_id,
-        published_at=record.published_at,
+        published_at=as_utc(record.published_at),
         published_by=record.published_by,
         note=record.note,
     )
@@ -109,19 +131,15 @@ def program_versions(
     cursor: CursorQuery = None,
 ) -> Page[VersionInfo]:
     """Published versions, newest first (without their documents)."""
-    key = decode_cursor(cursor, 1)
-    if key is not None and not isinstance(key[0], int):
-        raise MalformedError("cursor: not a cursor this list gave out; start from the first page")
+    before = int_cursor(cursor)
     with database.read() as conn:
-        rows = list_versions(conn, before=key[0] if key else None, limit=limit + 1)
+        rows = list_versions(conn, before=before, limit=limit + 1)
     items, next_cursor = page_of(rows, limit, lambda r: [r.version])
     return Page[VersionInfo](items=[_info(r) for r in items], next_cursor=next_cursor)
 
 
 @router.get("/versions/{version}", responses=_errors(401, 403, 404, 422))
-def program_version(
-    _: ViewerDep, database: DatabaseDep, version: Annotated[int, Path(ge=1)]
-) -> ProgramVersion:
+def program_version(_: ViewerDep, database: DatabaseDep, version: VersionPath) -> ProgramVersion:
     """One published version with its rules document."""
     with database.read() as conn:
         record = version_record(conn, version)
@@ -148,9 +166,12 @@ def preview_basket(_: ViewerDep, database: DatabaseDep, body: PreviewRequest) ->
 def publish(
     _: AdminDep, actor: ActorDep, database: DatabaseDep, body: PublishRequest
 ) -> ProgramVersion:
-    """Publish a new version (admin). 409 when its version number is not newer than every
-    published one, or it names another program; tills receive it on their next pull."""
-    result = publish_version(database, body.document, body.note, actor)
+    """Publish a new version (admin): HQ numbers it (the latest + 1). 409 when it names another
+    program, says exactly what the latest version says (a retried publish), or
+    ``base_version`` is no longer the latest; tills receive it on their next pull."""
+    result = publish_version(
+        database, body.document, body.note, actor, base_version=body.base_version
+    )
     with database.read() as conn:
         record = version_record(conn, result.version)
     if record is None:  # pragma: no cover - published in the transaction above

@@ -19,6 +19,7 @@ from shared.protocol import (
     SyncStatus,
 )
 from syncserver.api.deps import DatabaseDep, TerminalDep
+from syncserver.api.params import PullCursorQuery
 from syncserver.errors import MalformedError
 from syncserver.settings import utc_now
 from syncserver.sync.pull import MAX_PULL_LIMIT, live_member, pull, report_pull
@@ -37,16 +38,6 @@ _PUSH_BODY = {
         "content": {"application/json": {"schema": PushRequest.model_json_schema()}},
     }
 }
-
-Cursor = Annotated[
-    str,
-    Query(
-        pattern=r"^[0-9]{1,18}$",
-        max_length=18,
-        description="The cursor from the last pull (0 for a first download).",
-    ),
-]
-"""ASCII digits only (``"²".isdigit()`` is true in Python), and always below 2^63."""
 
 Tip = Annotated[
     int | None,
@@ -99,7 +90,7 @@ def journal_status(
 def pull_changes(
     terminal: TerminalDep,
     database: DatabaseDep,
-    since: Cursor = "0",
+    since: PullCursorQuery = "0",
     limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT)] = 500,
     tip: Tip = None,
 ) -> PullResponse:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.protocol import ErrorBody
 from syncserver.api.deps import ActorDep, AdminDep, DatabaseDep, ViewerDep
 from syncserver.api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page_of
+from syncserver.api.params import SafeText, TerminalIdPath
 from syncserver.hq.terminals import (
     TerminalHealth,
     find_terminal,
@@ -22,8 +23,6 @@ from syncserver.hq.terminals import (
 from syncserver.settings import as_utc
 
 router = APIRouter(prefix="/api/v1/terminals", tags=["terminals"])
-
-TerminalIdPath = Annotated[str, Path(min_length=1, max_length=16, description="e.g. T0001")]
 
 
 class TerminalView(BaseModel):
@@ -56,8 +55,8 @@ class TerminalView(BaseModel):
 class TerminalCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    store_id: str = Field(max_length=64, description="The store, as in the till's config.")
-    name: str = Field(max_length=200, description="What staff call it, e.g. Till 2.")
+    store_id: SafeText = Field(max_length=64, description="The store, as in the till's config.")
+    name: SafeText = Field(max_length=200, description="What staff call it, e.g. Till 2.")
 
 
 class TerminalCreated(BaseModel):

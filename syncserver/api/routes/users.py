@@ -4,21 +4,19 @@ and API tokens (shown once)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.protocol import ErrorBody
 from syncserver.api.deps import ActorDep, AdminDep, DatabaseDep
 from syncserver.api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page_of
+from syncserver.api.params import SafeText, UsernamePath
 from syncserver.hq.staff import add_staff, create_staff_token, disable_staff, staff_page
 from syncserver.settings import as_utc
 from syncserver.storage.users import Role, UserRecord
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
-
-UsernamePath = Annotated[str, Path(min_length=1, max_length=100)]
 
 
 class UserView(BaseModel):
@@ -33,7 +31,7 @@ class UserView(BaseModel):
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(max_length=100, description="2–100 of a-z 0-9 . _ @ -")
+    username: SafeText = Field(max_length=100, description="2–100 of a-z 0-9 . _ @ -")
     role: Role
 
 
@@ -46,7 +44,7 @@ class UserCreated(BaseModel):
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: str | None = Field(default=None, max_length=200, description="What it is for.")
+    label: SafeText | None = Field(default=None, max_length=200, description="What it is for.")
 
 
 class TokenCreated(BaseModel):

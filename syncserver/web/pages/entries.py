@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from shared.money import Money
 from syncserver.api.deps import DatabaseDep
+from syncserver.api.params import SeqPath, TerminalIdPath
 from syncserver.errors import NotFoundError
 from syncserver.hq.entries import entry_view
 from syncserver.web.session import ViewerPage
@@ -40,8 +39,8 @@ def utc_offset(minutes: object) -> str | None:
 @router.get("/entries/{terminal_id}/{seq}", response_class=HTMLResponse)
 def entry_page(
     request: Request,
-    terminal_id: Annotated[str, Path(min_length=1, max_length=16)],
-    seq: Annotated[int, Path(ge=1)],
+    terminal_id: TerminalIdPath,
+    seq: SeqPath,
     session: ViewerPage,
     database: DatabaseDep,
 ) -> Response:

@@ -10,11 +10,12 @@ import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from syncserver.api.deps import DatabaseDep, SettingsDep
 from syncserver.api.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
+from syncserver.api.params import ExceptionIdPath, parse_digits
 from syncserver.errors import ApiError, MalformedError, NotFoundError
 from syncserver.hq.actions import ActionResult, resolve_exception
 from syncserver.hq.exceptions import (
@@ -43,7 +44,8 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
 
-ExceptionId = Annotated[int, Path(ge=1, le=2**62)]
+FilterText = Annotated[str | None, Query(max_length=64)]
+"""The queue's filter fields (kind, store, status, age) in a page's address."""
 
 RESOLUTIONS: dict[str, str] = {
     "accept": "Accept",
@@ -66,9 +68,10 @@ def _filter(
     hours: int | None = None
     age = (older_than_hours or "").strip()
     if age:
-        if not age.isdigit() or not 1 <= int(age) <= 87_600:
+        parsed = parse_digits(age, 87_600)
+        if parsed is None or parsed < 1:
             raise MalformedError(f"older_than_hours: {age!r} is not a number of hours")
-        hours = int(age)
+        hours = parsed
     return ExceptionFilter(
         kind=kind, store=(store or "").strip() or None, status=status, older_than_hours=hours
     )
@@ -84,10 +87,10 @@ def queue(
     request: Request,
     session: ViewerPage,
     database: DatabaseDep,
-    kind: str | None = None,
-    store: str | None = None,
-    status: str | None = None,
-    older_than_hours: str | None = None,
+    kind: FilterText = None,
+    store: FilterText = None,
+    status: FilterText = None,
+    older_than_hours: FilterText = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = PAGE_SIZE,
 ) -> Response:
@@ -120,13 +123,13 @@ def queue(
 @router.get("/exceptions/{exception_id}", response_class=HTMLResponse)
 def detail(
     request: Request,
-    exception_id: ExceptionId,
+    exception_id: ExceptionIdPath,
     session: ViewerPage,
     database: DatabaseDep,
-    kind: str | None = None,
-    store: str | None = None,
-    status: str | None = None,
-    older_than_hours: str | None = None,
+    kind: FilterText = None,
+    store: FilterText = None,
+    status: FilterText = None,
+    older_than_hours: FilterText = None,
 ) -> Response:
     flt = _filter(kind, store, status, older_than_hours)
     context: dict[str, Any] = {}
@@ -156,7 +159,7 @@ def detail(
 
 @router.post("/exceptions/{exception_id}/resolve")
 def resolve(
-    exception_id: ExceptionId,
+    exception_id: ExceptionIdPath,
     session: CheckedSession,
     database: DatabaseDep,
     settings: SettingsDep,

@@ -12,11 +12,12 @@ import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from syncserver.api.deps import DatabaseDep, SettingsDep
 from syncserver.api.pagination import CursorQuery
+from syncserver.api.params import CardPath, MemberIdPath
 from syncserver.errors import (
     ApiError,
     ConflictError,
@@ -42,8 +43,6 @@ router = APIRouter(include_in_schema=False)
 SEARCH_PAGE = 50
 HISTORY_PAGE = 25
 
-MemberIdPath = Annotated[str, Path(min_length=1, max_length=40)]
-CardPath = Annotated[str, Path(min_length=1, max_length=64)]
 _POINTS = re.compile(r"^[+-]?\d[\d,_ ]*$")
 _REFUSED = (MalformedError, ConflictError, NotFoundError)
 """Refusals shown next to the form, with what was typed; others get the error page."""

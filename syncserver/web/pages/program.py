@@ -7,12 +7,22 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from shared.money import CURRENCIES, Rounding
 from syncserver.api.deps import DatabaseDep, SettingsDep
-from syncserver.api.pagination import decode_cursor, page_of
+from syncserver.api.limits import MAX_FORM_FIELDS
+from syncserver.api.pagination import CursorQuery, int_cursor, page_of
+from syncserver.api.params import (
+    MAX_INT32,
+    MAX_ROW_ID,
+    DraftIdPath,
+    DraftIdQuery,
+    VersionPath,
+    VersionQuery,
+    parse_digits,
+)
 from syncserver.errors import ApiError, ConflictError, ForbiddenError, NotFoundError
 from syncserver.hq.program import (
     PreviewResponse,
@@ -69,11 +79,6 @@ def _require_admin(session: WebSession) -> None:
         )
 
 
-MAX_FORM_FIELDS = 20_000
-"""Starlette's default (1,000 fields) is about 60 campaigns; a big program has more. Read
-before the CSRF check, which then reuses the parsed form."""
-
-
 async def _form_values(request: Request) -> FormValues:
     return FormValues.from_form(await request.form(max_fields=MAX_FORM_FIELDS))
 
@@ -90,19 +95,15 @@ def program_page(
     request: Request,
     session: ViewerPage,
     database: DatabaseDep,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    drafts: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: CursorQuery = None,
+    drafts: CursorQuery = None,
 ) -> Response:
-    history_key = decode_cursor(cursor, 1)
-    drafts_key = decode_cursor(drafts, 1)
+    history_before = int_cursor(cursor)
+    drafts_before = int_cursor(drafts)
     with database.read() as conn:
         latest = latest_version(conn)
-        rows = list_versions(
-            conn, before=int(history_key[0]) if history_key else None, limit=HISTORY_PAGE + 1
-        )
-        draft_rows = list_drafts(
-            conn, before=int(drafts_key[0]) if drafts_key else None, limit=DRAFTS_PAGE + 1
-        )
+        rows = list_versions(conn, before=history_before, limit=HISTORY_PAGE + 1)
+        draft_rows = list_drafts(conn, before=drafts_before, limit=DRAFTS_PAGE + 1)
     history, next_cursor = page_of(rows, HISTORY_PAGE, lambda v: [v.version])
     draft_page, next_drafts = page_of(draft_rows, DRAFTS_PAGE, lambda d: [d.id])
     return render(
@@ -122,7 +123,7 @@ def program_page(
 
 @router.get("/program/versions/{version}", response_class=HTMLResponse)
 def version_page(
-    request: Request, version: int, session: ViewerPage, database: DatabaseDep
+    request: Request, version: VersionPath, session: ViewerPage, database: DatabaseDep
 ) -> Response:
     with database.read() as conn:
         record = version_record(conn, version)
@@ -194,7 +195,7 @@ def _editor(
         latest=latest,
         version=values.get("version"),
         program_locked=latest is not None,
-        stale_base=latest is not None and base.isdigit() and int(base) != latest.version,
+        stale_base=latest is not None and _stale(base, latest),
         draft=draft,
         result=result,
         published_result=published_result,
@@ -211,6 +212,11 @@ def _editor(
     )
 
 
+def _stale(base: str, latest: VersionRecord) -> bool:
+    """The editor's content was made from a version older than the latest."""
+    return parse_digits(base, MAX_INT32) not in (None, latest.version)
+
+
 def _latest(database: DatabaseDep) -> VersionRecord | None:
     with database.read() as conn:
         return latest_version(conn)
@@ -221,8 +227,8 @@ def edit_page(
     request: Request,
     session: ViewerPage,
     database: DatabaseDep,
-    draft: int | None = None,
-    from_version: int | None = None,
+    draft: DraftIdQuery = None,
+    from_version: VersionQuery = None,
 ) -> Response:
     _require_admin(session)
     loaded: DraftRecord | None = None
@@ -252,12 +258,16 @@ def edit_page(
     return _editor(request, session, values, latest, draft=loaded)
 
 
+def _draft_id(values: FormValues) -> int | None:
+    return parse_digits(values.get("draft_id"), MAX_ROW_ID)
+
+
 def _draft_of(values: FormValues, database: DatabaseDep) -> DraftRecord | None:
-    text = values.get("draft_id").strip()
-    if not text.isdigit():
+    draft_id = _draft_id(values)
+    if draft_id is None:
         return None
     with database.read() as conn:
-        return draft_record(conn, int(text))
+        return draft_record(conn, draft_id)
 
 
 @router.post("/program/preview", response_class=HTMLResponse)
@@ -297,8 +307,8 @@ def preview_form(
 
 
 def _base_version(values: FormValues) -> int | None:
-    text = values.get("base_version").strip()
-    return int(text) if text.isdigit() else None
+    """The version the editor started from; None for an editor opened on an empty server."""
+    return parse_digits(values.get("base_version"), MAX_INT32)
 
 
 @router.post("/program/drafts", response_class=HTMLResponse)
@@ -324,7 +334,6 @@ def save_draft_form(
             draft=draft,
             message="The draft was not saved: fix the marked fields first.",
         )
-    draft_text = values.get("draft_id").strip()
     try:
         saved = save_draft(
             database,
@@ -332,7 +341,7 @@ def save_draft_form(
             session.actor,
             note=values.get("note"),
             base_version=_base_version(values),
-            draft_id=int(draft_text) if draft_text.isdigit() else None,
+            draft_id=_draft_id(values),
         )
     except ApiError as error:
         return redirect("/program", settings, error.message, error=True)
@@ -379,6 +388,9 @@ def publish_form(
             checked.rules,
             values.get("note"),
             session.actor,
+            # The editor was opened when the latest version was the one before the version it
+            # shows ("Publish as version 5"): if another was published since, nothing is.
+            base_version=checked.rules.version - 1,
             draft_id=draft.id if draft else None,
         )
     except ConflictError as error:
@@ -404,7 +416,7 @@ def publish_form(
 
 @router.post("/program/drafts/{draft_id}/delete")
 def delete_draft_form(
-    draft_id: int, session: CheckedSession, database: DatabaseDep, settings: SettingsDep
+    draft_id: DraftIdPath, session: CheckedSession, database: DatabaseDep, settings: SettingsDep
 ) -> Response:
     _require_admin(session)
     try:

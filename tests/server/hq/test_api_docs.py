@@ -65,3 +65,28 @@ def test_hq_endpoints_declare_the_error_shape_and_lists_are_pages(spec: dict[str
             if ref.rsplit("/", 1)[-1].startswith("Page_"):
                 names = {p["name"] for p in operation.get("parameters", [])}
                 assert {"limit", "cursor"} <= names, f"{where} is a page without limit/cursor"
+
+
+def test_every_operation_documents_the_errors_it_can_answer(spec: dict[str, Any]) -> None:
+    """schemathesis checks answers against these (tests/server/test_api_fuzz.py); this says
+    which ones every operation must list, whatever its route declared."""
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            expected = {405, 413, 422, 503}
+            if "requestBody" in operation:
+                expected.add(400)
+            if operation.get("security"):
+                expected |= {401, 403}
+            if "{" in path:
+                expected.add(404)
+            responses = operation["responses"]
+            for status in expected:
+                documented = responses.get(str(status))
+                assert documented is not None, f"{where} does not document {status}"
+                schema = documented["content"]["application/json"]["schema"]
+                assert schema["$ref"].endswith("/ErrorBody"), f"{where} {status}"
+            assert responses["405"]["headers"]["Allow"]["required"] is True, where
+            if "401" in responses:
+                assert "WWW-Authenticate" in responses["401"]["headers"], where

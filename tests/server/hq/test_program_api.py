@@ -5,13 +5,14 @@ and the CLI's publishing still recorded as ``cli``."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
 from shared.rules import BasketLine, EarnContext, ProgramRules, compute_earn
+from syncserver.api.pagination import encode_cursor
 from syncserver.hq.rules import publish_rules
 from syncserver.storage.database import Database
 from syncserver.storage.schema import audit_log, rules_versions
@@ -150,7 +151,7 @@ def test_preview_is_the_shared_engine(database: Database) -> None:
         )
 
 
-def test_publishing_is_for_admins_and_goes_forward_only(database: Database) -> None:
+def test_publishing_is_for_admins_and_the_server_numbers_the_versions(database: Database) -> None:
     hq = prepare_hq(database, with_members=False)
     _, till = hq.server.terminal()
     document = _next_version(category_multipliers={"fruit-veg": "3"})
@@ -177,22 +178,37 @@ def test_publishing_is_for_admins_and_goes_forward_only(database: Database) -> N
         assert invalid.status_code == 422
         assert "document.campaigns.0.multiplier" in invalid.json()["error"]["message"]
 
+        def publish(version: Any, bonus: int, **extra: Any) -> httpx.Response:
+            changed = _next_version(per_order_points=bonus)
+            changed["version"] = version
+            return client.post(
+                f"{API}/versions",
+                json={"document": changed, "note": f"bonus {bonus}", **extra},
+                headers=hq.admin.headers,
+            )
+
         created = client.post(f"{API}/versions", json=body, headers=hq.admin.headers)
         assert created.status_code == 201, created.text
         assert (created.json()["version"], created.json()["published_by"]) == (4, "ada")
+        # A retried publish (same rules) publishes nothing.
         again = client.post(f"{API}/versions", json=body, headers=hq.admin.headers)
         assert again.status_code == 409
-        assert "version 4 is already published by ada" in again.json()["error"]["message"]
-        older = client.post(
-            f"{API}/versions",
-            json={**body, "document": {**document, "version": 2}},
-            headers=hq.admin.headers,
-        )
-        assert older.status_code == 409
-        assert "versions only go forward: publish as version 5" in older.json()["error"]["message"]
+        assert "exactly version 4's: nothing to publish" in again.json()["error"]["message"]
+        # The number in the document is HQ's to choose: older, or past any column, alike.
+        assert publish(2, bonus=20).json()["version"] == 5
+        huge = publish(99999999999999999999, bonus=30)
+        assert huge.status_code == 201, huge.text
+        assert (huge.json()["version"], huge.json()["document"]["version"]) == (6, 6)
+        # base_version: the change was made from version 5, but 6 is the latest now.
+        stale = publish(1, bonus=40, base_version=5)
+        assert stale.status_code == 409
+        message = stale.json()["error"]["message"]
+        assert "version 6 is already published by ada" in message
+        assert "publish your change as version 7" in message
+        assert publish(1, bonus=40, base_version=6).json()["version"] == 7
         other = client.post(
             f"{API}/versions",
-            json={**body, "document": {**document, "version": 5, "program_id": "other"}},
+            json={**body, "document": {**document, "program_id": "other"}},
             headers=hq.admin.headers,
         )
         assert other.status_code == 409
@@ -201,17 +217,51 @@ def test_publishing_is_for_admins_and_goes_forward_only(database: Database) -> N
         )
 
         pulled = client.get(PULL, params={"since": cursor}, headers=bearer(till)).json()
-    assert [r["version"] for r in pulled["rules"]] == [4]
+    assert [r["version"] for r in pulled["rules"]] == [4, 5, 6, 7]
     assert pulled["rules"][0]["earn"]["category_multipliers"]["fruit-veg"] == "3"
     with database.read() as conn:
         versions = conn.execute(select(rules_versions.c.version)).scalars().all()
         audits = conn.execute(
             select(audit_log).where(audit_log.c.action == "program.publish")
         ).all()
-    assert sorted(versions) == [3, 4]
-    assert [(a.actor, a.target_id) for a in audits] == [("cli", "3"), ("ada", "4")]
+    assert sorted(versions) == [3, 4, 5, 6, 7]
+    assert [(a.actor, a.target_id) for a in audits] == [
+        ("cli", "3"),
+        ("ada", "4"),
+        ("ada", "5"),
+        ("ada", "6"),
+        ("ada", "7"),
+    ]
     detail = json.loads(audits[1].detail)
     assert (detail["via"], detail["note"]) == ("api", "Fruit and veg x3")
+
+
+def test_published_at_is_utc_on_every_database(database: Database) -> None:
+    """SQLite hands timestamps back without a zone; the API's are always aware UTC (the
+    response schema says date-time with an offset)."""
+    hq = prepare_hq(database, with_members=False)
+    with serve(database) as url, httpx.Client(base_url=url, timeout=30) as client:
+        current = client.get(API, headers=hq.viewer.headers).json()
+        listed = client.get(f"{API}/versions", headers=hq.viewer.headers).json()["items"]
+        one = client.get(f"{API}/versions/3", headers=hq.viewer.headers).json()
+    for stamp in (current["published_at"], listed[0]["published_at"], one["published_at"]):
+        moment = datetime.fromisoformat(stamp)
+        assert moment.utcoffset() == timedelta(0), stamp
+
+
+def test_version_numbers_and_cursors_past_any_column_are_422(database: Database) -> None:
+    hq = prepare_hq(database, with_members=False)
+    huge_cursor = encode_cursor([10**30])
+    with serve(database) as url, httpx.Client(base_url=url, timeout=30) as client:
+        for path in (
+            f"{API}/versions/99999999999999999999",
+            f"{API}/versions/2147483648",
+            f"{API}/versions?cursor={huge_cursor}",
+            f"{API}/versions?cursor={encode_cursor(['x'])}",
+        ):
+            reply = client.get(path, headers=hq.viewer.headers)
+            assert reply.status_code == 422, (path, reply.text)
+            assert reply.json()["error"]["code"] == "malformed"
 
 
 def test_the_cli_path_keeps_its_signature_and_is_audited(database: Database) -> None:
@@ -230,3 +280,21 @@ def test_the_cli_path_keeps_its_signature_and_is_audited(database: Database) -> 
     assert (row.published_by, row.note) == ("cli", None)
     assert [tuple(a) for a in audits] == [("cli", "3"), ("cli", "4")]
     assert hq.admin.username == "ada"
+
+
+def test_many_campaigns_on_one_line_still_have_a_breakdown(database: Database) -> None:
+    hq = prepare_hq(database, with_members=False)
+    document = _next_version()
+    document["campaigns"] = [
+        {"id": f"week-{n}", "name": f"Week {n}", "multiplier": "2", "categories": ["bakery"]}
+        for n in range(80)
+    ]
+    basket = {"lines": [{"sku": "SOURDOUGH", "category": "bakery", "unit_price_minor": 420}]}
+    with serve(database) as url, httpx.Client(base_url=url, timeout=30) as client:
+        reply = client.post(
+            f"{API}/preview",
+            json={"document": document, "basket": basket},
+            headers=hq.viewer.headers,
+        )
+    assert reply.status_code != 500  # a 422 since the preview catches it; a crash before
+    assert reply.status_code == 200, reply.text

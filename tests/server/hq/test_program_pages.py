@@ -445,6 +445,7 @@ def test_a_stale_editor_cannot_publish_over_a_newer_version(database: Database) 
     alan = Staff("alan", "alan-correct-horse", "", Role.ADMIN)
     with serve(database) as url, signed_in(url, hq.admin) as ada, signed_in(url, alan) as other:
         first, second = _editor(ada), _editor(other)
+        first.set("earn.per_order_points", "7")
         first.set("note", "Ada's change")
         second.set("earn.per_order_points", "9")
         second.set("note", "Alan's change")
@@ -459,6 +460,9 @@ def test_a_stale_editor_cannot_publish_over_a_newer_version(database: Database) 
         reopened = other.get(saved.headers["location"]).text
         assert "but version 4 is now the latest" in reopened
         assert EditorForm(reopened).get("version") == "5"
+        # Reviewed against version 4, it can be published on top of it: HQ numbers it 5.
+        published = other.post("/program/publish", data=_body(EditorForm(reopened).fields))
+        assert "Version 5 published" in _flash(other, published)
 
 
 def test_the_first_version_from_an_empty_server(database: Database) -> None:
@@ -485,8 +489,10 @@ def test_a_big_program_fits_in_the_form(database: Database) -> None:
     hq = prepare_hq(database, with_members=False)
     document = json.loads(demo_rules_json())
     document["version"] = 4
+    # One category each: what this is about is the size of the form. (80 campaigns on one
+    # line is test_program_api.py's many_campaigns test.)
     document["campaigns"] = [
-        {"id": f"week-{n}", "name": f"Week {n}", "multiplier": "2", "categories": ["bakery"]}
+        {"id": f"week-{n}", "name": f"Week {n}", "multiplier": "2", "categories": [f"aisle-{n}"]}
         for n in range(80)
     ]
     publish_rules(database, json.dumps(document))
