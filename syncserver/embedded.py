@@ -27,8 +27,16 @@ def serve_in_thread(
     startup_timeout_s: float = 20,
 ) -> Iterator[str]:
     """A real uvicorn serving ``database`` (port 0: a free port); yields its base URL."""
+    settings = settings or ServerSettings()
     config = uvicorn.Config(
-        create_app(settings, database=database), host=host, port=port, log_level="warning"
+        create_app(settings, database=database),
+        host=host,
+        port=port,
+        log_level="warning",
+        # As `syncserver serve` (syncserver.cli.server_config): uvicorn's own default believes
+        # X-Forwarded-For from 127.0.0.1, so any local process could pick its address.
+        proxy_headers=settings.proxy_headers,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="embedded-syncserver", daemon=True)

@@ -12,10 +12,10 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from pydantic import ValidationError
@@ -36,7 +36,11 @@ from syncserver.storage.schema import audit_log
 from syncserver.storage.terminals import list_terminals
 from syncserver.storage.users import Role
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
+__all__ = ["main", "server_config"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -145,21 +149,87 @@ def init(db_url: str | None) -> None:
     _echo_json(output)
 
 
-@main.command()
-@db_option
-@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8080; 0 picks a free one).")
-@click.option("--log-level", default="info", show_default=True)
-def serve(db_url: str | None, host: str | None, port: int | None, log_level: str) -> None:
-    """Run the API server (uvicorn)."""
+def server_config(
+    settings: ServerSettings, *, log_level: str = "info", app: FastAPI | None = None
+) -> uvicorn.Config:
+    """How ``serve`` runs uvicorn for ``settings`` (the tests serve with the same config).
+
+    Forwarded headers are passed explicitly: left to itself uvicorn believes
+    ``X-Forwarded-For`` from 127.0.0.1 (or from ``$FORWARDED_ALLOW_IPS``), so anyone on the
+    server's host could choose the address the sign-in limits see."""
     import uvicorn
 
     from syncserver.api.app import create_app
 
-    settings = _settings(db_url, host=host, port=port)
+    return uvicorn.Config(
+        app if app is not None else create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        proxy_headers=settings.proxy_headers,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
+
+
+@main.command()
+@db_option
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8080; 0 picks a free one).")
+@click.option(
+    "--proxy-headers/--no-proxy-headers",
+    default=None,
+    help="Take the client address from X-Forwarded-For (only from --forwarded-allow-ips). "
+    "Only behind a reverse proxy; default off (LOYALTILL_SERVER_PROXY_HEADERS).",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default=None,
+    metavar="IPS",
+    help="Comma-separated proxy addresses or networks whose X-Forwarded-For is believed "
+    "(default 127.0.0.1; LOYALTILL_SERVER_FORWARDED_ALLOW_IPS).",
+)
+@click.option("--log-level", default="info", show_default=True)
+def serve(
+    db_url: str | None,
+    host: str | None,
+    port: int | None,
+    proxy_headers: bool | None,
+    forwarded_allow_ips: str | None,
+    log_level: str,
+) -> None:
+    """Run the API server (uvicorn).
+
+    Behind a reverse proxy (nginx, Caddy, a load balancer) add --proxy-headers and
+    --forwarded-allow-ips with the proxy's address, so the sign-in limits and the audit log
+    see each client's own address (docs/hq.md)."""
+    import uvicorn
+
+    settings = _settings(
+        db_url,
+        host=host,
+        port=port,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
     with _database(settings.db):
         pass  # refuse to start on a database that `init` has not migrated
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
+    if settings.proxy_headers:
+        click.echo(
+            "Client addresses: from X-Forwarded-For when sent by "
+            f"{settings.forwarded_allow_ips} (--proxy-headers)",
+            err=True,
+        )
+    elif forwarded_allow_ips is not None:
+        click.echo(
+            "Note: --forwarded-allow-ips has no effect without --proxy-headers; client "
+            "addresses come from the connection",
+            err=True,
+        )
+    server = uvicorn.Server(server_config(settings, log_level=log_level))
+    with suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:  # e.g. the port is taken: uvicorn has logged why
+        sys.exit(3)
 
 
 @main.group()
