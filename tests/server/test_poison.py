@@ -261,7 +261,7 @@ def test_a_diverged_till_at_the_same_seq_raises_the_alarm(database: Database) ->
     till.sale(None)
     with api(database) as client:
         push(client, token, terminal_id, till.records)
-        params = {"tip": 1, "tip_hash": "ab" * 32}
+        params: dict[str, str | int] = {"tip": 1, "tip_hash": "ab" * 32}
         assert client.get("/api/v1/sync/status", params=params, headers=bearer(token)).is_success
     with database.read() as conn:
         kinds = conn.execute(select(exceptions.c.kind, exceptions.c.detail)).all()
