@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -93,6 +95,16 @@ def _rotating_guesses(url: str, username: str, count: int) -> list[int]:
             )
             statuses.append(reply.status_code)
     return statuses
+
+
+@pytest.fixture
+def db_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """SQLite only, overriding the suite's both-databases fixture: which address a request
+    comes from is settled before any database is involved, and each case starts a real
+    server process (the limits' atomicity on both databases: test_sign_in_limits.py)."""
+    path = tmp_path / "server.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 def _addresses(database: Database, username: str) -> list[str]:
