@@ -127,9 +127,10 @@ _LISTENING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
 
 
 @contextmanager
-def server_process(db_url: str) -> Iterator[str]:
-    """``syncserver serve`` in its own process on a free port; yields its base URL."""
-    env = dict(os.environ, LOYALTILL_SERVER_POOL_SIZE="8")
+def server_process(db_url: str, *options: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``syncserver serve`` with ``options`` (and ``env`` on top of this process's
+    environment) in its own process on a free port; yields its base URL."""
+    environment = {**os.environ, "LOYALTILL_SERVER_POOL_SIZE": "8", **(env or {})}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -142,17 +143,18 @@ def server_process(db_url: str) -> Iterator[str]:
             "0",
             "--log-level",
             "info",
+            *options,
         ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
-        env=env,
+        env=environment,
     )
     drain: threading.Thread | None = None
     try:
         assert process.stderr is not None
         url = None
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # generous: a busy CI box starts Python slowly
         lines: list[str] = []
         while url is None and time.monotonic() < deadline:
             line = process.stderr.readline()

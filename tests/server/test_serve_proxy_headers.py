@@ -8,13 +8,7 @@ forwarded address the client's — for the sign-in limits and the audit log alik
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,10 +19,8 @@ from sqlalchemy import select
 
 from syncserver.storage.database import Database
 from syncserver.storage.schema import audit_log, sign_in_attempts
+from tests.server.helpers import server_process
 from tests.server.hq.helpers import prepare_hq
-
-_LISTENING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
-STARTUP_S = 60
 
 
 @contextmanager
@@ -37,51 +29,13 @@ def serve(db_url: str, *options: str, env: dict[str, str] | None = None) -> Iter
 
     The sign-in delays are an hour, so what the limits let through does not depend on how
     fast this machine is."""
-    environment = {
-        **os.environ,
+    settings = {
         "LOYALTILL_SERVER_COOKIE_SECURE": "false",
         "LOYALTILL_SERVER_SIGN_IN_FIRST_DELAY_SECONDS": "3600",
         "LOYALTILL_SERVER_SIGN_IN_MAX_DELAY_SECONDS": "3600",
-        **(env or {}),
     }
-    command = [sys.executable, "-m", "syncserver.cli", "serve", "--db", db_url, "--port", "0"]
-    process = subprocess.Popen(
-        [*command, "--log-level", "info", *options],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env=environment,
-    )
-    drain: threading.Thread | None = None
-    try:
-        assert process.stderr is not None
-        url, lines = None, []
-        deadline = time.monotonic() + STARTUP_S
-        while url is None and time.monotonic() < deadline:
-            line = process.stderr.readline()
-            if not line:
-                break
-            lines.append(line)
-            found = _LISTENING.search(line)
-            if found:
-                url = found.group(1)
-        if url is None:
-            raise RuntimeError("syncserver serve did not start:\n" + "".join(lines))
-        # Keep reading stderr so the server never blocks on a full pipe.
-        drain = threading.Thread(target=process.stderr.read, daemon=True)
-        drain.start()
+    with server_process(db_url, *options, env={**settings, **(env or {})}) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if drain is not None:
-            drain.join(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
 
 
 def _rotating_guesses(url: str, username: str, count: int) -> list[int]:
