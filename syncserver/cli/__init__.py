@@ -152,22 +152,13 @@ def init(db_url: str | None) -> None:
 def server_config(
     settings: ServerSettings, *, log_level: str = "info", app: FastAPI | None = None
 ) -> uvicorn.Config:
-    """How ``serve`` runs uvicorn for ``settings`` (the tests serve with the same config).
-
-    Forwarded headers are passed explicitly: left to itself uvicorn believes
-    ``X-Forwarded-For`` from 127.0.0.1 (or from ``$FORWARDED_ALLOW_IPS``), so anyone on the
-    server's host could choose the address the sign-in limits see."""
-    import uvicorn
-
+    """How ``serve`` runs uvicorn for ``settings`` (syncserver.embedded.uvicorn_config, which
+    the embedded server and the tests use too)."""
     from syncserver.api.app import create_app
+    from syncserver.embedded import uvicorn_config
 
-    return uvicorn.Config(
-        app if app is not None else create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        proxy_headers=settings.proxy_headers,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+    return uvicorn_config(
+        settings, app if app is not None else create_app(settings), log_level=log_level
     )
 
 

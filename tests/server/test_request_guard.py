@@ -7,8 +7,6 @@ these was a 500 there. And every API answer is marked no-store and nosniff.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +17,7 @@ from fastapi import FastAPI
 
 from syncserver.api.app import create_app
 from syncserver.api.middleware import has_nul
+from syncserver.embedded import run_in_thread
 from syncserver.settings import ServerSettings
 from syncserver.storage.database import Database, DatabaseBusyError
 from tests.server.hq.exceptions_scene import Scene, exceptions_scene
@@ -198,19 +197,9 @@ def _busy_route(app: FastAPI) -> None:
 @contextmanager
 def serve_app(app: FastAPI) -> Iterator[str]:
     """A real uvicorn on loopback for an app a test has added a route to."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped"
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error")
+    with run_in_thread(config, startup_timeout_s=60) as url:
+        yield url
 
 
 def test_api_answers_are_no_store_and_nosniff(database: Database) -> None:

@@ -10,8 +10,6 @@ longer than any test run, so what is evaluated does not depend on how fast the m
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,11 +19,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import func, select
 
 from syncserver.api.app import create_app
 from syncserver.cli import server_config
+from syncserver.embedded import run_in_thread
 from syncserver.settings import ServerSettings
 from syncserver.storage.database import Database
 from syncserver.storage.schema import sign_in_attempts
@@ -54,20 +52,10 @@ def proxied(database: Database, **settings: Any) -> Iterator[str]:
     }
     config = ServerSettings(**values)
     app = create_app(config, database=database)
-    server = uvicorn.Server(server_config(config, log_level="warning", app=app))
-    thread = threading.Thread(target=server.run, name="sign-in-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "the test server stopped while starting"
-        assert time.monotonic() < deadline, "the test server did not start within 30 s"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with run_in_thread(
+        server_config(config, log_level="warning", app=app), startup_timeout_s=60
+    ) as url:
+        yield url
 
 
 def sign_in(url: str, username: str, password: str, address: str | None) -> httpx.Response:
