@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from shared.protocol import RaisedException, SyncStatus
 from syncserver.storage.database import Database, DatabaseBusyError, run_write
 from syncserver.storage.exceptions import insert_exception, open_exception_exists
-from syncserver.storage.terminals import TerminalRecord, get_terminal
+from syncserver.storage.terminals import TerminalRecord
 
 __all__ = ["journal_behind_detail", "raise_journal_behind", "sync_status"]
 
@@ -88,8 +88,8 @@ def sync_status(
     tip_hash: str | None,
     now: datetime,
 ) -> SyncStatus:
-    with database.read() as conn:
-        current = get_terminal(conn, terminal.terminal_id) or terminal
+    # ``terminal`` is the row read when the token was checked, a moment ago: no second read.
+    current = terminal
     if tip is not None:
         detail = journal_behind_detail(current, tip, tip_hash)
         if detail is not None:

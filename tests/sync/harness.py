@@ -235,6 +235,21 @@ class SyncedTill(TillDriver):
         super().close()
 
 
+def till_config_file(tmp_path: Path, till: SyncedTill, url: str) -> Path:
+    """A ``till.toml`` for ``till`` pointing at HQ ``url`` (for the ``till`` command line)."""
+    path = tmp_path / "till.toml"
+    path.write_text(
+        "[till]\n"
+        f'data_dir = "{till.config.data_dir}"\n'
+        f'terminal_id = "{till.terminal_id}"\n'
+        'timezone = "Europe/Berlin"\n'
+        f'server_url = "{url}"\n'
+        f'server_token = "{till.token}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
 def till_views(database: TillDatabase) -> dict[str, int]:
     """The balance a till shows for each member HQ knows (server id -> points)."""
     with database.read() as db:

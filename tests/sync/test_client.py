@@ -36,6 +36,7 @@ from tests.sync.harness import (
     SyncedTill,
     assert_converged,
     catalog_csv_of,
+    till_config_file,
     wait_for,
 )
 
@@ -250,27 +251,13 @@ def test_a_fresh_till_downloads_members_rules_and_catalog_with_progress(
     database.close()
 
 
-def _config_file(tmp_path: Path, till: SyncedTill, url: str) -> Path:
-    path = tmp_path / "till.toml"
-    path.write_text(
-        "[till]\n"
-        f'data_dir = "{till.config.data_dir}"\n'
-        f'terminal_id = "{till.terminal_id}"\n'
-        'timezone = "Europe/Berlin"\n'
-        f'server_url = "{url}"\n'
-        f'server_token = "{till.token}"\n',
-        encoding="utf-8",
-    )
-    return path
-
-
 def test_till_sync_once_prints_its_report_and_says_clearly_when_hq_refuses(
     hq: Hq, tmp_path: Path
 ) -> None:
     (till,) = store(hq, tmp_path)
     workload(till, 10)
     last = till.last_seq()
-    config = _config_file(tmp_path, till, hq.url)
+    config = till_config_file(tmp_path, till, hq.url)
     runner = CliRunner()
 
     result = runner.invoke(till_cli, ["sync", "--once", "--config", str(config)])

@@ -20,7 +20,7 @@ from terminal.store.settings import set_setting
 from terminal.sync.engine import SyncEngine, SyncReport
 from terminal.sync.errors import SyncJournalAlarmError
 from tests.server.tills import members_csv_from_till, workload
-from tests.sync.harness import Hq, SyncedTill, assert_converged, catalog_csv_of
+from tests.sync.harness import Hq, SyncedTill, assert_converged, catalog_csv_of, till_config_file
 
 
 def _store(hq: Hq, base: Path) -> SyncedTill:
@@ -28,20 +28,6 @@ def _store(hq: Hq, base: Path) -> SyncedTill:
     hq.import_members(members_csv_from_till(till))
     hq.import_catalog(catalog_csv_of(till))
     return till
-
-
-def _config_file(tmp_path: Path, till: SyncedTill, url: str) -> Path:
-    path = tmp_path / "till.toml"
-    path.write_text(
-        "[till]\n"
-        f'data_dir = "{till.config.data_dir}"\n'
-        f'terminal_id = "{till.terminal_id}"\n'
-        'timezone = "Europe/Berlin"\n'
-        f'server_url = "{url}"\n'
-        f'server_token = "{till.token}"\n',
-        encoding="utf-8",
-    )
-    return path
 
 
 def _till(config: Path, *args: str) -> Result:
@@ -69,7 +55,7 @@ def test_a_truncated_journal_alarms_and_its_later_sales_are_not_silently_skipped
 ) -> None:
     till = _store(hq, tmp_path)
     workload(till, 24)
-    config = _config_file(tmp_path, till, hq.url)
+    config = till_config_file(tmp_path, till, hq.url)
     assert _till(config, "sync", "--once", "--quiet").exit_code == 0
     synced = till.last_seq()
     assert synced > 12
