@@ -30,6 +30,7 @@ import csv
 import functools
 import io
 import itertools
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -241,7 +242,9 @@ class Convergence(RuleBasedStateMachine):
             writer.writerows(rows)
             import_members(self.hq.database, out.getvalue())
             for till in self.tills:
-                till.engine.sync_once()
+                # Set-up runs on a clean network; a reply slower than the short test timeout
+                # (a busy CI box) costs a retry, not the example.
+                _sync_on_a_clean_network(till)
         except BaseException:
             self.broken = True
             self.teardown()
@@ -504,16 +507,17 @@ def _timed_out(error: SyncOfflineError) -> bool:
 
 
 def _sync_on_a_clean_network(till: ConvTill) -> None:
-    """Must succeed; only a reply slower than the short test timeout may cost a retry."""
-    for _ in range(3):
+    """Must succeed; only a reply slower than the short test timeout may cost a retry. The
+    bound is a generous deadline, not a count: a busy machine may need several tries."""
+    deadline = time.monotonic() + 120
+    while True:
         try:
             till.engine.sync_once()
         except SyncOfflineError as error:
-            if not _timed_out(error):
+            if not _timed_out(error) or time.monotonic() > deadline:
                 raise
         else:
             return
-    raise AssertionError(f"{till.terminal_id}: no clean sync in 3 tries")
 
 
 def _replay(
