@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "MAX_PUSH_BATCH",
     "CardState",
+    "CashierState",
     "ErrorBody",
     "ErrorDetail",
     "ExceptionKind",
@@ -26,7 +27,10 @@ __all__ = [
     "PushRequest",
     "PushResponse",
     "RaisedException",
+    "StoreInfo",
     "SyncStatus",
+    "TerminalClaim",
+    "TerminalClaimed",
 ]
 
 MAX_PUSH_BATCH = 500
@@ -147,6 +151,52 @@ class OfferState(_Model):
     valid_until: str | None = None
 
 
+class CashierState(_Model):
+    """One of the till's store's cashiers as HQ manages them (``syncserver cashier …``). The
+    PIN travels only as its salted hash, in the scheme both sides use (terminal.store.cashiers):
+    the till checks PINs offline and never learns them."""
+
+    cashier_id: str
+    name: str
+    role: Literal["cashier", "supervisor"]
+    pin_scheme: str
+    """How ``pin_hash`` was derived, e.g. ``scrypt:16384:8:1`` (n, r, p)."""
+    pin_salt: str
+    """Hex."""
+    pin_hash: str
+    """Hex."""
+    disabled: bool = False
+    """A disabled cashier cannot sign in; one signed in is signed out on this pull."""
+
+
+class StoreInfo(_Model):
+    """What a till prints and computes with about its store."""
+
+    store_id: str
+    name: str
+    address: list[str] = []
+    """Receipt header lines, top to bottom."""
+    timezone: str = "UTC"
+    country: str | None = None
+    """ISO 3166 alpha-2: the default region for phone numbers entered without +."""
+    tax_id: str | None = None
+
+
+class TerminalClaim(_Model):
+    """``POST /api/v1/terminals/claim``: a till trades HQ's one-time set-up code for its
+    identity and token (``till setup``)."""
+
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class TerminalClaimed(_Model):
+    terminal_id: str
+    name: str
+    token: str
+    """The till's bearer token, shown only in this answer."""
+    store: StoreInfo
+
+
 class PullResponse(_Model):
     cursor: str
     """Pass as ``since`` on the next pull."""
@@ -159,6 +209,12 @@ class PullResponse(_Model):
     """Program rules versions (ProgramRules JSON) published since the cursor."""
     products: list[ProductState] = []
     offers: list[OfferState] = []
+    cashiers: list[CashierState] = []
+    """This till's store's cashiers changed since the cursor (all of them on a first pull)."""
+    reset: bool = False
+    """HQ's history is older than the cursor (HQ restored from a backup): the till forgets
+    its cursor, takes this page as the start of a full download, and re-sends its journal
+    from HQ's acknowledged seq (docs/protocol.md, "HQ restored from a backup")."""
     total_members: int | None = None
     """On a first download (since=0): how many members to expect, for a progress bar."""
 

@@ -32,6 +32,8 @@ class TillConfig(BaseModel):
     terminal_id: str = Field(default="T1", pattern=r"^[A-Z0-9]{1,16}$")
     """Printed in receipt barcodes, hence capital letters and digits only."""
     timezone: str = "UTC"
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    """ISO 3166 alpha-2 (e.g. DE): the region of phone numbers keyed without a leading +."""
     currency: str = "EUR"
     printer_url: str | None = None
     printer_profile: str = "TM-T88V"

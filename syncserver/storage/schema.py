@@ -29,12 +29,14 @@ __all__ = [
     "api_tokens",
     "audit_log",
     "cards",
+    "cashiers",
     "change_counter",
     "exceptions",
     "hq_events",
     "hq_users",
     "journal_entries",
     "member_balances",
+    "member_words",
     "members",
     "metadata",
     "offers",
@@ -44,6 +46,8 @@ __all__ = [
     "rules_versions",
     "sign_in_attempts",
     "staff_sessions",
+    "stores",
+    "terminal_codes",
     "terminals",
 ]
 
@@ -348,4 +352,65 @@ audit_log = Table(
     # The log lists newest first by id, whole or filtered by actor or target.
     Index(None, "actor", "id"),
     Index(None, "target_kind", "target_id", "id"),
+)
+
+stores = Table(
+    "stores",
+    metadata,
+    Column("store_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    # Receipt header lines joined by "\n", top to bottom.
+    Column("address", Text, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    # ISO 3166 alpha-2: the region of phone numbers written without a +.
+    Column("country", String(2)),
+    Column("tax_id", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("change_seq", BigInteger, nullable=False),
+    Index(None, "change_seq"),
+)
+
+cashiers = Table(
+    "cashiers",
+    metadata,
+    # Unique across the estate: ``cashier disable 7`` needs no store.
+    Column("cashier_id", String(16), primary_key=True),
+    Column("store_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    # The PIN only as the salted hash tills check offline (terminal.store.cashiers).
+    Column("pin_scheme", String(32), nullable=False),
+    Column("pin_salt", String(64), nullable=False),
+    Column("pin_hash", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),
+    Column("change_seq", BigInteger, nullable=False),
+    Index(None, "store_id", "change_seq"),
+    Index(None, "change_seq"),
+)
+
+terminal_codes = Table(
+    "terminal_codes",
+    metadata,
+    # SHA-256 of the one-time set-up code ``terminal add`` prints (``till setup --code``).
+    Column("code_hash", Hash, primary_key=True),
+    Column("terminal_id", TerminalId, ForeignKey("terminals.terminal_id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Index(None, "terminal_id"),
+)
+
+member_words = Table(
+    "member_words",
+    metadata,
+    # Each folded word of a member's name (shared.text.search_words): "lucja" finds "Łucja
+    # Nowak", "nowak" too. Kept in step with members.name by whoever writes the name.
+    Column(
+        "word", String(100).with_variant(String(100, collation="C"), "postgresql"), primary_key=True
+    ),
+    Column("member_id", MemberId, ForeignKey("members.member_id"), primary_key=True),
+    Index(None, "member_id"),
 )

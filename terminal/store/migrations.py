@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
+from shared.text import search_words
+
 __all__ = ["MIGRATIONS", "apply_migrations"]
 
 
@@ -164,9 +166,44 @@ def _m002_member_applied_through(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m003_store_staff_basket_search(db: sqlite_utils.Database) -> None:
+    """Cashiers managed at HQ (pulled, may be disabled), the sale in progress kept durably,
+    and a word index so member search finds any word of a name, diacritics folded."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE cashiers ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+        -- 'hq': pulled from HQ (HQ's copy wins); 'local': seeded here (demo, tests).
+        ALTER TABLE cashiers ADD COLUMN origin TEXT NOT NULL DEFAULT 'local';
+        ALTER TABLE cashiers ADD COLUMN pin_scheme TEXT NOT NULL DEFAULT 'scrypt:16384:8:1';
+
+        -- The sale being built, one row, rewritten on every change: offered back after a
+        -- crash or power cut. Deleted when the sale is completed or cancelled.
+        CREATE TABLE open_sale (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            document TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        CREATE TABLE member_words (
+            word TEXT NOT NULL,
+            member_key TEXT NOT NULL,
+            PRIMARY KEY (word, member_key)
+        ) WITHOUT ROWID;
+        CREATE INDEX member_words_member ON member_words(member_key);
+        """,
+    )
+    rows = db.execute("SELECT member_key, name FROM members").fetchall()
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO member_words (word, member_key) VALUES (?, ?)",
+        [(word, key) for key, name in rows for word in search_words(name)],
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_member_applied_through", _m002_member_applied_through),
+    ("003_store_staff_basket_search", _m003_store_staff_basket_search),
 ]
 
 
