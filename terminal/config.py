@@ -51,6 +51,10 @@ class TillConfig(BaseModel):
     consent_text_version: str = "2026-01"
     kiosk: bool = True
     """No command palette and no quitting from the keyboard (Ctrl+Q asks a supervisor PIN)."""
+    refund_limit_minor: int = Field(default=5000, ge=0)
+    """A return refunding more than this (minor units) needs a supervisor's ID and PIN."""
+    price_override: bool = True
+    """Whether a line's price may be changed at the till at all (always with a supervisor)."""
 
     @field_validator("timezone")
     @classmethod

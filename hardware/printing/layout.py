@@ -8,6 +8,11 @@ printer and pushes an amount under the wrong label.
 Text is cleaned on the way in: NFC-normalised (so "e" + combining accent is one character
 and one column) and stripped of control characters, so a product name can never smuggle an
 ESC/POS command (a drawer kick, a cut) onto the paper.
+
+A return receipt says so at the top (RETURN, and the receipt it refunds), lists the items
+that came back with negative amounts, and its loyalty part says "Points returned" and
+"Points taken back" — never "earned". A balance the till could not confirm with HQ prints
+as "New balance (provisional)" with "confirmed when the till syncs" under it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from shared.receipt import Receipt, TaxRow
 
 __all__ = [
     "MIN_COLUMNS",
+    "PROVISIONAL_NOTE",
     "Align",
     "Barcode",
     "Cut",
@@ -40,6 +46,9 @@ __all__ = [
 
 MIN_COLUMNS: Final = 24
 """Narrower than any receipt printer; below this the layout cannot keep its promises."""
+PROVISIONAL_NOTE: Final = "confirmed when the till syncs"
+"""Under a balance marked "(provisional)": the till computed it without HQ, which may still
+correct it (another till's sale, an HQ adjustment)."""
 _INDENT: Final = 2
 _MIN_LEFT: Final = 10
 """Narrowest left column worth wrapping beside an amount; below it the amount moves down."""
@@ -278,12 +287,18 @@ def _header(page: _Page, receipt: Receipt) -> None:
         (f"Till {till}", f"Cashier {cashier}"), [("Till", till), ("Cashier", cashier)]
     )
     page.rule()
+    if receipt.refund_of is not None:
+        page.text("RETURN", align=Align.CENTER, bold=True, double=True)
+        page.pair("Refund for receipt", receipt.refund_of.receipt_no)
+        if receipt.refund_of.local_time_text:
+            page.pair("Sold", receipt.refund_of.local_time_text)
+        page.rule()
 
 
 def _items(page: _Page, receipt: Receipt) -> None:
     for line in receipt.lines:
-        page.pair(line.description, f"{line.amount.amount_text()} {line.tax_letter}")
-        if line.quantity != 1:
+        page.pair(line.description, f"{line.amount.amount_text()} {line.tax_letter}".rstrip())
+        if abs(line.quantity) != 1:  # -1: one item returned
             page.text(f"{line.quantity} x {line.unit_price.amount_text()}", indent=_INDENT)
     page.rule()
 
@@ -324,12 +339,23 @@ def _loyalty(page: _Page, receipt: Receipt) -> None:
     if member is not None:
         page.pair("Member", member.masked_card)
     if points is not None:
-        page.pair("Points earned", f"+{format_points(points.earned)}")
+        if receipt.is_return:
+            # What the return did to the points: never "earned" (issue 11).
+            if points.returned or not points.taken_back:
+                page.pair("Points returned", f"+{format_points(points.returned)}")
+            if points.taken_back:
+                page.pair("Points taken back", format_points(-points.taken_back))
+        else:
+            page.pair("Points earned", f"+{format_points(points.earned)}")
         for item in points.breakdown:
             page.pair(" " * _INDENT + item.label, format_points(item.points))
         if points.redeemed:
             page.pair("Points redeemed", format_points(-points.redeemed))
-        page.pair("New balance", format_points(points.new_balance), bold=True)
+        if points.provisional:
+            page.pair("New balance (provisional)", format_points(points.new_balance), bold=True)
+            page.text(PROVISIONAL_NOTE, indent=_INDENT)
+        else:
+            page.pair("New balance", format_points(points.new_balance), bold=True)
     tier_before = member.tier if member is not None else None
     tier_now = (points.tier if points is not None else None) or tier_before
     if tier_now:

@@ -5,6 +5,10 @@ through a symlink at a path of your choice, which the till opens like any serial
 (``SerialScannerConfig(url=link)``). :meth:`ScannerSimulator.send` "scans" a code. Closing
 the simulator is unplugging the scanner: the till's reads fail, the link disappears, and a
 new simulator on the same link is the scanner plugged back in.
+
+A real scanner sends whatever its symbol holds: bytes, not text. So the simulator never
+decodes: :meth:`ScannerSimulator.forward` passes lines of any bytes (invalid UTF-8, NUL,
+control characters) through unchanged, and only the till's reader decides what they mean.
 """
 
 from __future__ import annotations
@@ -14,11 +18,16 @@ import os
 import select
 import time
 import tty
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import BinaryIO, Final, Self
 
-__all__ = ["ScannerSimulator"]
+__all__ = ["MAX_LINE_BYTES", "ScannerSimulator"]
+
+MAX_LINE_BYTES: Final = 64 * 1024
+"""Longest piece :meth:`ScannerSimulator.forward` holds before sending: input without line
+ends (a binary file piped in) is sent in pieces of this size, never buffered without bound."""
 
 
 class ScannerSimulator:
@@ -75,6 +84,47 @@ class ScannerSimulator:
                 if remaining <= 0:
                     raise TimeoutError(f"nobody is reading {self.link}; the scan was not sent")
                 select.select([], [self._master], [], min(remaining, 0.1))
+
+    def forward(
+        self,
+        stream: BinaryIO,
+        terminator: bytes = b"\r",
+        *,
+        on_timeout: Callable[[TimeoutError], None] | None = None,
+    ) -> int:
+        r"""Send each line of ``stream`` as one scan, byte for byte, until end of input.
+
+        A line is everything up to ``\n``; its ``\n`` (and a ``\r`` before it) is replaced by
+        ``terminator``, and a last line without a line end gets the terminator too. A line
+        longer than :data:`MAX_LINE_BYTES` goes out in pieces as it arrives. Returns the
+        lines sent. A send that times out (nobody reads the link) goes to ``on_timeout`` and
+        the next line is tried; without ``on_timeout`` it raises.
+        """
+        sent = 0
+        open_line = False  # a piece of a long line went out, its terminator has not
+        while piece := stream.readline(MAX_LINE_BYTES):
+            ended = piece.endswith(b"\n")
+            # readline returns a piece without a line end only at the limit or at the end.
+            whole = ended or len(piece) < MAX_LINE_BYTES
+            body = piece.removesuffix(b"\n").removesuffix(b"\r") if ended else piece
+            delivered = self._send_reporting(body + terminator if whole else body, on_timeout)
+            sent += whole and delivered
+            open_line = not whole
+        if open_line:
+            sent += self._send_reporting(terminator, on_timeout)
+        return sent
+
+    def _send_reporting(
+        self, data: bytes, on_timeout: Callable[[TimeoutError], None] | None
+    ) -> bool:
+        try:
+            self.send_bytes(data)
+        except TimeoutError as error:
+            if on_timeout is None:
+                raise
+            on_timeout(error)
+            return False
+        return True
 
     def close(self) -> None:
         """Unplug: remove the link (if it is still ours) and close both ends of the pty."""

@@ -40,6 +40,7 @@ __all__ = [
     "MemberRef",
     "Payload",
     "PointsRedeemed",
+    "PriceOverride",
     "Return",
     "ReturnLine",
     "Sale",
@@ -92,6 +93,19 @@ class EntryRef(_Frozen):
     entry_id: Uuid
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
+class PriceOverride(_Frozen):
+    """A line sold at another price than the catalog's, which a supervisor approved."""
+
+    original_price_minor: NonNegMinor
+    """The catalog's unit price, which the line would have had."""
+    approved_by: Identifier
+    """The supervisor's cashier id."""
+
+
 class SaleLine(_Frozen):
     line_no: LineNo
     sku: Text
@@ -104,6 +118,10 @@ class SaleLine(_Frozen):
     tax_rate_bp: Annotated[int, Field(ge=0, le=10_000, strict=True)] = 0
     """Tax rate in basis points (1900 = 19 %); prices include tax."""
     tax_minor: NonNegMinor = 0
+    price_override: PriceOverride | None = Field(default=None, exclude_if=_absent)
+    """Set when a supervisor approved ``unit_price_minor`` in place of the catalog's price.
+    Written only when set, so a line without one hashes as it did before the field existed
+    (and an HQ that predates it still accepts the entry)."""
 
     @model_validator(mode="after")
     def check_net(self) -> Self:
@@ -112,6 +130,11 @@ class SaleLine(_Frozen):
             raise JournalInvariantError(
                 f"line {self.line_no}: net {self.net_minor} != quantity x price - discount "
                 f"({expected})"
+            )
+        override = self.price_override
+        if override is not None and override.original_price_minor == self.unit_price_minor:
+            raise JournalInvariantError(
+                f"line {self.line_no}: a price override must change the price"
             )
         return self
 
@@ -210,6 +233,9 @@ class Return(_Frozen):
     points_reversed: Points = 0
     points_restored: Points = 0
     reason: Text | None = None
+    approved_by: Identifier | None = Field(default=None, exclude_if=_absent)
+    """The supervisor (cashier id) who approved a refund above the till's limit. Written only
+    when set, like ``SaleLine.price_override``."""
 
     @model_validator(mode="after")
     def check_totals(self) -> Self:

@@ -14,12 +14,14 @@ from syncserver.api.openapi import install_openapi
 from syncserver.api.routes import (
     audit,
     cards,
+    cashiers,
     entries,
     exceptions,
     health,
     members,
     overview,
     program,
+    stores,
     sync,
     terminals,
     users,
@@ -99,7 +101,17 @@ def create_app(
     app.include_router(sync.router)
     app.include_router(members.router)
     app.include_router(exceptions.router)
-    for hq_resource in (cards, entries, terminals, program, audit, users, overview):
+    for hq_resource in (
+        cards,
+        entries,
+        terminals,
+        cashiers,
+        stores,
+        program,
+        audit,
+        users,
+        overview,
+    ):
         app.include_router(hq_resource.router)
     install_dashboard(app)
     app.add_middleware(ApiHeaders)

@@ -21,12 +21,20 @@ import click
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from syncserver.cli.errors import (
+    EXIT_IO,
+    ServerGroup,
+    failure,
+    os_error_reason,
+    remember_database,
+    settings_failure,
+)
 from syncserver.errors import ApiError
 from syncserver.hq.imports import CsvImportError, import_catalog, import_members
 from syncserver.hq.rules import RulesConflictError, publish_rules
 from syncserver.hq.setup import CLI, initialise, new_api_token
 from syncserver.hq.staff import add_staff, disable_staff, staff_page
-from syncserver.hq.terminals import register_terminal, revoke
+from syncserver.hq.terminals import new_setup_code, register_terminal, revoke
 from syncserver.ledger.rebuild import rebuild_check
 from syncserver.settings import ServerSettings, utc_now
 from syncserver.storage.audit import record_action
@@ -60,7 +68,12 @@ def _settings(db_url: str | None, **overrides: Any) -> ServerSettings:
     values = {k: v for k, v in overrides.items() if v is not None}
     if db_url:
         values["db"] = db_url
-    return ServerSettings(**values)
+    try:
+        settings = ServerSettings(**values)  # refuses an unsupported --db before connecting
+    except ValidationError as error:
+        raise settings_failure(error) from None
+    remember_database(settings.db)
+    return settings
 
 
 @contextmanager
@@ -120,7 +133,9 @@ def _audit(
             )
 
 
-@click.group()
+# ServerGroup: a failure in any command, this module's or another's, is one line and an exit
+# code (syncserver/cli/errors.py), never a traceback.
+@click.group(cls=ServerGroup)
 @click.version_option(package_name="loyaltill", prog_name="syncserver")
 def main() -> None:
     """LoyalTill sync server: till journals in, one reconciled points ledger out."""
@@ -323,13 +338,41 @@ def terminal() -> None:
 
 @terminal.command("add")
 @db_option
-@click.option("--store", "store_id", required=True)
+@click.option("--store", "store_id", required=True, help="A store added with `store add`.")
 @click.option("--name", required=True)
 def terminal_add(db_url: str | None, store_id: str, name: str) -> None:
-    """Register a till; prints {"terminal_id", "token"} once."""
+    """Register a till; prints {"terminal_id", "token", "code", …} once.
+
+    On the till, `till setup --server URL --code CODE` trades the one-time code (24 h, single
+    use) for its configuration and a fresh token (the token printed here then stops working).
+    """
     with _database(db_url) as database:
         added = register_terminal(database, CLI, store_id, name)
-    _echo_json({"terminal_id": added.terminal_id, "token": added.token})
+    _echo_json(
+        {
+            "terminal_id": added.terminal_id,
+            "token": added.token,
+            "code": added.code,
+            "code_expires_at": added.code_expires_at.isoformat(),
+        }
+    )
+
+
+@terminal.command("code")
+@db_option
+@click.argument("terminal_id")
+def terminal_code(db_url: str | None, terminal_id: str) -> None:
+    """Issue a fresh one-time set-up code for `till setup` (its earlier unused codes stop
+    working); prints {"terminal_id", "code", "code_expires_at"}."""
+    with _database(db_url) as database:
+        issued = new_setup_code(database, CLI, terminal_id)
+    _echo_json(
+        {
+            "terminal_id": issued.terminal_id,
+            "code": issued.code,
+            "code_expires_at": issued.expires_at.isoformat(),
+        }
+    )
 
 
 @terminal.command("list")
@@ -366,11 +409,21 @@ def program() -> None:
     """Loyalty program rules."""
 
 
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        reason = os_error_reason(error, path)
+        raise failure(EXIT_IO, f"cannot read {path}: {reason}") from None
+
+
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
+        return _read_bytes(path).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise click.ClickException(
+            f"{path} is not UTF-8 text ({error.reason} at byte {error.start}): save it as UTF-8"
+        ) from None
 
 
 @program.command("load")
@@ -412,12 +465,13 @@ def members() -> None:
 def members_import(db_url: str | None, file: Path) -> None:
     """Import members from CSV: member_id?, name, phone, email, tier, card_number, balance.
 
-    A balance becomes an opening-balance posting against program:adjusted.
+    A balance becomes an opening-balance posting against program:adjusted. UTF-8 (with or
+    without BOM) or Windows-1252, comma or semicolon separated: Excel's CSV formats.
     """
-    text = _read(file)
+    text = _read_bytes(file)
     with _database(db_url) as database:
         mark = _audit_mark(database)
-        result = import_members(database, text)
+        result = import_members(database, text, region=_settings(db_url).default_country)
         _audit(
             database,
             mark,
@@ -443,8 +497,8 @@ def catalog() -> None:
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 def catalog_import(db_url: str | None, file: Path) -> None:
     """Import products from CSV: sku, description, category, price_minor, tax_rate_bp,
-    open_price."""
-    text = _read(file)
+    open_price (encodings and separators as for `members import`)."""
+    text = _read_bytes(file)
     with _database(db_url) as database:
         mark = _audit_mark(database)
         result = import_catalog(database, text)
@@ -489,3 +543,11 @@ def ledger_rebuild(db_url: str | None, check: bool) -> None:
     for difference in report.differences[1:]:
         click.echo(f"  also: {difference}", err=True)
     sys.exit(1)
+
+
+# Command groups in modules of their own use the helpers above, so they are added last.
+from syncserver.cli.cashiers import cashier  # noqa: E402
+from syncserver.cli.stores import stores  # noqa: E402
+
+main.add_command(cashier)
+main.add_command(stores)

@@ -2,10 +2,17 @@
 
 Every row is validated before anything is written; the first bad row stops the import with
 its line number and field, and nothing is imported.
+
+Files come as Excel writes them: UTF-8 with or without a byte-order mark ("CSV UTF-8"),
+Windows-1252 ("CSV"), or UTF-16 with a BOM ("Unicode text"); separated by commas, or by
+semicolons (Excel where the decimal separator is a comma) or tabs. The header names the
+columns in any order and case; a file without one, or without a required column, is refused
+naming the columns expected and the ones found.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -25,7 +32,9 @@ from sqlalchemy import Connection, select, update
 
 from shared.bounds import MAX_MINOR, MAX_POINTS, MAX_TEXT
 from shared.codes import luhn_valid
+from shared.emails import validate_email
 from shared.journal import format_utc
+from shared.phones import validate_phone
 from shared.text import check_safe_text
 from syncserver.ledger.context import LedgerContext, LiveMemberIds
 from syncserver.ledger.hq_events import ImportedMember, MemberImport, apply_event, record_event
@@ -38,6 +47,7 @@ __all__ = [
     "CatalogImportResult",
     "CsvImportError",
     "MemberImportResult",
+    "decode_csv",
     "import_catalog",
     "import_members",
 ]
@@ -119,19 +129,101 @@ class ProductRow(_Row):
 RowT = TypeVar("RowT", bound=_Row)
 
 
-def _rows(text: str, model: type[RowT], required: set[str]) -> list[RowT]:
-    reader = csv.DictReader(io.StringIO(text))
-    missing = required - set(reader.fieldnames or ())
-    if missing:
-        raise CsvImportError(f"line 1: missing column(s): {', '.join(sorted(missing))}")
-    rows = []
-    for line_no, raw in enumerate(reader, start=2):
+def decode_csv(data: bytes) -> str:
+    """The file's text: a BOM says UTF-8 or UTF-16; otherwise valid UTF-8 is UTF-8 and
+    anything else Windows-1252 (Excel's plain "CSV" in western Europe and the Americas)."""
+    if data.startswith(codecs.BOM_UTF8):
+        encoding, body = "utf-8", data[len(codecs.BOM_UTF8) :]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding, body = "utf-16", data
+    elif data.startswith(b"PK\x03\x04") or b"\x00" in data[:4096]:
+        raise CsvImportError(
+            "this is not a CSV file (an .xlsx workbook or other binary file): "
+            'in Excel use File > Save As > "CSV UTF-8"'
+        )
+    else:
         try:
-            rows.append(model.model_validate(raw))
-        except ValidationError as error:
-            first = error.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or "row"
-            raise CsvImportError(f"line {line_no}, field {field}: {first['msg']}") from None
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            encoding, body = "cp1252", data
+    try:
+        return body.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = body[: error.start].count(b"\n") + 1
+        name = {"cp1252": "Windows-1252", "utf-8": "UTF-8", "utf-16": "UTF-16"}[encoding]
+        raise CsvImportError(
+            f"line {line}: byte 0x{body[error.start]:02x} is not {name} text: "
+            'save the file as "CSV UTF-8"'
+        ) from None
+
+
+def _delimiter(header: str) -> str:
+    """The separator the header line uses most: Excel writes ";" where "," is the decimal
+    separator, and tabs in its "Unicode text"."""
+    counts = {mark: header.count(mark) for mark in (",", ";", "\t")}
+    best = max(counts, key=lambda mark: counts[mark])
+    return best if counts[best] > counts[","] else ","
+
+
+def _columns(model: type[_Row], required: set[str]) -> str:
+    optional = [name for name in model.model_fields if name not in required]
+    ordered = [name for name in model.model_fields if name in required]
+    return f"{', '.join(ordered)} (optional: {', '.join(optional)})"
+
+
+def _rows(text: str | bytes, model: type[RowT], required: set[str]) -> list[tuple[int, RowT]]:
+    """The rows with their line numbers (in the file, as an editor or Excel counts them)."""
+    if isinstance(text, bytes):
+        text = decode_csv(text)
+    text = text.removeprefix("\ufeff")  # a BOM left by a reader that assumed plain UTF-8
+    expected = _columns(model, required)
+    if not text.strip():
+        raise CsvImportError(f"the file is empty: the first line must name the columns {expected}")
+    first_line = text.split("\n", 1)[0]
+    # newline="": the csv module's own line handling (\r\n, line breaks inside quotes).
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first_line))
+    try:
+        found = [name.strip() for name in next(reader)]
+        header = [name.lower() for name in found]
+        known = set(model.model_fields)
+        missing = [name for name in model.model_fields if name in required - set(header)]
+        if missing:
+            unknown = [f for f, h in zip(found, header, strict=True) if h and h not in known]
+            shown = ", ".join(repr(name) for name in found[:12]) or "nothing"
+            lead = (
+                "line 1 is not a header"
+                if len(missing) == len(required)
+                else f"line 1: the header lacks {', '.join(missing)}"
+            )
+            extra = (
+                f"; not columns we know: {', '.join(unknown)}"
+                if unknown and len(missing) < len(required)
+                else ""
+            )
+            raise CsvImportError(f"{lead} — expected the columns {expected}; found {shown}{extra}")
+        twice = sorted({name for name in header if name and header.count(name) > 1})
+        if twice:
+            raise CsvImportError(f"line 1: column {twice[0]} appears twice in the header")
+        rows: list[tuple[int, RowT]] = []
+        for values in reader:
+            line_no = reader.line_num
+            if not any(value.strip() for value in values):
+                continue  # blank lines, and the ";;;;" rows Excel leaves below a table
+            if len(values) > len(header) and any(v.strip() for v in values[len(header) :]):
+                raise CsvImportError(
+                    f"line {line_no}: {len(values)} values but the header names "
+                    f"{len(header)} columns (is a value with a separator in it unquoted?)"
+                )
+            raw = dict(zip(header, values, strict=False))  # missing trailing cells: blank
+            try:
+                rows.append((line_no, model.model_validate(raw)))
+            except ValidationError as error:
+                first = error.errors()[0]
+                field = ".".join(str(p) for p in first["loc"]) or "row"
+                message = str(first["msg"]).removeprefix("Value error, ")
+                raise CsvImportError(f"line {line_no}, field {field}: {message}") from None
+    except csv.Error as error:
+        raise CsvImportError(f"line {reader.line_num}: not valid CSV ({error})") from None
     return rows
 
 
@@ -143,27 +235,50 @@ class MemberImportResult:
     opening_points: int
 
 
-def _check_unique(values: Iterable[str | None], what: str) -> None:
-    seen: set[str] = set()
-    for value in values:
+def _check_unique(values: Iterable[tuple[int, str | None]], what: str) -> None:
+    seen: dict[str, int] = {}
+    for line_no, value in values:
         if value is None:
             continue
         if value in seen:
-            raise CsvImportError(f"{what} {value} appears twice in the file")
-        seen.add(value)
+            raise CsvImportError(
+                f"line {line_no}: {what} {value} appears twice in the file "
+                f"(also on line {seen[value]})"
+            )
+        seen[value] = line_no
 
 
-def import_members(database: Database, text: str, actor: str = "cli") -> MemberImportResult:
+def _contact(index: int, row: MemberRow, region: str | None) -> MemberRow:
+    """The row with its phone in E.164 and its email's domain in lower case (shared.phones,
+    shared.emails), or the line, the field and what is wrong."""
+    try:
+        phone = validate_phone(row.phone, region) if row.phone else None
+    except ValueError as error:
+        raise CsvImportError(f"line {index}, field phone: {error}") from None
+    try:
+        email = validate_email(row.email) if row.email else None
+    except ValueError as error:
+        raise CsvImportError(f"line {index}, field email: {error}") from None
+    return row.model_copy(update={"phone": phone, "email": email})
+
+
+def import_members(
+    database: Database, text: str | bytes, actor: str = "cli", *, region: str | None = None
+) -> MemberImportResult:
     """Create members with cards; a non-zero balance is an opening-balance posting
-    (member against ``program:adjusted``), recorded as an HQ event so rebuilds replay it."""
-    rows = _rows(text, MemberRow, {"name", "card_number", "balance"})
-    for index, row in enumerate(rows, start=2):
+    (member against ``program:adjusted``), recorded as an HQ event so rebuilds replay it.
+    ``text`` as bytes is a file's content in any encoding :func:`decode_csv` reads.
+    ``region``: the country of phone numbers written without + (the server's default)."""
+    numbered = _rows(text, MemberRow, {"name", "card_number", "balance"})
+    numbered = [(index, _contact(index, row, region)) for index, row in numbered]
+    rows = [row for _, row in numbered]
+    for index, row in numbered:
         if row.card_number is not None and not (
             row.card_number.isdigit() and luhn_valid(row.card_number)
         ):
             raise CsvImportError(f"line {index}, field card_number: not a valid card number")
-    _check_unique((r.member_id for r in rows), "member_id")
-    _check_unique((r.card_number for r in rows), "card number")
+    _check_unique(((n, r.member_id) for n, r in numbered), "member_id")
+    _check_unique(((n, r.card_number) for n, r in numbered), "card number")
 
     def work(conn: Connection) -> MemberImportResult:
         now = utc_now()
@@ -223,10 +338,11 @@ class CatalogImportResult:
     unchanged: int
 
 
-def import_catalog(database: Database, text: str) -> CatalogImportResult:
+def import_catalog(database: Database, text: str | bytes) -> CatalogImportResult:
     """Add or update products; changed ones get a new change_seq, so tills pull them."""
-    rows = _rows(text, ProductRow, {"sku", "description", "category", "price_minor"})
-    _check_unique((r.sku for r in rows), "sku")
+    numbered = _rows(text, ProductRow, {"sku", "description", "category", "price_minor"})
+    rows = [row for _, row in numbered]
+    _check_unique(((n, r.sku) for n, r in numbered), "sku")
     fields = ("description", "category", "price_minor", "tax_rate_bp", "open_price")
 
     def work(conn: Connection) -> CatalogImportResult:

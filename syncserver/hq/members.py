@@ -4,13 +4,20 @@ journal entries behind the postings are syncserver.hq.entries).
 Every query here is an indexed lookup or an index range with a LIMIT, so a page costs the
 same with a million members as with ten:
 
-- card number: ``cards`` primary key; member id: ``members`` primary key;
-- phone and email: their indexes on ``members``;
-- name prefix: ``members.name_key`` (lower case, single spaces) between the typed prefix and
-  the prefix followed by U+10FFFF (byte order: PostgreSQL's column is ``COLLATE "C"``, SQLite
-  compares text bytewise), keyset-paginated by (name_key, member_id);
-- a member's ledger history: ``postings (member_id, id)``, newest first, keyset by id; the
-  till entries and HQ events behind one page are fetched by primary key in one statement each.
+- card number: ``cards`` primary key; member id: ``members`` primary key; email: its index;
+- phone, by the end of the number: ``members.phone_rkey`` (the phone key reversed) between
+  the reversed digits and those followed by U+10FFFF, keyset-paginated by (phone_rkey,
+  member_id);
+- name: every word typed (folded: "lucja" finds "Łucja") starts some word of the name; the
+  longest drives a range of ``member_words`` (word, member_id), the others are checked per
+  member; keyset-paginated by (word, member_id). Byte order throughout: PostgreSQL's key
+  columns are ``COLLATE "C"``, SQLite compares text bytewise;
+- a member's ledger history: the member's postings through ``postings (member_id, id)``, in
+  time order (occurred_at, id), newest first, keyset by (occurred_at, id), with a running
+  balance (a window sum in the same statement). This one reads all of the member's postings
+  per page — that is what makes every page's balance right; the benchmark's heavy member
+  (12,000 postings) costs about 75 ms a page on SQLite and 45 ms on PostgreSQL. The till
+  entries and HQ events behind one page are fetched by primary key in one statement each.
 
 The result types are pydantic models: the JSON API returns them as they are and the dashboard
 renders the same objects.
@@ -26,19 +33,22 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Connection, and_, case, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, case, exists, func, or_, select
 
 from shared.codes import luhn_valid
+from shared.phones import looks_like_phone, phone_suffix
 from shared.protocol import CardState
-from syncserver.api.pagination import decode_cursor, int_cursor, page_of
+from shared.text import search_words
+from syncserver.api.pagination import decode_cursor, page_of
 from syncserver.settings import as_utc
-from syncserver.storage.members import name_key, phone_key
+from syncserver.storage.members import WORD_LENGTH
 from syncserver.storage.schema import (
     cards,
     exceptions,
     hq_events,
     journal_entries,
     member_balances,
+    member_words,
     members,
     postings,
     terminals,
@@ -72,8 +82,6 @@ NAME_END = "\U0010ffff"
 prefix (UTF-8 byte order is code point order)."""
 
 _MEMBER_ID = re.compile(r"^[Mm]\d+$")
-_PHONE = re.compile(r"^[0-9+\-\s().]+$")
-_MIN_PHONE_DIGITS = 6
 _CARD_LENGTHS = range(12, 20)
 """Card numbers are 12–19 digits (ISO/IEC 7812 lengths; LoyalTill's own are 16)."""
 
@@ -109,7 +117,7 @@ class MemberDetail(MemberSummary):
     origin_seq: int | None = None
     """The enrolment entry's seq on ``origin_terminal``."""
     last_active_at: str | None = None
-    """Time of the member's latest posting (ISO, UTC)."""
+    """Time of the member's latest visit: the latest till entry naming them (ISO, UTC)."""
 
 
 class Balance(BaseModel):
@@ -146,6 +154,9 @@ class LedgerPosting(BaseModel):
     kind: str
     points: int = Field(description="Signed: positive onto the member, negative off.")
     unit: str = "points"
+    balance_after: int = Field(
+        description="The member's balance in this unit after this posting, in time order."
+    )
     till: TillSource | None = None
     hq: HqSource | None = None
 
@@ -174,8 +185,11 @@ class Search:
     kind: SearchKind
     value: str = ""
     phone: str | None = None
-    """For a phone search (or a card number nobody has, which may be a phone number): its
-    digits, compared with ``members.phone_key``."""
+    """For a phone search (or a card number nobody has, which may be a phone number): the
+    digits a member's phone key must end with (shared.phones.phone_suffix); None when too
+    few digits were typed."""
+    words: tuple[str, ...] = ()
+    """For a name search: the folded words typed, each starting some word of the name."""
 
     @property
     def label(self) -> str:
@@ -184,18 +198,25 @@ class Search:
             "card": "card number",
             "email": "email address",
             "id": "member id",
-            "phone": "phone number",
-            "name": "name starting with",
+            "phone": "phone number ending in",
+            "name": "name with words starting",
         }[self.kind]
 
 
-def _phone_like(text: str) -> bool:
-    return bool(_PHONE.fullmatch(text)) and sum(ch.isdigit() for ch in text) >= _MIN_PHONE_DIGITS
+def _name(text: str) -> Search:
+    words = tuple(word[:WORD_LENGTH] for word in search_words(text))
+    return Search("name", " ".join(words) or text, words=words)
 
 
-def classify(q: str | None) -> Search:
+def _phone(text: str, region: str | None) -> Search:
+    suffix = phone_suffix(text, region)
+    return Search("phone", suffix or text, suffix)
+
+
+def classify(q: str | None, region: str | None = None) -> Search:
     """Tell what was typed: a card number (Luhn-valid), an email, a member id, a phone
-    number, or else the start of a name; empty lists everyone."""
+    number (``region``: the country of a number written without +), or else words of a
+    name; empty lists everyone."""
     text = " ".join((q or "").split())
     if not text:
         return Search("all")
@@ -207,15 +228,14 @@ def classify(q: str | None) -> Search:
         and luhn_valid(compact)
     ):
         # A phone number can pass the check digit too: if no card has it, try phones.
-        return Search("card", compact, phone_key(text) if _phone_like(text) else None)
+        return Search("card", compact, phone_suffix(text, region))
     if "@" in text:
         return Search("email", text)
     if _MEMBER_ID.fullmatch(text):
         return Search("id", text.upper())
-    if _phone_like(text):
-        return Search("phone", text, phone_key(text))
-    key = name_key(text)
-    return Search("name", key) if key else Search("all")
+    if looks_like_phone(text):
+        return _phone(text, region)
+    return _name(text)
 
 
 def explicit(
@@ -224,23 +244,23 @@ def explicit(
     phone: str | None = None,
     email: str | None = None,
     name: str | None = None,
+    region: str | None = None,
 ) -> Search | None:
     """A search from the API's explicit filters (at most one is given); None for none."""
     if card is not None:
         return Search("card", card.strip())
     if phone is not None:
-        text = " ".join(phone.split())
-        return Search("phone", text, phone_key(text))
+        return _phone(" ".join(phone.split()), region)
     if email is not None:
         return Search("email", email.strip())
     if name is not None:
-        key = name_key(name)
-        return Search("name", key) if key else Search("all")
+        return _name(name) if name.strip() else Search("all")
     return None
 
 
 def cursor_arity(search: Search) -> int:
-    return 2 if search.kind == "name" else 1
+    keyed_by_two = search.kind in ("name", "phone") or (search.kind == "card" and search.phone)
+    return 2 if keyed_by_two else 1
 
 
 def search_members(
@@ -248,54 +268,120 @@ def search_members(
 ) -> tuple[list[MemberSummary], str | None]:
     """One page of members matching ``search`` and the cursor of the next page.
 
-    Order: (name_key, member_id) for a name search, member_id otherwise."""
+    Order: for a name search (matched word, member_id) — members whose word is exactly the
+    one typed first, then longer words in order; for a phone search (the phone key reversed,
+    member_id); member_id otherwise."""
     after = decode_cursor(cursor, cursor_arity(search))
+    keyed: list[tuple[str, str]] | None = None
     if search.kind == "name":
-        ids_and_keys = _by_name(conn, search.value, limit, after)
-        found = member_summaries(conn, [member_id for member_id, _ in ids_and_keys])
-        keys = dict(ids_and_keys)
+        keyed = _by_words(conn, list(search.words), limit, after) if search.words else []
+    elif search.kind == "phone" or (search.kind == "card" and search.phone):
+        owner = _card_owner_id(conn, search.value) if search.kind == "card" else None
+        if owner is not None:
+            return member_summaries(conn, [owner] if after is None else []), None
+        keyed = _by_phone(conn, search.phone, limit, after) if search.phone else []
+    if keyed is not None:
+        found = member_summaries(conn, [member_id for member_id, _ in keyed])
+        keys = dict(keyed)
         return page_of(found, limit, lambda m: (keys[m.member_id], m.member_id))
     after_id = str(after[0]) if after else None
     ids = _member_ids(conn, search, limit, after_id)
     return page_of(member_summaries(conn, ids), limit, lambda m: (m.member_id,))
 
 
-def _by_name(
-    conn: Connection, key: str, limit: int, after: list[Any] | None
-) -> list[tuple[str, str]]:
-    lower = key
-    conditions: list[ColumnElement[bool]] = [members.c.name_key < key + NAME_END]
+def _card_owner_id(conn: Connection, card_number: str) -> str | None:
+    owner: str | None = conn.execute(
+        select(cards.c.member_id).where(cards.c.card_number == card_number)
+    ).scalar_one_or_none()
+    return owner
+
+
+def _keyset(
+    column: ColumnElement[str],
+    id_column: ColumnElement[str],
+    start: str,
+    after: list[Any] | None,
+) -> list[ColumnElement[bool]]:
+    """``start <= column < start + NAME_END`` after the cursor's (key, member_id)."""
+    lower = start
+    conditions: list[ColumnElement[bool]] = [column < start + NAME_END]
     if after is not None:
         after_key, after_id = str(after[0]), str(after[1])
-        if after_key >= key:
+        if after_key >= start:
             lower = after_key
-            conditions.append(or_(members.c.name_key > after_key, members.c.member_id > after_id))
+            conditions.append(or_(column > after_key, id_column > after_id))
+    return [column >= lower, *conditions]
+
+
+def _by_words(
+    conn: Connection, words: list[str], limit: int, after: list[Any] | None
+) -> list[tuple[str, str]]:
+    """(member_id, matched word) of members each of whose query words starts a word of
+    their name. The longest word drives a range of ``member_words``' primary key in (word,
+    member_id) order; each member counts once, at its first matching word (NOT EXISTS); the
+    other words are checked per member through ``ix_member_words_member_id``."""
+    driver = max(words, key=len)
+    word = member_words.alias("w")
+    earlier = member_words.alias("d")
+    conditions = _keyset(word.c.word, word.c.member_id, driver, after)
+    conditions.append(
+        ~exists().where(
+            earlier.c.member_id == word.c.member_id,
+            earlier.c.word >= driver,
+            earlier.c.word < word.c.word,
+        )
+    )
+    for index, other in enumerate(w for w in words if w != driver):
+        also = member_words.alias(f"o{index}")
+        conditions.append(
+            exists().where(
+                also.c.member_id == word.c.member_id,
+                also.c.word >= other,
+                also.c.word < other + NAME_END,
+            )
+        )
     rows = conn.execute(
-        select(members.c.member_id, members.c.name_key)
-        .where(members.c.name_key >= lower, *conditions)
-        .order_by(members.c.name_key, members.c.member_id)
+        select(word.c.member_id, word.c.word)
+        .where(*conditions)
+        .order_by(word.c.word, word.c.member_id)
         .limit(limit + 1)
     )
-    return [(row.member_id, row.name_key) for row in rows]
+    return [(row.member_id, row.word) for row in rows]
+
+
+def _by_phone(
+    conn: Connection, suffix: str, limit: int, after: list[Any] | None
+) -> list[tuple[str, str]]:
+    """(member_id, phone_rkey) of members whose phone key ends with ``suffix``: a prefix
+    range of the reversed key, keyset by (phone_rkey, member_id)."""
+    conditions = _keyset(members.c.phone_rkey, members.c.member_id, suffix[::-1], after)
+    rows = conn.execute(
+        select(members.c.member_id, members.c.phone_rkey)
+        .where(*conditions)
+        .order_by(members.c.phone_rkey, members.c.member_id)
+        .limit(limit + 1)
+    )
+    return [(row.member_id, row.phone_rkey) for row in rows]
+
+
+def _emails(text: str) -> list[str]:
+    """An email as typed, with its domain in lower case (how enrolment stores it), and all in
+    lower case (how older records and imports may have it)."""
+    local, _, domain = text.rpartition("@")
+    return sorted({text, f"{local}@{domain.lower()}", text.lower()})
 
 
 def _member_ids(conn: Connection, search: Search, limit: int, after_id: str | None) -> list[str]:
     where: list[ColumnElement[bool]] = []
     if search.kind == "card":
-        owner = conn.execute(
-            select(cards.c.member_id).where(cards.c.card_number == search.value)
-        ).scalar_one_or_none()
-        if owner is not None:
-            return [owner] if after_id is None or owner > after_id else []
-        if not search.phone:
+        owner = _card_owner_id(conn, search.value)
+        if owner is None:
             return []
-        where.append(members.c.phone_key == search.phone)
-    elif search.kind == "email":
-        where.append(members.c.email.in_(sorted({search.value, search.value.lower()})))
+        return [owner] if after_id is None or owner > after_id else []
+    if search.kind == "email":
+        where.append(members.c.email.in_(_emails(search.value)))
     elif search.kind == "id":
         where.append(members.c.member_id == search.value)
-    elif search.kind == "phone":
-        where.append(members.c.phone_key == search.phone)
     if after_id is not None:
         where.append(members.c.member_id > after_id)
     rows = conn.execute(
@@ -433,22 +519,52 @@ def _event_reason(record_text: str) -> str | None:
 def member_ledger(
     conn: Connection, member_id: str, limit: int, cursor: str | None
 ) -> tuple[list[LedgerPosting], str | None]:
-    """The member's postings, newest first, each with the till entry or HQ event behind it."""
-    before = int_cursor(cursor)
-    query = select(
-        postings.c.id,
-        postings.c.occurred_at,
-        postings.c.kind,
-        postings.c.amount,
-        postings.c.unit,
-        postings.c.terminal_id,
-        postings.c.seq,
-        postings.c.hq_event_id,
-    ).where(postings.c.member_id == member_id)
-    if before is not None:
-        query = query.where(postings.c.id < before)
-    rows = conn.execute(query.order_by(postings.c.id.desc()).limit(limit + 1)).all()
-    page, next_cursor = page_of(rows, limit, lambda row: (int(row.id),))
+    """The member's postings in time order, newest first, each with the balance after it and
+    the till entry or HQ event behind it.
+
+    Time order is when it happened (``occurred_at``, the till's clock for till entries), ties
+    broken by arrival (posting id), so an offline sale that reached HQ late still sits where
+    it happened. The running balance is a window sum over the member's postings of that
+    unit in this order, computed in the same statement as the page: every page is right
+    whichever page it is, and the newest row's balance is the member's current balance."""
+    after = decode_cursor(cursor, 2)
+    running = (
+        func.sum(postings.c.amount)
+        .over(
+            partition_by=postings.c.unit,
+            order_by=(postings.c.occurred_at, postings.c.id),
+            rows=(None, 0),
+        )
+        .label("balance_after")
+    )
+    history = (
+        select(
+            postings.c.id,
+            postings.c.occurred_at,
+            postings.c.kind,
+            postings.c.amount,
+            postings.c.unit,
+            postings.c.terminal_id,
+            postings.c.seq,
+            postings.c.hq_event_id,
+            running,
+        )
+        .where(postings.c.member_id == member_id)
+        .subquery()
+    )
+    query = select(history)
+    if after is not None:
+        at, before_id = str(after[0]), int(after[1])
+        query = query.where(
+            or_(
+                history.c.occurred_at < at,
+                and_(history.c.occurred_at == at, history.c.id < before_id),
+            )
+        )
+    rows = conn.execute(
+        query.order_by(history.c.occurred_at.desc(), history.c.id.desc()).limit(limit + 1)
+    ).all()
+    page, next_cursor = page_of(rows, limit, lambda row: (row.occurred_at, int(row.id)))
     tills = _till_sources(
         conn, {(row.terminal_id, int(row.seq)) for row in page if row.terminal_id is not None}
     )
@@ -462,6 +578,7 @@ def member_ledger(
             kind=row.kind,
             points=int(row.amount),
             unit=row.unit,
+            balance_after=int(row.balance_after),
             till=tills.get((row.terminal_id, int(row.seq)))
             if row.terminal_id is not None
             else None,

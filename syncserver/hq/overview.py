@@ -6,9 +6,11 @@ expensive ones from running on every page view of a large program.
 What each figure means:
 
 * **Members**: every row of ``members``. **Active in the last N days**: members whose
-  ``last_active_at`` (the time of their latest posting from a till, ISO text like
-  ``postings.occurred_at``; stamped by ``LedgerContext.finish`` and never moved backwards)
-  is at or after *now - N days*. HQ imports and adjustments do not make a member active.
+  ``last_active_at`` is at or after *now - N days*: the time of their latest visit, i.e. the
+  latest till entry naming them — a sale with or without points, a return, their enrolment,
+  a card issued or replaced (ISO text like ``postings.occurred_at``; recorded by
+  ``LedgerContext.visited``, stamped by ``LedgerContext.finish``, never moved backwards).
+  HQ imports and adjustments do not make a member active.
 * **Points outstanding** (the liability): the sum of every member's balance
   (``member_balances``), overdrawn members included (their negative balance is owed *to* the
   program). Its **money value** uses the point value of the newest published rules version:

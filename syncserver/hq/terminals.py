@@ -1,6 +1,7 @@
 """HQ's view of the tills: their health (last contact, unsent estimate, chain status) and the
-admin's two writes, registering a till and revoking one — each with its audit row in the same
-transaction.
+admin's writes — registering a till (with a one-time set-up code), issuing a fresh code and
+revoking one — each with its audit row in the same transaction; and the till's own claim of
+its code (``till setup``), limited per address like a staff sign-in.
 
 Errors are the API's own (``syncserver.errors``), so the JSON API, the dashboard and the CLI
 show the same message.
@@ -8,31 +9,51 @@ show the same message.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, exc, func, select
+from sqlalchemy import Connection, exc, func, select, update
 
-from syncserver.errors import ConflictError, MalformedError, NotFoundError
+from syncserver.errors import (
+    ApiError,
+    ConflictError,
+    ForbiddenError,
+    MalformedError,
+    NotFoundError,
+    RateLimitedError,
+)
+from syncserver.hq.stores import check_store_id
 from syncserver.settings import as_utc, utc_now
 from syncserver.storage.audit import Actor, record_action
 from syncserver.storage.database import Database, run_write
-from syncserver.storage.schema import exceptions
+from syncserver.storage.schema import exceptions, sign_in_attempts
+from syncserver.storage.stores import StoreRecord, get_store
 from syncserver.storage.terminals import (
     TerminalRecord,
     add_terminal,
     get_terminal,
+    issue_code,
+    normalize_code,
     page_of_terminals,
     revoke_terminal,
+    rotate_token,
+    setup_code,
+    use_code,
 )
+from syncserver.storage.users import SignInPolicy, Throttle, reserve_sign_in
 
 __all__ = [
+    "CLAIM_NAME",
     "OFFLINE_AFTER",
+    "ClaimThrottledError",
+    "ClaimedTerminal",
+    "NewCode",
     "NewTerminal",
     "TerminalHealth",
+    "claim_terminal",
     "find_terminal",
+    "new_setup_code",
     "register_terminal",
     "revoke",
     "terminal_page",
@@ -40,8 +61,6 @@ __all__ = [
 
 OFFLINE_AFTER = timedelta(hours=1)
 """A till not heard from (no push, no pull) for longer than this is shown as offline."""
-
-_STORE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 JOURNAL_ALARMS = ("chain_conflict", "entry_refused", "journal_behind")
 """Exception kinds that mean a till's journal cannot go on syncing as it is."""
@@ -75,7 +94,17 @@ class NewTerminal:
     store_id: str
     name: str
     token: str
-    """Shown once; HQ keeps only its hash."""
+    """Shown once; HQ keeps only its hash. ``till setup`` replaces it with a fresh one."""
+    code: str
+    """The one-time set-up code for ``till setup`` (HQ keeps only its hash)."""
+    code_expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewCode:
+    terminal_id: str
+    code: str
+    expires_at: datetime
 
 
 def _health(record: TerminalRecord, conflicts: int, now: datetime) -> TerminalHealth:
@@ -132,12 +161,7 @@ def find_terminal(
 
 
 def _clean(store_id: str, name: str) -> tuple[str, str]:
-    store = store_id.strip()
-    if not _STORE.match(store):
-        raise MalformedError(
-            "store: 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit "
-            "(e.g. S001) — the same store id as in the till's configuration"
-        )
+    store = check_store_id(store_id)
     label = " ".join(name.split())
     if not label:
         raise MalformedError("name: give the till a name staff will recognise (e.g. Till 2)")
@@ -147,12 +171,21 @@ def _clean(store_id: str, name: str) -> tuple[str, str]:
 
 
 def register_terminal(database: Database, actor: Actor, store_id: str, name: str) -> NewTerminal:
-    """Register a till; its token is returned once (only the hash is stored)."""
+    """Register a till of a store HQ knows; its token and one-time set-up code are returned
+    once (only their hashes are stored)."""
     store, label = _clean(store_id, name)
 
     def work(conn: Connection) -> NewTerminal:
         now = utc_now()
+        if get_store(conn, store) is None:
+            # The till is set up with its store's name, address and time zone: no store, no
+            # receipts worth printing. (Refused, not invented: a typo would make a new store.)
+            raise MalformedError(
+                f"store {store} is not set up at HQ: add the store first: syncserver store add "
+                f'{store} --name "…" --address "…" --timezone Europe/Berlin --country DE'
+            )
         terminal_id, token = add_terminal(conn, store, label, now)
+        code, expires = issue_code(conn, terminal_id, now)
         record_action(
             conn,
             actor,
@@ -160,9 +193,9 @@ def register_terminal(database: Database, actor: Actor, store_id: str, name: str
             now,
             target_kind="terminal",
             target_id=terminal_id,
-            detail={"store_id": store, "name": label},
+            detail={"store_id": store, "name": label, "code_expires_at": expires.isoformat()},
         )
-        return NewTerminal(terminal_id, store, label, token)
+        return NewTerminal(terminal_id, store, label, token, code, expires)
 
     # Two registrations at once on PostgreSQL may pick the same next id: the loser's insert
     # fails on the primary key and simply runs again (and picks the next one).
@@ -204,3 +237,136 @@ def revoke(database: Database, actor: Actor, terminal_id: str) -> TerminalRecord
         return revoked
 
     return run_write(database, work)
+
+
+def new_setup_code(database: Database, actor: Actor, terminal_id: str) -> NewCode:
+    """A fresh one-time set-up code for a registered till (its earlier unused codes stop
+    working): for a till being set up again, or when the first code expired."""
+
+    def work(conn: Connection) -> NewCode:
+        now = utc_now()
+        record = get_terminal(conn, terminal_id)
+        if record is None:
+            raise NotFoundError(f"no terminal {terminal_id}: check the id on the terminals page")
+        if record.revoked:
+            raise ConflictError(
+                f"terminal {terminal_id} was revoked: register a new till with syncserver "
+                f'terminal add --store {record.store_id} --name "…"'
+            )
+        code, expires = issue_code(conn, terminal_id, now)
+        record_action(
+            conn,
+            actor,
+            "terminal.code",
+            now,
+            target_kind="terminal",
+            target_id=terminal_id,
+            detail={"code_expires_at": expires.isoformat()},
+        )
+        return NewCode(terminal_id, code, expires)
+
+    return run_write(database, work)
+
+
+CLAIM_NAME = "~terminal-claim"
+"""The name claims are counted under in ``sign_in_attempts``: never a staff user name (those
+are a-z 0-9 . _ @ -), so a till's claims and a person's sign-ins keep separate per-name
+budgets, while failures from one address count against that address for both."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedTerminal:
+    terminal_id: str
+    name: str
+    token: str
+    """The till's new token (the one ``terminal add`` printed no longer works)."""
+    store: StoreRecord
+
+
+class ClaimThrottledError(RateLimitedError):
+    """Too many failed claims from this address: try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+_MALFORMED_CODE = (
+    "that is not a set-up code: it is 16 letters and digits in four groups, like "
+    "ABCD-EFGH-JKMN-PQRS, as syncserver terminal add printed it"
+)
+
+
+def claim_terminal(database: Database, code: str, ip: str, policy: SignInPolicy) -> ClaimedTerminal:
+    """Trade a one-time set-up code for the till's identity, a fresh token and its store.
+
+    Every claim is an attempt in ``sign_in_attempts`` (under :data:`CLAIM_NAME`), recorded as
+    a failure before the code is looked up and turned into a success only when it checks out,
+    so the sign-in limits apply: a few free failures per address, then growing waits (429
+    with Retry-After). A used code, an expired one and a revoked till are refused; the code
+    is spent and the token replaced in one transaction."""
+    normal = normalize_code(code)
+
+    def work(conn: Connection) -> ClaimedTerminal | ApiError | Throttle:
+        reserved = reserve_sign_in(conn, policy, CLAIM_NAME, ip, utc_now)
+        if isinstance(reserved, Throttle):
+            return reserved
+        now = reserved.at
+        if normal is None:
+            return MalformedError(_MALFORMED_CODE)
+        found = setup_code(conn, normal, lock=True)
+        if found is None:
+            return NotFoundError(
+                "unknown set-up code: check it was typed as HQ printed it; a code stops "
+                "working when a newer one is issued (syncserver terminal code T…)"
+            )
+        terminal_id = found.terminal_id
+        again = f"issue a new one with syncserver terminal code {terminal_id}"
+        if found.used_at is not None:
+            used = as_utc(found.used_at)
+            return ConflictError(
+                f"this set-up code was already used ({used:%Y-%m-%d %H:%M} UTC): {again}"
+            )
+        if as_utc(found.expires_at) <= now:
+            return ConflictError(f"this set-up code expired (codes last 24 hours): {again}")
+        record = get_terminal(conn, terminal_id)
+        if record is None or record.revoked:
+            return ForbiddenError(
+                f"terminal {terminal_id} was revoked by HQ: register a new till with "
+                "syncserver terminal add"
+            )
+        store = get_store(conn, record.store_id)
+        if store is None:
+            return ConflictError(
+                f"store {record.store_id} of terminal {terminal_id} is not set up at HQ: add "
+                f"it with syncserver store add {record.store_id}, then {again}"
+            )
+        if not use_code(conn, normal, now):
+            return ConflictError(f"this set-up code was already used: {again}")
+        token = rotate_token(conn, terminal_id)
+        conn.execute(
+            update(sign_in_attempts)
+            .where(sign_in_attempts.c.id == reserved.attempt_id)
+            .values(succeeded=True)
+        )
+        record_action(
+            conn,
+            Actor(username=f"till:{terminal_id}", ip=ip, via="api"),
+            "terminal.claim",
+            now,
+            target_kind="terminal",
+            target_id=terminal_id,
+            detail={"store_id": record.store_id, "name": record.name},
+        )
+        return ClaimedTerminal(terminal_id, record.name, token, store)
+
+    outcome = run_write(database, work)
+    if isinstance(outcome, Throttle):
+        seconds = max(1, int(outcome.wait.total_seconds() + 0.999))
+        raise ClaimThrottledError(
+            f"too many failed set-up codes from this address: try again in {seconds} s",
+            seconds,
+        )
+    if isinstance(outcome, ApiError):
+        raise outcome
+    return outcome

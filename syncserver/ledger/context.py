@@ -308,6 +308,14 @@ class LedgerContext:
         """The member's state (balance, cards, profile) changed: tills should pull it."""
         self._changed[member_id] = None
 
+    def visited(self, member_id: str, occurred_at: str) -> None:
+        """A till entry named the member — a sale (with or without points), a return, an
+        enrolment, a card: they were in a store then (``members.last_active_at``, stamped by
+        :meth:`finish`, never moved backwards)."""
+        if occurred_at > self._active_at.get(member_id, ""):
+            self._active_at[member_id] = occurred_at
+        self.changed(member_id)
+
     # --- exceptions ------------------------------------------------------------------------------
 
     def raise_exception(

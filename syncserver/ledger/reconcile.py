@@ -13,7 +13,9 @@ change counter's lock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from sqlalchemy import select
 
 from shared.journal import (
     CardIssue,
@@ -43,6 +45,7 @@ from syncserver.ledger.earn_check import check_earn
 from syncserver.storage.journal import EntryHead, void_of
 from syncserver.storage.members import CardRow, NewMember
 from syncserver.storage.postings import PostingSource
+from syncserver.storage.schema import postings
 
 __all__ = ["Resolution", "reconcile_entry", "resolve_member"]
 
@@ -96,9 +99,9 @@ def reconcile_entry(ctx: LedgerContext, entry: JournalEntry) -> None:
     elif isinstance(payload, Enrolment):
         _enrolment(ctx, source, entry, payload)
     elif isinstance(payload, CardIssue):
-        _card_issue(ctx, source, payload)
+        _card_issue(ctx, source, entry, payload)
     elif isinstance(payload, CardReplacement):
-        _card_replacement(ctx, source, payload)
+        _card_replacement(ctx, source, entry, payload)
     elif isinstance(payload, ShiftClose):
         pass  # the Z report moves no points
     else:  # pragma: no cover - the Payload union is closed
@@ -165,19 +168,14 @@ def _sale(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, sale: 
 
     moved = earned - redeemed
     _card_exceptions(ctx, source, sale.member, found, moved)
+    if found.member_id is not None:
+        ctx.visited(found.member_id, format_utc(entry.occurred_at))
     if found.member_id is not None and redeemed:
         after = ctx.balance(found.member_id)
         # How far below zero this entry took the member, at most what it redeemed.
         overdraft = min(redeemed, max(0, -after) - max(0, -before))
         if overdraft > 0:
-            ctx.raise_exception(
-                "offline_overdraft",
-                source,
-                found.member_id,
-                overdraft,
-                f"redeemed {_points(redeemed)} with a balance of {before}: "
-                f"member {found.member_id} is now at {after}",
-            )
+            _overdraft(ctx, source, entry, found.member_id, redeemed, before, after, overdraft)
     if sale.earned is not None:
         key = (entry.terminal_id, entry.seq)
         if key in ctx.earn_checks:  # computed before the transaction (syncserver.sync.push)
@@ -188,6 +186,124 @@ def _sale(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, sale: 
             ctx.raise_exception(
                 "rules_mismatch", source, found.member_id, check.difference, check.detail
             )
+
+
+@dataclass(frozen=True, slots=True)
+class _Moment:
+    """One entry or HQ event on a member's points account, in time order."""
+
+    terminal_id: str | None
+    seq: int | None
+    occurred_at: str
+    delta: int
+    redeemed: int
+    before: int = 0
+
+    @property
+    def after(self) -> int:
+        return self.before + self.delta
+
+    @property
+    def overdrew(self) -> bool:
+        """A redemption that took the member (further) below zero."""
+        return self.redeemed > 0 and max(0, -self.after) - max(0, -self.before) > 0
+
+
+def _in_time_order(ctx: LedgerContext, member_id: str) -> list[_Moment]:
+    """The member's points account as it happened: entries and HQ events by ``occurred_at``
+    (ties by arrival, the posting id), each with the balance before it."""
+    ctx.flush()  # this transaction's postings so far, so the query sees them
+    rows = ctx.conn.execute(
+        select(
+            postings.c.terminal_id,
+            postings.c.seq,
+            postings.c.hq_event_id,
+            postings.c.kind,
+            postings.c.amount,
+            postings.c.occurred_at,
+        )
+        .where(postings.c.member_id == member_id, postings.c.unit == "points")
+        .order_by(postings.c.occurred_at, postings.c.id)
+    )
+    moments: dict[tuple[str | None, int | None, int | None], _Moment] = {}
+    for row in rows:
+        key = (row.terminal_id, row.seq, row.hq_event_id)
+        seen = moments.get(key)
+        amount = int(row.amount)
+        redeemed = -amount if row.kind == PostingKind.REDEEM else 0
+        moments[key] = _Moment(
+            row.terminal_id,
+            None if row.seq is None else int(row.seq),
+            seen.occurred_at if seen else row.occurred_at,
+            (seen.delta if seen else 0) + amount,
+            (seen.redeemed if seen else 0) + redeemed,
+        )
+    balance = 0
+    ordered = []
+    for moment in moments.values():  # insertion order: each one's first posting
+        ordered.append(replace(moment, before=balance))
+        balance += moment.delta
+    return ordered
+
+
+def _when(occurred_at: str) -> str:
+    return occurred_at[:16].replace("T", " ") + " UTC"
+
+
+def _overdraft(
+    ctx: LedgerContext,
+    source: PostingSource,
+    entry: JournalEntry,
+    member_id: str,
+    redeemed: int,
+    before: int,
+    after: int,
+    overdraft: int,
+) -> None:
+    """Raise ``offline_overdraft`` for a sale whose redemption left the member below zero,
+    naming the redemption that overdrew *in time order*.
+
+    Usually that is this sale. But a till that sold first may sync last: its redemption,
+    made while points were still there, is not what overdrew — the later redemption (of
+    another till, already stored) that the balance can now no longer cover is. That one is
+    named: the first redemption from this sale's time on that takes the member below zero,
+    which is where the member's ledger page (time order, running balance) shows the dip.
+    The amount stays what this arrival took the member below zero (what a write-off owes).
+    """
+    label = f"sale {entry.terminal_id}#{entry.seq}"
+    culprit: _Moment | None = None
+    moments = _in_time_order(ctx, member_id)
+    mine = next(
+        (
+            i
+            for i, m in enumerate(moments)
+            if (m.terminal_id, m.seq) == (entry.terminal_id, entry.seq)
+        ),
+        None,
+    )
+    if mine is not None:
+        culprit = next((m for m in moments[mine:] if m.overdrew), None)
+    if culprit is None or (culprit.terminal_id, culprit.seq) == (entry.terminal_id, entry.seq):
+        ctx.raise_exception(
+            "offline_overdraft",
+            source,
+            member_id,
+            overdraft,
+            f"{label} redeemed {_points(redeemed)} with a balance of {before}: "
+            f"member {member_id} is now at {after}",
+        )
+        return
+    ctx.raise_exception(
+        "offline_overdraft",
+        PostingSource(terminal_id=culprit.terminal_id, seq=culprit.seq),
+        member_id,
+        overdraft,
+        f"sale {culprit.terminal_id}#{culprit.seq} redeemed {_points(culprit.redeemed)} at "
+        f"{_when(culprit.occurred_at)}, when (in time order) the balance was "
+        f"{culprit.before}: member {member_id} is now at {after}. Found when {label}, which "
+        f"redeemed {_points(redeemed)} earlier ({_when(format_utc(entry.occurred_at))}), "
+        "reached HQ",
+    )
 
 
 def _stored(ctx: LedgerContext, entry: JournalEntry, ref: EntryRef) -> EntryHead | None:
@@ -239,6 +355,8 @@ def _return(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, ret:
         ctx.post(source, legs, format_utc(entry.occurred_at))
         _card_exceptions(ctx, source, ret.member, found, moved)
         member_id = found.member_id
+        if member_id is not None:
+            ctx.visited(member_id, format_utc(entry.occurred_at))
     if problem is not None:
         ctx.raise_exception(
             "unknown_original",
@@ -316,7 +434,7 @@ def _enrolment(
             break
     if member_id is None:
         raise RuntimeError(f"{source.label()}: no free member id after {_MEMBER_ID_ATTEMPTS} tries")
-    ctx.changed(member_id)
+    ctx.visited(member_id, format_utc(entry.occurred_at))
     if not ctx.insert_card(enrolment.card_number, member_id):
         owner = ctx.card_row(enrolment.card_number)
         ctx.raise_exception(
@@ -346,7 +464,9 @@ def _assign_card(
         )
 
 
-def _card_issue(ctx: LedgerContext, source: PostingSource, issue: CardIssue) -> None:
+def _card_issue(
+    ctx: LedgerContext, source: PostingSource, entry: JournalEntry, issue: CardIssue
+) -> None:
     found = resolve_member(ctx, issue.member)
     if found.member_id is None:
         ctx.raise_exception(
@@ -359,11 +479,11 @@ def _card_issue(ctx: LedgerContext, source: PostingSource, issue: CardIssue) -> 
         )
         return
     _assign_card(ctx, source, issue.card_number, found.member_id)
-    ctx.changed(found.member_id)
+    ctx.visited(found.member_id, format_utc(entry.occurred_at))
 
 
 def _card_replacement(
-    ctx: LedgerContext, source: PostingSource, replacement: CardReplacement
+    ctx: LedgerContext, source: PostingSource, entry: JournalEntry, replacement: CardReplacement
 ) -> None:
     found = resolve_member(ctx, replacement.member)
     member_id = found.member_id
@@ -394,4 +514,4 @@ def _card_replacement(
     elif not old.blocked:
         ctx.block_card(old, f"replaced ({replacement.reason})")
     _assign_card(ctx, source, replacement.new_card_number, member_id)
-    ctx.changed(member_id)
+    ctx.visited(member_id, format_utc(entry.occurred_at))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Connection, Engine, Table, create_engine, event, exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.expression import Executable
 
@@ -34,12 +35,14 @@ from shared.rules import ProgramRules
 __all__ = [
     "Database",
     "DatabaseBusyError",
+    "UnsupportedDatabaseError",
     "bulk_insert",
     "driver_value",
     "exact_sum",
     "insert_ignore",
     "is_postgres",
     "normalize_url",
+    "parse_url",
     "run_write",
 ]
 
@@ -58,12 +61,46 @@ class DatabaseBusyError(RuntimeError):
     """A write kept failing for a transient reason; the caller may retry later (503)."""
 
 
-def normalize_url(url: str) -> str:
-    """Accept the usual spellings: ``postgresql://`` and ``postgres://`` mean psycopg 3."""
-    parsed = make_url(url)
+SUPPORTED_URLS = (
+    "sqlite:///path/to/file.sqlite3 (SQLite, one server process) or "
+    "postgresql://user@host/dbname (PostgreSQL)"
+)
+_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql+psycopg"}
+"""What the code runs on: SQLite's built-in driver, PostgreSQL through psycopg 3 (the COPY in
+:func:`bulk_insert` is psycopg's own)."""
+# libpq waits for the operating system (minutes) on a host that drops packets; a server
+# or command that cannot reach its database should say so while someone is still watching.
+_PG_CONNECT_TIMEOUT_S = 15
+
+
+class UnsupportedDatabaseError(ValueError):
+    """The URL is not one LoyalTill can use (not a URL, or another database); the message
+    says which URLs are."""
+
+
+def parse_url(url: str) -> URL:
+    """``url`` checked before anything connects: ``postgresql://`` and ``postgres://`` mean
+    psycopg 3; anything but SQLite and PostgreSQL is refused, naming what is supported."""
+    try:
+        parsed = make_url(url)
+    except (exc.ArgumentError, ValueError):
+        shown = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)  # no password in messages
+        raise UnsupportedDatabaseError(
+            f"{shown!r} is not a database URL: use {SUPPORTED_URLS}"
+        ) from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
+    if parsed.drivername not in _DRIVERS:
+        raise UnsupportedDatabaseError(
+            f"unsupported database URL {parsed.render_as_string(hide_password=True)}: "
+            f"LoyalTill runs on {SUPPORTED_URLS}"
+        )
+    return parsed
+
+
+def normalize_url(url: str) -> str:
+    """Accept the usual spellings: ``postgresql://`` and ``postgres://`` mean psycopg 3."""
+    return parse_url(url).render_as_string(hide_password=False)
 
 
 class Database:
@@ -72,8 +109,8 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, durable: bool = True) -> None:
         self.published_rules: dict[int, ProgramRules] = {}
         """Program rules versions read from this database (immutable once published)."""
-        self.url = normalize_url(url)
-        parsed = make_url(self.url)
+        parsed = parse_url(url)  # refuses an unsupported URL before anything connects
+        self.url = parsed.render_as_string(hide_password=False)
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             self.engine = create_engine(
@@ -82,13 +119,17 @@ class Database:
             )
             _configure_sqlite(self.engine, durable=durable)
         elif self.dialect == "postgresql":
+            timeout = {"connect_timeout": _PG_CONNECT_TIMEOUT_S}
+            connect_args = {} if "connect_timeout" in parsed.query else timeout
             self.engine = create_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                connect_args=connect_args,
             )
-        else:
-            raise ValueError(
-                f"unsupported database {parsed.drivername!r}: use sqlite or postgresql"
-            )
+        else:  # parse_url lets only these two through
+            raise UnsupportedDatabaseError(f"unsupported database {parsed.drivername!r}")
 
     @property
     def is_postgres(self) -> bool:

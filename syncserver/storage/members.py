@@ -6,11 +6,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, case, func, select, update
+from sqlalchemy import Connection, bindparam, case, delete, func, select, update
 
+from shared.phones import phone_key as shared_phone_key
+from shared.phones import reversed_key
 from shared.protocol import CardState, MemberState
+from shared.text import search_words
 from syncserver.storage.database import insert_ignore
-from syncserver.storage.schema import cards, member_balances, members
+from syncserver.storage.schema import (
+    cards,
+    member_balances,
+    member_words,
+    members,
+    stores,
+    terminals,
+)
 
 __all__ = [
     "CardRow",
@@ -21,6 +31,7 @@ __all__ = [
     "card_row",
     "card_rows",
     "count_members",
+    "home_country",
     "insert_card",
     "insert_member",
     "lock_balances",
@@ -30,9 +41,14 @@ __all__ = [
     "member_ids_for_cards",
     "member_states",
     "name_key",
+    "name_words",
     "phone_key",
     "stamp_members",
+    "write_member_words",
 ]
+
+WORD_LENGTH = 100
+"""``member_words.word``'s length: longer words are cut (a search never types more)."""
 
 ACTIVE = "active"
 BLOCKED = "blocked"
@@ -62,6 +78,9 @@ class NewMember:
     local_member_id: str | None = None
     origin_terminal: str | None = None
     origin_seq: int | None = None
+    region: str | None = None
+    """The country of a phone number written without a +; None: the home store's (the
+    origin terminal's store), if it has one."""
 
 
 _CARD = select(
@@ -118,8 +137,25 @@ def member_id_by_origin(conn: Connection, terminal_id: str, seq: int) -> str | N
     ).scalar_one_or_none()
 
 
+def home_country(conn: Connection, terminal_id: str | None) -> str | None:
+    """The country of the store a till belongs to (None when unknown or not set)."""
+    if terminal_id is None:
+        return None
+    country: str | None = conn.execute(
+        select(stores.c.country)
+        .join(terminals, terminals.c.store_id == stores.c.store_id)
+        .where(terminals.c.terminal_id == terminal_id)
+    ).scalar_one_or_none()
+    return country
+
+
 def insert_member(conn: Connection, member: NewMember, now: datetime) -> bool:
-    """Create the member and its zero balance; False when the id (or local id) is taken."""
+    """Create the member, its search keys (name words, phone key) and its zero balance;
+    False when the id (or local id) is taken."""
+    region = member.region
+    if region is None and member.phone and not member.phone.lstrip().startswith("+"):
+        region = home_country(conn, member.origin_terminal)
+    key = phone_key(member.phone, region)
     inserted = insert_ignore(
         conn,
         members,
@@ -130,7 +166,8 @@ def insert_member(conn: Connection, member: NewMember, now: datetime) -> bool:
             "origin_seq": member.origin_seq,
             "name": member.name,
             "name_key": name_key(member.name),
-            "phone_key": phone_key(member.phone),
+            "phone_key": key,
+            "phone_rkey": reversed_key(key),
             "phone": member.phone,
             "email": member.email,
             "tier": member.tier,
@@ -143,7 +180,25 @@ def insert_member(conn: Connection, member: NewMember, now: datetime) -> bool:
     )
     if inserted:
         conn.execute(member_balances.insert().values(member_id=member.member_id, points=0))
+        write_member_words(conn, member.member_id, member.name, replace=False)
     return inserted
+
+
+def name_words(name: str) -> list[str]:
+    """The words ``member_words`` holds for a name: folded, each once, cut to the column."""
+    return list(dict.fromkeys(word[:WORD_LENGTH] for word in search_words(name)))
+
+
+def write_member_words(conn: Connection, member_id: str, name: str, *, replace: bool) -> None:
+    """Index the member's name by its words; ``replace`` drops the old name's words first
+    (whoever changes a member's name calls this in the same transaction)."""
+    if replace:
+        conn.execute(delete(member_words).where(member_words.c.member_id == member_id))
+    words = name_words(name)
+    if words:
+        conn.execute(
+            member_words.insert(), [{"word": word, "member_id": member_id} for word in words]
+        )
 
 
 def insert_card(conn: Connection, card_number: str, member_id: str, now: datetime) -> bool:
@@ -208,10 +263,11 @@ def add_to_balances(conn: Connection, deltas: Mapping[str, int]) -> None:
         )
 
 
-def phone_key(phone: str | None) -> str | None:
-    """What phone search compares: the digits only (None when there are none)."""
-    digits = "".join(ch for ch in phone or "" if ch.isdigit())
-    return digits or None
+def phone_key(phone: str | None, region: str | None = None) -> str | None:
+    """The phone number's key: E.164 digits ("491701234567"), or its digits only when it
+    cannot be placed in a country (shared.phones); None when it has no digits. Search
+    compares its end through ``members.phone_rkey`` (the key reversed)."""
+    return shared_phone_key(phone, region)
 
 
 def name_key(name: str) -> str:

@@ -138,12 +138,16 @@ members = Table(
     # Time of the member's latest posting (ISO text, like postings.occurred_at): "active in
     # the last 30 days" is an index range count, not a scan of the postings.
     Column("last_active_at", String(32)),
-    # The phone number's digits only: "+49 170 555-0000" finds "+491705550000".
+    # The phone number's key (shared.phones: E.164 digits, or digits only without a country).
     Column("phone_key", String(64)),
+    # The key reversed: a search by the end of a number ("4567") is a prefix range (byte
+    # order on PostgreSQL, as name_key), keyset-paginated by (phone_rkey, member_id).
+    Column("phone_rkey", String(64).with_variant(String(64, collation="C"), "postgresql")),
     # Name search pages by (name_key, member_id): the index gives that order without a sort.
     Index(None, "name_key", "member_id"),
     Index(None, "last_active_at"),
     Index(None, "phone_key"),
+    Index(None, "phone_rkey", "member_id"),
     Index(None, "email"),
     Index(None, "change_seq"),
     Index(None, "origin_terminal", "origin_seq", unique=True),

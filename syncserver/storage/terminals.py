@@ -3,25 +3,33 @@ what they last reported about themselves (their journal tip, when they last pull
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, RowMapping, func, select, update
+from sqlalchemy import Connection, RowMapping, delete, func, select, update
 
 from shared.journal import GENESIS_HASH
 from syncserver.security import hash_token, new_token
-from syncserver.storage.schema import terminals
+from syncserver.storage.schema import terminal_codes, terminals
 
 __all__ = [
+    "CODE_LIFETIME",
+    "SetupCode",
     "TerminalRecord",
     "add_terminal",
     "get_terminal",
+    "issue_code",
     "list_terminals",
     "lock_terminal",
+    "normalize_code",
     "page_of_terminals",
     "record_pull",
     "revoke_terminal",
+    "rotate_token",
+    "setup_code",
     "terminal_by_token",
+    "use_code",
 ]
 
 _ID_PREFIX = "T"
@@ -165,3 +173,104 @@ def record_pull(conn: Connection, terminal_id: str, now: datetime, tip_seq: int 
     if tip_seq is not None:
         values["tip_seq"] = tip_seq
     conn.execute(update(terminals).where(terminals.c.terminal_id == terminal_id).values(**values))
+
+
+# --- One-time set-up codes ---------------------------------------------------------------------
+#
+# ``terminal add`` prints a code that ``till setup`` trades for the till's identity and a fresh
+# token (POST /api/v1/terminals/claim). Someone types it at the till, so it avoids look-alike
+# characters (0/O, 1/I/L) and comes in groups of four; 16 characters of a 31-letter alphabet
+# are 79 bits, far beyond guessing within the claim's failure budget and the code's 24 hours.
+# HQ keeps only its SHA-256, like a token.
+
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_GROUPS = 4
+CODE_GROUP_LENGTH = 4
+CODE_LIFETIME = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class SetupCode:
+    terminal_id: str
+    expires_at: datetime
+    used_at: datetime | None
+
+
+def _new_code() -> str:
+    groups = (
+        "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUP_LENGTH))
+        for _ in range(CODE_GROUPS)
+    )
+    return "-".join(groups)
+
+
+def normalize_code(text: str) -> str | None:
+    """The code's characters as HQ hashes them (upper case, no spaces or dashes), or None
+    when ``text`` cannot be a set-up code at all."""
+    cleaned = "".join(ch for ch in text.upper() if ch not in " -\t")
+    if len(cleaned) != CODE_GROUPS * CODE_GROUP_LENGTH:
+        return None
+    if any(ch not in CODE_ALPHABET for ch in cleaned):
+        return None
+    return cleaned
+
+
+def issue_code(conn: Connection, terminal_id: str, now: datetime) -> tuple[str, datetime]:
+    """A new set-up code for the till, valid for CODE_LIFETIME; its unused earlier codes stop
+    working. Returns (code, expires_at); only the code's hash is stored."""
+    conn.execute(
+        delete(terminal_codes).where(
+            terminal_codes.c.terminal_id == terminal_id, terminal_codes.c.used_at.is_(None)
+        )
+    )
+    code = _new_code()
+    normal = normalize_code(code)
+    assert normal is not None
+    expires = now + CODE_LIFETIME
+    conn.execute(
+        terminal_codes.insert().values(
+            code_hash=hash_token(normal),
+            terminal_id=terminal_id,
+            created_at=now,
+            expires_at=expires,
+        )
+    )
+    return code, expires
+
+
+def setup_code(conn: Connection, normal_code: str, *, lock: bool = False) -> SetupCode | None:
+    """The stored code (by its normalised text), locked for the transaction with ``lock``."""
+    query = select(
+        terminal_codes.c.terminal_id, terminal_codes.c.expires_at, terminal_codes.c.used_at
+    ).where(terminal_codes.c.code_hash == hash_token(normal_code))
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    return SetupCode(row.terminal_id, row.expires_at, row.used_at)
+
+
+def use_code(conn: Connection, normal_code: str, now: datetime) -> bool:
+    """Mark the code used; False when it was used already (by a claim at the same moment)."""
+    result = conn.execute(
+        update(terminal_codes)
+        .where(
+            terminal_codes.c.code_hash == hash_token(normal_code),
+            terminal_codes.c.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def rotate_token(conn: Connection, terminal_id: str) -> str:
+    """A new token for the till; the one before stops working at once. Returns it (only its
+    hash is stored)."""
+    token = new_token()
+    conn.execute(
+        update(terminals)
+        .where(terminals.c.terminal_id == terminal_id)
+        .values(token_hash=hash_token(token))
+    )
+    return token

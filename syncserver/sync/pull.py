@@ -1,10 +1,11 @@
 """Pull: everything that changed since the till's cursor, one consistent page at a time.
 
-Members, rules versions, products and offers each carry ``change_seq`` from the one change
-counter, whose order is the commit order (syncserver.storage.counter): a page is simply the
-next ``limit`` changes after the cursor, across all four, and the cursor is the last one's
-number. The page and ``applied_through_seq`` are read in one snapshot, so every balance on
-the page includes exactly this till's entries up to that seq.
+Members, rules versions, products, offers and cashiers each carry ``change_seq`` from the one
+change counter, whose order is the commit order (syncserver.storage.counter): a page is simply
+the next ``limit`` changes after the cursor, across all of them (cashiers of the till's own
+store only), and the cursor is the last one's number. The page and ``applied_through_seq``
+are read in one snapshot, so every balance on the page includes exactly this till's entries
+up to that seq.
 
 Each pull is also the till's report to HQ: when it last pulled and (optional ``tip``) the
 last seq in its own journal, so the terminals page can estimate what is still unsent
@@ -19,14 +20,23 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import ColumnElement, Connection, Table, select
 
 from shared.protocol import LiveMemberResponse, OfferState, ProductState, PullResponse
 from syncserver.errors import NotFoundError, UnauthorizedError
 from syncserver.settings import as_utc
+from syncserver.storage.cashiers import cashier_states
 from syncserver.storage.database import Database, DatabaseBusyError, run_write
 from syncserver.storage.members import count_members, member_ids_for_cards, member_states
-from syncserver.storage.schema import members, offers, products, rules_versions, terminals
+from syncserver.storage.schema import (
+    cashiers,
+    change_counter,
+    members,
+    offers,
+    products,
+    rules_versions,
+    terminals,
+)
 from syncserver.storage.terminals import TerminalRecord, record_pull
 
 __all__ = ["MAX_PULL_LIMIT", "pull", "report_pull"]
@@ -43,32 +53,55 @@ _SOURCES: tuple[tuple[str, Table, str], ...] = (
 )
 
 
-def _changes_after(conn: Connection, since: int, limit: int) -> list[tuple[int, str, Any]]:
-    """(change_seq, kind, key) of the first ``limit + 1`` changes after ``since``."""
+def _changes_after(
+    conn: Connection, since: int, limit: int, store_id: str
+) -> list[tuple[int, str, Any]]:
+    """(change_seq, kind, key) of the first ``limit + 1`` changes after ``since``: everyone's
+    members, rules, products and offers, and the cashiers of this till's store only."""
     streams = []
-    for kind, table, key in _SOURCES:
-        rows = conn.execute(
+    sources: list[tuple[str, Table, str, ColumnElement[bool] | None]] = [
+        (kind, table, key, None) for kind, table, key in _SOURCES
+    ]
+    sources.append(("cashier", cashiers, "cashier_id", cashiers.c.store_id == store_id))
+    for kind, table, key, only in sources:
+        query = (
             select(table.c.change_seq, table.c[key])
             .where(table.c.change_seq > since)
             .order_by(table.c.change_seq)
             .limit(limit + 1)
-        ).all()
+        )
+        rows = conn.execute(query if only is None else query.where(only)).all()
         streams.append([(int(row[0]), kind, row[1]) for row in rows])
     return list(heapq.merge(*streams))[: limit + 1]
+
+
+def _last_position(conn: Connection) -> int:
+    """The last position the change counter handed out, as of this snapshot. Every cursor a
+    pull hands out is a committed position, so a genuine cursor is never beyond it."""
+    return int(
+        conn.execute(select(change_counter.c.value).where(change_counter.c.id == 1)).scalar_one()
+    )
 
 
 def pull(database: Database, terminal_id: str, since: int, limit: int) -> PullResponse:
     with database.read() as conn:
         applied = conn.execute(
-            select(terminals.c.acked_seq, terminals.c.revoked_at).where(
+            select(terminals.c.acked_seq, terminals.c.revoked_at, terminals.c.store_id).where(
                 terminals.c.terminal_id == terminal_id
             )
         ).first()
         if applied is None or applied.revoked_at is not None:
             raise UnauthorizedError(f"terminal {terminal_id} is not registered (or was revoked)")
-        changes = _changes_after(conn, since, limit)
+        # A cursor beyond every position HQ ever handed out comes from a history HQ no longer
+        # has (HQ was restored from a backup): what the till holds may include changes that
+        # are gone, and new ones will reuse those positions. Start it afresh.
+        reset = since > _last_position(conn)
+        if reset:
+            log.warning("%s pulled from %d, beyond HQ's history: full download", terminal_id, since)
+            since = 0
+        changes = _changes_after(conn, since, limit, applied.store_id)
         page, more = changes[:limit], len(changes) > limit
-        keys: dict[str, list[Any]] = {kind: [] for kind, _, _ in _SOURCES}
+        keys: dict[str, list[Any]] = {kind: [] for kind, _, _ in _SOURCES} | {"cashier": []}
         for _, kind, key in page:
             keys[kind].append(key)
         rules = [
@@ -114,6 +147,8 @@ def pull(database: Database, terminal_id: str, since: int, limit: int) -> PullRe
                 )
                 for row in offer_rows
             ],
+            cashiers=cashier_states(conn, keys["cashier"]),
+            reset=reset,
             total_members=count_members(conn) if since == 0 else None,
         )
 

@@ -16,6 +16,7 @@ from syncserver.settings import utc_now
 from syncserver.web.forms import plain_form
 from syncserver.web.pages import (
     audit,
+    cashiers,
     entries,
     exceptions,
     members,
@@ -120,6 +121,7 @@ def install_dashboard(app: FastAPI) -> None:
         entries,
         exceptions,
         terminals,
+        cashiers,
         program,
         audit,
         users,

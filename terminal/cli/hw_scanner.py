@@ -24,7 +24,7 @@ from shared.scan import RejectedScan, Scan
 
 __all__ = ["listen", "scanner_sim"]
 
-_SIM_TERMINATORS: Final = {"cr": "\r", "lf": "\n", "crlf": "\r\n"}
+_SIM_TERMINATORS: Final = {"cr": b"\r", "lf": b"\n", "crlf": b"\r\n"}
 _POLL_S: Final = 0.1  # how often listen looks at the clock and the scanner's state
 
 
@@ -42,8 +42,19 @@ _POLL_S: Final = 0.1  # how often listen looks at the clock and the scanner's st
     show_default=True,
     help="What the simulated scanner sends after each code.",
 )
-def scanner_sim(link: Path, terminator: str) -> None:
-    """Simulate a serial scanner: every line read from stdin is sent as one scan."""
+@click.option(
+    "--input",
+    "source",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Read codes from this file or FIFO (mkfifo) instead of stdin.",
+)
+def scanner_sim(link: Path, terminator: str, source: Path | None) -> None:
+    """Simulate a serial scanner: every line read from stdin (or --input) is sent as one scan.
+
+    Lines are bytes, passed on unchanged: a scanner sends whatever its symbol holds, so
+    invalid UTF-8, NUL and control characters reach the reader as they are (the till's
+    reader decides what they mean)."""
     try:
         simulator = ScannerSimulator(link)
         simulator.open()
@@ -53,11 +64,19 @@ def scanner_sim(link: Path, terminator: str) -> None:
         click.echo(f"device: {simulator.device}")
         click.echo(f"link: {link}")
         click.echo("Type codes, one per line; Ctrl-D or Ctrl-C to stop.", err=True)
-        for line in sys.stdin:
-            try:
-                simulator.send(line.rstrip("\r\n"), terminator=_SIM_TERMINATORS[terminator])
-            except TimeoutError as error:
-                click.echo(f"not sent: {error}", err=True)
+        if source is None and sys.stdin is None:
+            raise click.ClickException("no standard input to read codes from: use --input")
+        try:
+            # Opening a FIFO waits here until something opens it for writing.
+            stream = source.open("rb") if source is not None else sys.stdin.buffer
+        except OSError as error:
+            raise click.ClickException(f"cannot read {source}: {error}") from error
+        with stream:
+            simulator.forward(
+                stream,
+                _SIM_TERMINATORS[terminator],
+                on_timeout=lambda error: click.echo(f"not sent: {error}", err=True),
+            )
     except KeyboardInterrupt:
         pass
     finally:

@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from shared.journal import CanonicalJSONError, canonical_json
-from terminal.cli.context import config_option, emit_json, fail, load
-from terminal.store import open_database
+from terminal.cli.context import config_option, emit_json, fail, load, open_till_database
 from terminal.store.journal import MalformedRecordError, iter_records, verify_journal
 
 
@@ -23,7 +22,7 @@ def journal() -> None:
 def verify(config_path: Path | None) -> None:
     """Re-check every entry's hash and link; exit 1 naming the first broken link."""
     config = load(config_path)
-    database = open_database(config.database_path)
+    database = open_till_database(config)
     report = verify_journal(database.db)
     if report.first_break is not None:
         fail(f"journal broken after {report.checked} good entries: {report.first_break}")
@@ -36,7 +35,7 @@ def verify(config_path: Path | None) -> None:
 def export(config_path: Path | None, since_seq: int) -> None:
     """Every entry after --since as JSON lines (canonical JSON, hash included)."""
     config = load(config_path)
-    database = open_database(config.database_path)
+    database = open_till_database(config)
     out = sys.stdout.buffer
     try:
         for record in iter_records(database.db, since_seq=since_seq):

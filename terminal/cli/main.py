@@ -6,14 +6,17 @@ import logging
 
 import click
 
+from terminal.cli.errors import TillGroup
 from terminal.cli.hw import hw
 from terminal.cli.journal import journal
 from terminal.cli.ops import balance, enrol, sale, status
 from terminal.cli.run import demo, run
+from terminal.cli.setup import setup
 from terminal.cli.sync import sync
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# TillGroup: a failure in any sub-command is one line and an exit code (terminal/cli/errors.py).
+@click.group(cls=TillGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def till(verbose: int) -> None:
     """LoyalTill — the offline-first loyalty till."""
@@ -21,7 +24,7 @@ def till(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (run, demo, journal, status, sale, enrol, balance, sync, hw):
+for command in (setup, run, demo, journal, status, sale, enrol, balance, sync, hw):
     till.add_command(command)
 
 

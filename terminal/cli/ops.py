@@ -4,14 +4,17 @@ and tests. Each prints one JSON object; a refusal prints the reason and exits 1.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from shared.journal import Sale, TenderMethod
+from shared.journal import Enrolment, Sale, TenderMethod
 from shared.money import Money
 from terminal.cli.context import config_option, emit_json, fail, load, open_till, print_queue_for
+from terminal.store.settings import get_setting
+from terminal.sync.engine import hq_online
 from terminal.till.errors import TillError
 from terminal.till.service import Till
 
@@ -45,7 +48,12 @@ def _sign_in(till: Till, cashier: str, pin: str) -> None:
 @click.option(
     "--tender", "tenders", multiple=True, required=True, help="METHOD:AMOUNT, e.g. cash:20.00"
 )
-@click.option("--redeem", type=int, help="Points to redeem (0 = as many as allowed).")
+@click.option(
+    "--redeem",
+    metavar="POINTS",
+    help="Points to redeem, as at the till's redeem prompt: a number, 0 = none, "
+    "'' (empty) or max = as many as allowed.",
+)
 def sale(
     config_path: Path | None,
     cashier: str,
@@ -53,7 +61,7 @@ def sale(
     card: str | None,
     lines: tuple[str, ...],
     tenders: tuple[str, ...],
-    redeem: int | None,
+    redeem: str | None,
 ) -> None:
     """Ring up and complete a sale; the receipt is queued (and printed if a printer is set)."""
     config = load(config_path)
@@ -70,7 +78,7 @@ def sale(
         if card:
             till.attach_member(basket, card)
         if redeem is not None:
-            till.redeem(basket, redeem or None)
+            till.redeem_typed(basket, redeem)
         for spec in tenders:
             method, _, amount = spec.partition(":")
             try:
@@ -109,7 +117,7 @@ def sale(
 @config_option
 @_with_cashier
 @click.option("--name", required=True)
-@click.option("--phone")
+@click.option("--phone", help="With + and country code, or as dialled in the till's country.")
 @click.option("--email")
 @click.option("--consent/--no-consent", default=False, help="Marketing consent given.")
 @click.option("--card", required=True, help="The blank card to assign.")
@@ -123,7 +131,8 @@ def enrol(
     consent: bool,
     card: str,
 ) -> None:
-    """Enrol a member (works offline) and assign their card."""
+    """Enrol a member (works offline) and assign their card. The phone and email are checked
+    and printed as stored (E.164 phone, email domain in lower case)."""
     config = load(config_path)
     till, _ = open_till(config)
     _sign_in(till, cashier, pin)
@@ -133,7 +142,17 @@ def enrol(
         )
     except TillError as error:
         fail(str(error))
-    emit_json({"seq": entry.seq, "member_key": view.member_key, "card": view.card_number})
+    stored = entry.payload
+    assert isinstance(stored, Enrolment)
+    emit_json(
+        {
+            "seq": entry.seq,
+            "member_key": view.member_key,
+            "card": view.card_number,
+            "phone": stored.phone,
+            "email": stored.email,
+        }
+    )
 
 
 @click.command()
@@ -153,7 +172,21 @@ def balance(config_path: Path | None, card: str) -> None:
 @click.command()
 @config_option
 def status(config_path: Path | None) -> None:
-    """The till's state as JSON: journal tip, unsent entries, print queue, rules version."""
+    """The till's state as JSON: journal tip, unsent entries, print queue, rules version.
+
+    ``online`` is true only when a sync with HQ succeeded within the last minute. A till that
+    was never set up is reported as such (exit 1); no database is created."""
     config = load(config_path)
-    till, _ = open_till(config)
-    emit_json(till.status())
+    if not config.database_path.exists():
+        where = f" --config {config_path}" if config_path else ""
+        if config.server_url and config.server_token:
+            step = f"run `till sync{where} --once` for its first download"
+        else:
+            step = "set it up with `till setup --server URL --code CODE`, then `till sync --once`"
+        fail(f"no till database at {config.database_path} yet: {step}")
+    till, database = open_till(config)
+    state = till.status()
+    with database.read() as db:
+        state["online"] = hq_online(db, datetime.now(UTC))
+        state["last_contact"] = get_setting(db, "last_contact_at")
+    emit_json(state)

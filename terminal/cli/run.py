@@ -8,20 +8,24 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from terminal.cli.context import config_option, fail, load, print_queue_for
+from terminal.cli.context import config_option, fail, load, open_till_database, print_queue_for
 from terminal.config import TillConfig
 from terminal.demo.seed import DEMO_CASHIERS
-from terminal.store import open_database
 from terminal.till.service import Till
 
+if TYPE_CHECKING:
+    from terminal.demo.hq import DemoHQ
 
-def _run_app(config: TillConfig) -> None:
+
+def _run_app(config: TillConfig, about: tuple[str, ...] = ()) -> None:
+    """The TUI; ``about``: lines its Help screen (F1) shows first."""
     from terminal.ui.app import TillApp
 
-    database = open_database(config.database_path)
+    database = open_till_database(config)
     worker = None
     client = None
     if config.server_url and config.server_token:
@@ -32,7 +36,13 @@ def _run_app(config: TillConfig) -> None:
         client = SyncClient(config.server_url, config.server_token)
         worker = SyncWorker(SyncEngine(config, database, client))
     till = Till(config, database, hq=client.member if client else None)
-    app = TillApp(till, print_queue_for(till), scanner_urls=config.scanner_urls, sync_worker=worker)
+    app = TillApp(
+        till,
+        print_queue_for(till),
+        scanner_urls=config.scanner_urls,
+        sync_worker=worker,
+        about=about,
+    )
     app.run()
     if client is not None:
         client.close()
@@ -140,9 +150,9 @@ def demo(data_dir: Path, members: int, products: int, hq_port: int, no_ui: bool)
         )
         _first_sync(config, say)
         with _fifo_to_scanner(data_dir / "scan", data_dir / "scanner"):
-            _banner(config, hq_url, hq.admin_password, receipts, say)
+            about = _banner(config, hq_url, hq, receipts, say)
             if not no_ui:
-                _run_app(config)
+                _run_app(config, about)
     hq_db.dispose()
 
 
@@ -153,7 +163,7 @@ def _first_sync(config: TillConfig, say: Callable[[str], None]) -> None:
     from terminal.sync.client import SyncClient
     from terminal.sync.engine import SyncEngine
 
-    database = open_database(config.database_path)
+    database = open_till_database(config)
     seed_cashiers_and_offers(database)
     assert config.server_url
     assert config.server_token
@@ -182,35 +192,39 @@ def _first_sync(config: TillConfig, say: Callable[[str], None]) -> None:
 def _banner(
     config: TillConfig,
     hq_url: str,
-    admin_password: str,
+    hq: DemoHQ,
     receipts: Path,
     say: Callable[[str], None],
-) -> None:
+) -> tuple[str, ...]:
+    """Print what the demo's user needs; return the lines for the till's Help screen (F1),
+    since the till's screen covers the terminal they were printed on."""
     from terminal.demo.seed import blocked_demo_card, demo_card
 
-    dashboard = f"  HQ dashboard: {hq_url}/ (sign in as admin, password {admin_password})"
-    # The till's screen covers the banner, so the dashboard's address is also kept in a file
-    # (private: it holds the demo admin's password).
+    dashboard = f"  HQ dashboard: {hq_url}/ (sign in as admin, password {hq.admin_password})"
+    api = (
+        f"  HQ API: {hq_url}/api/v1/ with header 'Authorization: Bearer {hq.api_token}' "
+        "(admin's staff token)"
+    )
+    # The dashboard's address and the token are also kept in a file (private: they hold the
+    # demo admin's password and token).
     note = config.data_dir / "hq-dashboard.txt"
     note.touch(mode=0o600)
-    note.write_text(dashboard.strip() + "\n", encoding="utf-8")
+    note.write_text(f"{dashboard.strip()}\n{api.strip()}\n", encoding="utf-8")
     cashier_id, name, pin, _ = DEMO_CASHIERS[0]
     supervisor = DEMO_CASHIERS[1]
-    say(
-        "\n".join(
-            [
-                "LoyalTill demo",
-                f"  sign in: cashier {cashier_id} ({name}), PIN {pin}; "
-                f"supervisor {supervisor[0]}, PIN {supervisor[2]}",
-                f"  member cards: {demo_card(config, 1)}, {demo_card(config, 2)}",
-                f"  a blocked (lost) card: {blocked_demo_card(config)}",
-                f"  a blank card to enrol: {demo_card(config, 900_001)}",
-                f"  scan from another terminal: echo {demo_card(config, 1)} > "
-                f"{config.data_dir / 'scan'}",
-                f"  receipts: {config.printer_url}, decoded in {receipts}",
-                f"  HQ sync server: {hq_url} (database {config.data_dir / 'hq.sqlite3'})",
-                dashboard,
-                f"  (the dashboard's address is also in {config.data_dir / 'hq-dashboard.txt'})",
-            ]
-        )
+    lines = (
+        "LoyalTill demo",
+        f"  sign in: cashier {cashier_id} ({name}), PIN {pin}; "
+        f"supervisor {supervisor[0]}, PIN {supervisor[2]}",
+        f"  member cards: {demo_card(config, 1)}, {demo_card(config, 2)}",
+        f"  a blocked (lost) card: {blocked_demo_card(config)}",
+        f"  a blank card to enrol: {demo_card(config, 900_001)}",
+        f"  scan from another terminal: echo {demo_card(config, 1)} > {config.data_dir / 'scan'}",
+        f"  receipts: {config.printer_url}, decoded in {receipts}",
+        f"  HQ sync server: {hq_url} (database {config.data_dir / 'hq.sqlite3'})",
+        dashboard,
+        api,
+        f"  (both are also in {note}; in the till, F1 shows all of this again)",
     )
+    say("\n".join(lines))
+    return lines

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 from shared.codes import card_number_from_serial, gtin_check_digit
 from shared.rules import ProgramRules
+from shared.text import fold
 from terminal.config import TillConfig
 from terminal.store.cashiers import add_cashier
 from terminal.store.catalog import save_rules
 from terminal.store.database import TillDatabase
-from terminal.store.members import digits_only
+from terminal.store.members import index_names, phone_keys
 from terminal.store.settings import get_setting, set_setting
 
 __all__ = ["DEMO_CASHIERS", "demo_card", "demo_rules", "seed_demo"]
@@ -292,16 +293,16 @@ def seed_demo(
         for chunk in _chunks(demo_members(config, members, products=products), 10_000):
             db.conn.executemany(
                 "INSERT INTO members (member_key, member_id, local_member_id, name, name_fold, "
-                "phone, phone_digits, email, tier, server_balance, marketing_consent) "
-                "VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "phone, phone_digits, phone_rkey, email, tier, server_balance, "
+                "marketing_consent) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         m.member_id,
                         m.member_id,
                         m.name,
-                        m.name.casefold(),
+                        fold(m.name),
                         m.phone,
-                        digits_only(m.phone),
+                        *phone_keys(m.phone, config.country),
                         m.email,
                         m.tier,
                         m.balance,
@@ -314,6 +315,7 @@ def seed_demo(
                 "INSERT INTO cards (card_number, member_key, status) VALUES (?, ?, 'active')",
                 [(m.card_number, m.member_id) for m in chunk],
             )
+            index_names(db, ((m.member_id, m.name) for m in chunk))
             report("members", int(chunk[-1].member_id[1:]), members)
         if 4 <= members < 900_000:  # larger (benchmark) stores would reuse that serial
             # Demo member 4 lost a card: the old one is blocked, a newer one is active.

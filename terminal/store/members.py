@@ -3,24 +3,42 @@
 balance = the server's balance + the points effects of this till's own entries that the
 server had not applied when it sent that balance (DESIGN.md, sync contract): each member row
 keeps the ``applied_through_seq`` its balance came with (0 until the first pull).
+
+Search keys, kept in step by every writer of a member row (:func:`upsert_member`,
+:func:`write_member_keys`): ``member_words`` holds each folded word of the name
+(``shared.text.search_words``), ``members.phone_rkey`` the phone's key reversed
+(``shared.phones``), so a word prefix and the end of a number are both index ranges.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlite_utils
+
+from shared.phones import looks_like_phone, phone_key, phone_suffix, reversed_key
+from shared.text import fold, search_words
 
 __all__ = [
     "CardRecord",
     "MemberRecord",
     "card_by_number",
+    "index_names",
     "member_balance",
     "member_by_key",
+    "phone_keys",
     "redeemed_on",
     "search_members",
+    "search_sql",
+    "write_member_keys",
+    "write_members_keys",
 ]
+
+WORD_END = "\U0010ffff"
+"""The highest code point: ``p <= word < p + WORD_END`` is every word starting with ``p``
+(SQLite compares text bytewise, and UTF-8 byte order is code point order)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,26 +115,137 @@ def active_card_of(db: sqlite_utils.Database, member_key: str) -> str | None:
     return str(row[0]) if row else None
 
 
-def search_members(db: sqlite_utils.Database, query: str, limit: int = 20) -> list[MemberRecord]:
-    """Phone (any formatting, matched on its last digits), email (exact) or name (prefix).
+def phone_keys(phone: str | None, region: str | None) -> tuple[str | None, str | None]:
+    """(``phone_digits``, ``phone_rkey``) of a member row: the phone's key (E.164 digits, or
+    digits only without a country) and that key reversed, which search ranges over."""
+    key = phone_key(phone, region)
+    return key, reversed_key(key)
 
-    Every branch uses an index, so search stays instant with a million cached members.
-    """
+
+def write_member_keys(
+    db: sqlite_utils.Database, member_key: str, name: str, phone: str | None, region: str | None
+) -> None:
+    """Bring a member's search keys in step with the name and phone just written."""
+    write_members_keys(db, [(member_key, name, phone)], region)
+
+
+def write_members_keys(
+    db: sqlite_utils.Database,
+    written: Iterable[tuple[str, str, str | None]],
+    region: str | None,
+) -> None:
+    """The same for many (member_key, name, phone) at once: a pull's page in three
+    statements, not three per member."""
+    rows = [(key, fold(name), *phone_keys(phone, region)) for key, name, phone in written]
+    db.conn.executemany(
+        "UPDATE members SET name_fold = ?, phone_digits = ?, phone_rkey = ? WHERE member_key = ?",
+        [(folded, digits, rkey, key) for key, folded, digits, rkey in rows],
+    )
+    # The folded name has the same words (folding twice changes nothing) and folds faster.
+    index_names(db, [(key, folded) for key, folded, _, _ in rows], replace=True)
+
+
+def index_names(
+    db: sqlite_utils.Database, members: Iterable[tuple[str, str]], *, replace: bool = False
+) -> None:
+    """The words of each (member_key, name) into ``member_words``; ``replace`` drops the
+    member's old words first (a renamed member is not found by the old name)."""
+    pairs = list(members)
+    if replace:
+        db.conn.executemany(
+            "DELETE FROM member_words WHERE member_key = ?", [(key,) for key, _ in pairs]
+        )
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO member_words (word, member_key) VALUES (?, ?)",
+        [(word, key) for key, name in pairs for word in search_words(name)],
+    )
+
+
+def _fold(row: tuple[object, ...]) -> str:
+    return fold(str(row[3]))
+
+
+def _phone_sql(suffix: str, limit: int) -> tuple[str, list[object]]:
+    start = suffix[::-1]
+    return (
+        # Only constant SQL fragments are interpolated; values are bound parameters.
+        f"SELECT {_MEMBER_COLUMNS} FROM members "  # noqa: S608
+        "WHERE phone_rkey >= ? AND phone_rkey < ? ORDER BY phone_rkey LIMIT ?",
+        [start, start + WORD_END, limit],
+    )
+
+
+def _words_sql(words: list[str], limit: int) -> tuple[str, list[object]]:
+    """Members each of whose query words starts some word of their name.
+
+    The longest query word drives: a range of the ``member_words`` primary key in (word,
+    member_key) order, each member once (at its first matching word: the NOT EXISTS), the
+    other words checked per member through ``member_words_member``. So the exact word comes
+    first ("nowak" before "nowakowski"), then longer words in order. The last column is the
+    word that matched."""
+    driver = max(words, key=len)
+    args: list[object] = [driver, driver + WORD_END]
+    also = ""
+    for word in (word for word in words if word != driver):
+        also += (
+            " AND EXISTS (SELECT 1 FROM member_words o WHERE o.member_key = w.member_key "
+            "AND o.word >= ? AND o.word < ?)"
+        )
+        args += [word, word + WORD_END]
+    columns = ", ".join(f"m.{column.strip()}" for column in _MEMBER_COLUMNS.split(","))
+    return (
+        # Only constant SQL fragments are interpolated; values are bound parameters.
+        f"SELECT {columns}, w.word FROM member_words w "  # noqa: S608
+        "JOIN members m ON m.member_key = w.member_key "
+        "WHERE w.word >= ?1 AND w.word < ?2 "
+        "AND NOT EXISTS (SELECT 1 FROM member_words d WHERE d.member_key = w.member_key "
+        f"AND d.word >= ?1 AND d.word < w.word){also} "
+        "ORDER BY w.word, w.member_key LIMIT ?",
+        [*args, limit],
+    )
+
+
+def search_sql(
+    query: str, limit: int = 20, region: str | None = None
+) -> tuple[str, list[object]] | None:
+    """The one statement :func:`search_members` runs for ``query`` (None: it finds nobody
+    without asking): an email (exact), a phone number (by its end: "4567", "0170 1234567",
+    "+49 170 1234567" with ``region`` DE; fewer than 4 digits find nobody) or words of a name
+    (each word typed starts a word of the name, any case and accents: "lucja", "NOW" and
+    "łucja now" all find "Łucja Nowak")."""
     query = query.strip()
     if not query:
-        return []
+        return None
     if "@" in query:
-        where, args = "email = ?", [query.lower()]
-    elif len(digits_only(query)) >= 6 and not re.search(r"[A-Za-z]", query):
-        where, args = "phone_digits = ?", [digits_only(query)]
+        return (
+            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE email = ? "  # noqa: S608 (constant)
+            "ORDER BY name_fold LIMIT ?",
+            [query.lower(), limit],
+        )
+    if looks_like_phone(query):
+        suffix = phone_suffix(query, region)
+        return _phone_sql(suffix, limit) if suffix else None
+    words = search_words(query)
+    return _words_sql(words, limit) if words else None
+
+
+def search_members(
+    db: sqlite_utils.Database, query: str, limit: int = 20, region: str | None = None
+) -> list[MemberRecord]:
+    """Members matching ``query`` (see :func:`search_sql`), name matches with the exact word
+    first, then by name.
+
+    Every statement is an index range with a LIMIT, so search stays instant with a million
+    cached members."""
+    statement = search_sql(query, limit, region)
+    if statement is None:
+        return []
+    rows: list[tuple[object, ...]] = db.execute(*statement).fetchall()
+    if statement[0].startswith("SELECT m."):
+        # Among members matched by the same word, by name (the page is all the till shows).
+        rows = [row[:-1] for row in sorted(rows, key=lambda row: (str(row[-1]), _fold(row)))]
     else:
-        fold = query.casefold()
-        where, args = "name_fold >= ? AND name_fold < ?", [fold, fold + "\U0010ffff"]
-    rows = db.execute(
-        # Only constant SQL fragments are interpolated; values are bound parameters.
-        f"SELECT {_MEMBER_COLUMNS} FROM members WHERE {where} ORDER BY name_fold LIMIT ?",  # noqa: S608
-        [*args, limit],
-    ).fetchall()
+        rows.sort(key=_fold)
     return [_member(row) for row in rows]
 
 
@@ -153,29 +282,29 @@ def upsert_member(
     marketing_consent: bool = False,
     member_id: str | None = None,
     local_member_id: str | None = None,
+    region: str | None = None,
 ) -> None:
+    """Insert or update a member and their search keys (``region``: the till's country)."""
     db.execute(
         "INSERT INTO members (member_key, member_id, local_member_id, name, name_fold, phone, "
-        "phone_digits, email, tier, server_balance, marketing_consent) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "email, tier, server_balance, marketing_consent) "
+        "VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?) "
         "ON CONFLICT(member_key) DO UPDATE SET member_id=excluded.member_id, "
-        "name=excluded.name, name_fold=excluded.name_fold, phone=excluded.phone, "
-        "phone_digits=excluded.phone_digits, email=excluded.email, tier=excluded.tier, "
+        "name=excluded.name, phone=excluded.phone, email=excluded.email, tier=excluded.tier, "
         "server_balance=excluded.server_balance, marketing_consent=excluded.marketing_consent",
         [
             member_key,
             member_id,
             local_member_id,
             name,
-            name.casefold(),
             phone,
-            digits_only(phone) if phone else None,
             email.lower() if email else None,
             tier,
             server_balance,
             int(marketing_consent),
         ],
     )
+    write_member_keys(db, member_key, name, phone, region)
 
 
 def assign_card(db: sqlite_utils.Database, card_number: str, member_key: str) -> None:

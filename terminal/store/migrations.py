@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
+from shared.phones import phone_key, reversed_key
 from shared.text import search_words
 
 __all__ = ["MIGRATIONS", "apply_migrations"]
@@ -200,10 +201,45 @@ def _m003_store_staff_basket_search(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m004_phone_keys(db: sqlite_utils.Database) -> None:
+    """Phone search by the end of a number: each member's phone key (shared.phones, E.164
+    digits) reversed, indexed, so "4567" is a prefix range. The till's country is not known
+    here: numbers written without + or 00 are keyed by their digits until the next pull
+    rewrites the member (search by the end of a number finds them either way)."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE members ADD COLUMN phone_rkey TEXT;
+        CREATE INDEX members_phone_rkey ON members(phone_rkey);
+        DROP INDEX members_phone;
+        """,
+    )
+    rows = db.execute("SELECT member_key, phone FROM members WHERE phone IS NOT NULL").fetchall()
+    keyed = [(key, phone_key(phone, None)) for key, phone in rows]
+    db.conn.executemany(
+        "UPDATE members SET phone_digits = ?, phone_rkey = ? WHERE member_key = ?",
+        [(k, reversed_key(k), member_key) for member_key, k in keyed],
+    )
+
+
+def _m005_receipt_provisional(db: sqlite_utils.Database) -> None:
+    """A receipt's balance is provisional when the till could not confirm it with HQ
+    (terminal.till.provisional); decided when the receipt is queued, so a reprint says the
+    same."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE print_jobs ADD COLUMN balance_provisional INTEGER NOT NULL DEFAULT 0;
+        """,
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_member_applied_through", _m002_member_applied_through),
     ("003_store_staff_basket_search", _m003_store_staff_basket_search),
+    ("004_phone_keys", _m004_phone_keys),
+    ("005_receipt_provisional", _m005_receipt_provisional),
 ]
 
 

@@ -16,6 +16,8 @@ from shared.protocol import (
     PullResponse,
     PushResponse,
     SyncStatus,
+    TerminalClaim,
+    TerminalClaimed,
 )
 from terminal.sync.errors import (
     SyncConflictError,
@@ -26,7 +28,7 @@ from terminal.sync.errors import (
     SyncUnauthorizedError,
 )
 
-__all__ = ["SyncClient", "SyncError", "encode_push", "push_overhead"]
+__all__ = ["SyncClient", "SyncError", "claim_terminal", "encode_push", "push_overhead"]
 
 _Reply = TypeVar("_Reply", PushResponse, PullResponse, LiveMemberResponse, SyncStatus)
 
@@ -178,6 +180,60 @@ class SyncClient:
             raise SyncOfflineError(
                 f"HQ's reply was incomplete or garbled: {error.errors()[0]['msg']}"
             ) from error
+
+
+def claim_terminal(
+    base_url: str,
+    code: str,
+    *,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    transport: httpx.BaseTransport | None = None,
+) -> TerminalClaimed:
+    """Trade HQ's one-time set-up code for this till's identity, token and store (``till
+    setup``; docs/protocol.md, "Setting up a till"). No token is needed, nor sent.
+
+    A refusal (unknown, used or expired code, a revoked till: 4xx) is a
+    :class:`SyncRejectedError` with HQ's message, which says what to do; no answer, a 5xx or
+    too many attempts (429) is a :class:`SyncOfflineError`."""
+    body = TerminalClaim(code=code).model_dump_json().encode("utf-8")
+    try:
+        with httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"User-Agent": "loyaltill-till/0.1", "Content-Type": "application/json"},
+            timeout=timeout,
+            transport=transport,
+        ) as http:
+            response = http.post("/api/v1/terminals/claim", content=body)
+    except httpx.TimeoutException as error:
+        raise SyncOfflineError(f"HQ at {base_url} did not answer in time") from error
+    except httpx.TransportError as error:
+        raise SyncOfflineError(f"cannot reach HQ at {base_url} ({error})") from error
+    except httpx.InvalidURL as error:
+        raise SyncRejectedError(f"{base_url!r} is not a server address: {error}") from error
+    status = response.status_code
+    if status >= 400:
+        code_name, message, _, _ = SyncClient._error_detail(response)
+        if status == 429:
+            wait = response.headers.get("Retry-After")
+            raise SyncOfflineError(
+                f"HQ refuses set-up codes from this address for now: {message}"
+                + (f" (retry after {wait} s)" if wait and wait not in message else "")
+            )
+        if status >= 500 or status == 408:
+            raise SyncOfflineError(f"HQ is having trouble (HTTP {status}): {message}")
+        if status == 404 and not code_name:
+            raise SyncRejectedError(
+                f"{base_url} does not answer set-up codes (HTTP 404): is it a LoyalTill HQ of "
+                "this version?",
+                status_code=status,
+            )
+        raise SyncRejectedError(message, status_code=status)
+    try:
+        return TerminalClaimed.model_validate_json(response.content)
+    except ValidationError as error:
+        raise SyncOfflineError(
+            f"HQ's reply was incomplete or garbled: {error.errors()[0]['msg']}"
+        ) from error
 
 
 _ = SyncError  # re-exported for callers that catch the base class

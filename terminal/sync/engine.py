@@ -15,22 +15,29 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 import sqlite_utils
 
 from shared.bounds import MAX_PUSH_BYTES
 from shared.journal import canonical_json
-from shared.protocol import MAX_PUSH_BATCH, MemberState, PullResponse, RaisedException
+from shared.protocol import (
+    MAX_PUSH_BATCH,
+    MemberState,
+    PullResponse,
+    RaisedException,
+    SyncStatus,
+)
 from shared.rules import ProgramRules
 from terminal.config import TillConfig
 from terminal.store import TillDatabase
+from terminal.store.cashiers import apply_hq_cashier
 from terminal.store.catalog import save_rules
 from terminal.store.journal import MalformedRecordError, hash_at, iter_records, journal_tip
-from terminal.store.members import digits_only
+from terminal.store.members import digits_only, write_members_keys
 from terminal.store.settings import get_setting, set_setting
 from terminal.sync.client import SyncClient, encode_push, push_overhead
 from terminal.sync.errors import (
@@ -40,7 +47,7 @@ from terminal.sync.errors import (
     SyncRejectedError,
 )
 
-__all__ = ["Progress", "SyncEngine", "SyncReport"]
+__all__ = ["ONLINE_WITHIN", "Progress", "SyncEngine", "SyncReport", "hq_online"]
 
 Progress = Callable[[str, int, int], None]
 """(what, done, total) — e.g. ("push", 1500, 10000) during a catch-up."""
@@ -52,6 +59,25 @@ _MAX_PUSHES = 10_000_000
 """Bounds the push loop (each turn sends at least one entry or gives up)."""
 PULL_LIMIT = 1000
 """Changes per pull page: the most the server hands out (``limit`` is 1–1000)."""
+
+
+ONLINE_WITHIN = timedelta(seconds=60)
+"""A till is "online" while its last successful sync round is at most this old: the state
+it last recorded says nothing about a cable pulled since."""
+
+
+def hq_online(db: sqlite_utils.Database, now: datetime) -> bool:
+    """True when the last sync round succeeded and ended within ONLINE_WITHIN of ``now``."""
+    if get_setting(db, "sync_state") != "online":
+        return False
+    last = get_setting(db, "last_contact_at") or get_setting(db, "last_sync_at")
+    if not last:
+        return False
+    try:
+        when = datetime.fromisoformat(last)
+    except ValueError:
+        return False
+    return timedelta(0) <= now - when <= ONLINE_WITHIN
 
 
 @dataclass
@@ -122,11 +148,13 @@ class SyncEngine:
                 refused_seq=str(refused) if refused is not None else None,
             )
             raise
+        now = datetime.now(UTC).isoformat()
         self._record(
             sync_state="online",
             sync_error=None,
             refused_seq=None,
-            last_sync_at=datetime.now(UTC).isoformat(),
+            last_sync_at=now,
+            last_contact_at=now,
         )
         return report
 
@@ -170,11 +198,36 @@ class SyncEngine:
                 f"{self.config.terminal_id}: its token belongs to another till. Nothing is "
                 "sent; call HQ support"
             )
+        remembered = self.acked_seq()
+        if status.acked_seq < remembered:
+            status = self._hq_went_back(status, remembered)
         self._check_hq_holds(status.acked_seq, status.acked_hash, tip)
         self._record(acked_seq=str(status.acked_seq))
         if report is not None:
             report.acked_seq = status.acked_seq
         return status.acked_seq
+
+    def _hq_went_back(self, status: SyncStatus, remembered: int) -> SyncStatus:
+        """HQ acknowledges less of this journal than it did before: HQ was restored from a
+        backup (docs/protocol.md, "HQ restored from a backup"). Not an alarm — the entries
+        are still here: the push re-sends them from HQ's acknowledged seq, and the pull starts
+        from scratch, since what the till pulled after the backup is gone from HQ and HQ will
+        hand out those positions again. Asked once more first: a reply that crossed a push by
+        another process on this till (the TUI's worker and a scripted `till sync`) is not a
+        restore."""
+        again = self.client.status()
+        if again.acked_seq >= remembered:
+            return again
+        log.warning(
+            "HQ acknowledges this till's journal up to seq %d, but acknowledged up to %d "
+            "before: HQ was restored from a backup. Re-sending from seq %d and pulling "
+            "everything afresh",
+            again.acked_seq,
+            remembered,
+            again.acked_seq + 1,
+        )
+        self._record(pull_cursor=None, hq_restore_seen_at=datetime.now(UTC).isoformat())
+        return again
 
     def _check_hq_holds(self, acked: int, acked_hash: str | None, tip: int) -> None:
         """Alarm unless HQ's acknowledged entry is one this till holds, with the same hash."""
@@ -341,6 +394,10 @@ class SyncEngine:
         total = None
         for _ in range(100_000):  # bounded: ten million changes at 1,000 a page is 10,000 pages
             page = self.client.pull(cursor, self.pull_limit, tip=tip)
+            if page.reset:
+                # HQ's history ends before our cursor (restored from a backup): this page is
+                # the first of a full download, and the pages after it follow on from it.
+                log.warning("HQ restarted this till's download from scratch (cursor %s)", cursor)
             if page.total_members is not None:
                 total = page.total_members
             self._apply(page)
@@ -359,8 +416,9 @@ class SyncEngine:
             for document in page.rules:
                 save_rules(db, ProgramRules.model_validate(document))
             blocked_here = _unsent_blocks(db, page.applied_through_seq)
-            for member in page.members:
-                _apply_member(db, member, page.applied_through_seq, blocked_here)
+            _apply_members(
+                db, page.members, page.applied_through_seq, blocked_here, self.config.country
+            )
             for product in page.products:
                 db.execute(
                     "INSERT INTO products (sku, description, category, price_minor, tax_rate_bp, "
@@ -383,6 +441,8 @@ class SyncEngine:
                     "valid_until) VALUES (?, ?, ?, ?, ?)",
                     [offer.offer_id, offer.title, offer.description, offer.tier, offer.valid_until],
                 )
+            for cashier in page.cashiers:
+                apply_hq_cashier(db, cashier)
             set_setting(db, "pull_cursor", page.cursor)
 
 
@@ -397,15 +457,30 @@ def _unsent_blocks(db: sqlite_utils.Database, applied_through: int) -> set[str]:
     return {str(row[0]) for row in rows}
 
 
+def _apply_members(
+    db: sqlite_utils.Database,
+    members: Sequence[MemberState],
+    applied_through: int,
+    blocked_here: set[str],
+    region: str | None,
+) -> None:
+    """Upsert a page's members, then their search keys in one go (name words, phone key in
+    the till's country ``region``)."""
+    keys = [_apply_member(db, member, applied_through, blocked_here) for member in members]
+    written = [(key, m.name, m.phone) for key, m in zip(keys, members, strict=True)]
+    write_members_keys(db, written, region)
+
+
 def _apply_member(
     db: sqlite_utils.Database,
     member: MemberState,
     applied_through: int,
     blocked_here: set[str],
-) -> None:
-    """Upsert one member from HQ. A member this till enrolled offline is found by its local
-    id and keeps its local key, so cards and unsent effects stay attached. A card this till
-    blocked in an entry HQ has not applied stays blocked (the block is on its way)."""
+) -> str:
+    """Upsert one member from HQ; its key. A member this till enrolled offline is found by
+    its local id and keeps its local key, so cards and unsent effects stay attached. A card
+    this till blocked in an entry HQ has not applied stays blocked (the block is on its way).
+    The caller writes the search keys (:func:`_apply_members`)."""
     row = db.execute(
         "SELECT member_key FROM members WHERE member_id = ?", [member.member_id]
     ).fetchone()
@@ -449,3 +524,4 @@ def _apply_member(
             "blocked_reason=excluded.blocked_reason",
             [card.card_number, key, card.status, card.blocked_reason],
         )
+    return key

@@ -50,6 +50,7 @@ from terminal.till.errors import (
     TillError,
     UnknownCardError,
 )
+from terminal.till.provisional import entry_balance_is_provisional
 from terminal.till.results import MemberView
 
 __all__ = ["Clock", "TillBase", "describe_validation_error"]
@@ -194,7 +195,8 @@ class TillBase:
     def find_members(self, query: str) -> list[tuple[MemberRecord, str | None]]:
         """Members matching a phone, email or name, each with their active card."""
         with self.database.read() as db:
-            return [(m, active_card_of(db, m.member_key)) for m in search_members(db, query)]
+            found = search_members(db, query, region=self.config.country)
+            return [(m, active_card_of(db, m.member_key)) for m in found]
 
     def _member_ref(self, member: MemberRecord) -> MemberRef:
         with self.database.read() as db:
@@ -268,10 +270,12 @@ class TillBase:
     def _queue_print(
         db: sqlite_utils.Database, seq: int, balance: int | None, tier: str | None, now: datetime
     ) -> int:
+        # Decided now, with the sale: whether HQ can vouch for the balance printed.
+        provisional = balance is not None and entry_balance_is_provisional(db, seq, now)
         cursor = db.execute(
-            "INSERT INTO print_jobs (seq, balance_after, tier_after, created_at) "
-            "VALUES (?, ?, ?, ?)",
-            [seq, balance, tier, now.isoformat()],
+            "INSERT INTO print_jobs (seq, balance_after, tier_after, balance_provisional, "
+            "created_at) VALUES (?, ?, ?, ?, ?)",
+            [seq, balance, tier, int(provisional), now.isoformat()],
         )
         return int(cursor.lastrowid or 0)
 

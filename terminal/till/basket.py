@@ -1,12 +1,15 @@
 """The sale being rung up: lines, the attached member, the points redemption, tenders.
 
-Plain in-memory state owned by the UI; nothing here is durable until ``Till.complete_sale``
-journals it. Totals are integers in minor units; prices include tax.
+In-memory state owned by the UI. A *durable* basket (the till's sale screen) is also kept in
+the ``open_sale`` row on every change (terminal/store/open_sale.py) so a crash can offer it
+back; it becomes a sale only when ``Till.complete_sale`` journals it. Totals are integers in
+minor units; prices include tax.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from shared.bounds import MAX_LINES, MAX_MINOR, MAX_QUANTITY
 from shared.journal import Tender
@@ -15,10 +18,23 @@ from shared.rules import BasketLine as EarnLine
 from shared.rules.redeem import RedemptionQuote
 from terminal.store.catalog import Product
 from terminal.store.members import MemberRecord
+from terminal.store.open_sale import (
+    OpenSaleDocument,
+    SavedLine,
+    SavedMember,
+    SavedRedemption,
+    SavedTender,
+)
 from terminal.till.errors import BasketLimitError
 from terminal.till.tax import included_tax, tax_by_rate
 
-__all__ = ["AttachedMember", "Basket", "BasketLine"]
+__all__ = [
+    "AttachedMember",
+    "Basket",
+    "BasketLine",
+    "basket_document",
+    "basket_from_document",
+]
 
 
 @dataclass
@@ -28,6 +44,10 @@ class BasketLine:
     quantity: int
     unit_price_minor: int
     discount_minor: int = 0
+    original_price_minor: int | None = None
+    """The catalog price, when a supervisor changed this line's price (terminal/till/approvals)."""
+    price_approved_by: str | None = None
+    """Who approved the changed price (a supervisor's cashier id)."""
 
     @property
     def net_minor(self) -> int:
@@ -60,6 +80,17 @@ class Basket:
     """Set when HQ confirmed the live balance for a redemption beyond the offline cap."""
     tenders: list[Tender] = field(default_factory=list)
     _next_line_no: int = 1
+    durable: bool = False
+    """Kept in the ``open_sale`` row as it changes (the sale screen's basket; not a scripted
+    ``till sale``, which must not overwrite the sale open on the screen)."""
+    kept: bool = False
+    """This basket has written the ``open_sale`` row (so emptying it clears the row)."""
+    started_at: datetime | None = None
+    """When it was first kept (UTC)."""
+    started_by: tuple[str, str] | None = None
+    """(cashier id, name) of who started it."""
+    keep_error: str | None = None
+    """Why the last change could not be kept (the screen shows it); None when kept."""
 
     def add(
         self, product: Product, quantity: int = 1, price_minor: int | None = None
@@ -111,6 +142,24 @@ class Basket:
             line = self.line(line_no)
             self._check_line(line.product, quantity, line.unit_price_minor, line.net_minor)
             line.quantity = quantity
+
+    def set_price(self, line_no: int, price_minor: int, approved_by: str | None) -> None:
+        """Sell the line at ``price_minor`` each; its catalog price is kept beside it. Back at
+        the catalog price, the line is an ordinary one again (nothing left to approve)."""
+        line = self.line(line_no)
+        if not 0 <= price_minor <= MAX_MINOR:
+            raise BasketLimitError(
+                f"{line.product.description}: a price of {self._money(price_minor)} is beyond "
+                f"what a till can sell (at most {self._money(MAX_MINOR)})",
+                "check the price",
+            )
+        self._check_line(line.product, line.quantity, price_minor, line.net_minor)
+        original = line.product.price_minor
+        line.unit_price_minor = price_minor
+        if price_minor == original:
+            line.original_price_minor = line.price_approved_by = None
+        else:
+            line.original_price_minor, line.price_approved_by = original, approved_by
 
     def _money(self, minor: int) -> str:
         return Money(minor, self.currency).format()
@@ -183,3 +232,96 @@ class Basket:
             for line in self.lines
             if line.net_minor >= 0
         ]
+
+
+def basket_document(basket: Basket) -> OpenSaleDocument:
+    """What the ``open_sale`` row keeps of ``basket``."""
+    assert basket.started_at is not None
+    member = basket.member
+    return OpenSaleDocument(
+        currency=basket.currency,
+        started_at=basket.started_at,
+        cashier_id=basket.started_by[0] if basket.started_by else None,
+        cashier_name=basket.started_by[1] if basket.started_by else None,
+        lines=[
+            SavedLine(
+                line_no=line.line_no,
+                sku=line.product.sku,
+                description=line.product.description,
+                category=line.product.category,
+                quantity=line.quantity,
+                unit_price_minor=line.unit_price_minor,
+                discount_minor=line.discount_minor,
+                tax_rate_bp=line.product.tax_rate_bp,
+                open_price=line.product.open_price,
+                original_price_minor=line.original_price_minor,
+                price_approved_by=line.price_approved_by,
+            )
+            for line in basket.lines
+        ],
+        next_line_no=basket._next_line_no,
+        member=SavedMember(
+            member_key=member.member.member_key,
+            card_number=member.card_number,
+            name=member.member.name,
+            balance=member.balance,
+        )
+        if member
+        else None,
+        redemption=SavedRedemption(
+            points=basket.redemption.points, discount_minor=basket.redemption.discount_minor
+        )
+        if basket.redemption
+        else None,
+        tenders=[
+            SavedTender(method=t.method, amount_minor=t.amount_minor, reference=t.reference)
+            for t in basket.tenders
+        ],
+    )
+
+
+def basket_from_document(document: OpenSaleDocument, member: AttachedMember | None) -> Basket:
+    """A durable basket holding what ``document`` kept; ``member`` is the document's member
+    as the till knows them now (None: the member is dropped; so is the redemption)."""
+    basket = Basket(
+        currency=document.currency,
+        lines=[
+            BasketLine(
+                line_no=line.line_no,
+                product=Product(
+                    line.sku,
+                    line.description,
+                    line.category,
+                    line.unit_price_minor
+                    if line.original_price_minor is None
+                    else line.original_price_minor,
+                    line.tax_rate_bp,
+                    line.open_price,
+                ),
+                quantity=line.quantity,
+                unit_price_minor=line.unit_price_minor,
+                discount_minor=line.discount_minor,
+                original_price_minor=line.original_price_minor,
+                price_approved_by=line.price_approved_by,
+            )
+            for line in document.lines
+        ],
+        member=member,
+        tenders=[
+            Tender(method=t.method, amount_minor=t.amount_minor, reference=t.reference)
+            for t in document.tenders
+        ],
+        _next_line_no=document.next_line_no,
+        durable=True,
+        kept=True,
+        started_at=document.started_at,
+        started_by=(document.cashier_id, document.cashier_name or document.cashier_id)
+        if document.cashier_id
+        else None,
+    )
+    if member is not None and document.redemption is not None:
+        basket.redemption = RedemptionQuote(
+            points=document.redemption.points,
+            discount_minor=document.redemption.discount_minor,
+        )
+    return basket

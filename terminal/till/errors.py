@@ -21,6 +21,8 @@ Nothing that raises one of these has changed the journal or any balance.
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "BasketLimitError",
     "CardBlockedError",
@@ -36,16 +38,37 @@ __all__ = [
     "TillError",
     "UnknownCardError",
     "UnknownProductError",
+    "command_line_words",
 ]
 
 
 class TillError(Exception):
-    """A refusal the cashier can act on. ``str()`` is the whole message."""
+    """A refusal the cashier can act on.
+
+    ``message`` and ``next_step`` are the till screen's words (they may name its keys, "(F4)");
+    ``str()`` is the whole message worded for the command line, where those keys mean
+    nothing: see :func:`command_line_words`.
+    """
 
     def __init__(self, message: str, next_step: str = "") -> None:
         self.message = message
         self.next_step = next_step
-        super().__init__(f"{message} — {next_step}" if next_step else message)
+        text = f"{message} — {next_step}" if next_step else message
+        super().__init__(command_line_words(text))
+
+
+# A till key named in a message, "(F4)", and what a command line says instead ("" = nothing).
+_KEY_HINT = re.compile(r"\s*\((F\d{1,2}|Ctrl\+[A-Z]|Esc|Del|Enter)\)")
+_COMMAND_LINE_FOR_KEY = {
+    "F4": " (leave out --card)",
+    "F5": " (--redeem)",
+    "F6": " (`till enrol`)",
+}
+
+
+def command_line_words(text: str) -> str:
+    """``text`` with the till's key hints replaced by the command line's equivalents."""
+    return _KEY_HINT.sub(lambda match: _COMMAND_LINE_FOR_KEY.get(match.group(1), ""), text)
 
 
 class NotSignedInError(TillError):

@@ -9,12 +9,14 @@ from shared.codes import (
     LoyaltyCard,
     Unrecognised,
 )
+from shared.emails import validate_email
 from shared.journal import (
     CardReplacement,
     Enrolment,
     JournalEntry,
     MemberRef,
 )
+from shared.phones import validate_phone
 from shared.text import unsafe_character
 from terminal.store.members import (
     assign_card,
@@ -83,8 +85,12 @@ class MembershipActions(TillBase):
         _check_contact("email", email, MAX_EMAIL)
         if not (phone or email):
             raise EnrolmentRefusedError("A phone number or an email is needed", "ask for one")
-        if email and ("@" not in email or "." not in email.split("@")[-1]):
-            raise EnrolmentRefusedError(f"{email} is not an email address", "check the spelling")
+        # Stored normalised (E.164, the e-mail's domain in lower case): search finds them.
+        try:
+            phone = validate_phone(phone, self.config.country) if phone else None
+            email = validate_email(email) if email else None
+        except ValueError as error:
+            raise EnrolmentRefusedError(str(error)) from None
         code = self.classify(card_number)
         if not isinstance(code, LoyaltyCard):
             reason = code.reason if isinstance(code, Unrecognised) else "not a loyalty card"
@@ -124,6 +130,7 @@ class MembershipActions(TillBase):
                 tier=None,
                 marketing_consent=marketing_consent,
                 local_member_id=local_id,
+                region=self.config.country,
             )
             assign_card(db, code.number, key)
         return entry, self.member_view(code.number)

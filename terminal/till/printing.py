@@ -13,7 +13,6 @@ from typing import Protocol
 from shared.journal import ShiftClose
 from shared.receipt import Receipt
 from terminal.store.journal import get_entry
-from terminal.till.receipts import receipt_for_entry
 from terminal.till.service import Till
 
 __all__ = ["PrintJob", "PrintOutcome", "PrintQueue", "ReceiptSink"]
@@ -74,7 +73,8 @@ class PrintQueue:
         """Print one job; on failure record why and leave it queued for a reprint."""
         with self.till.database.read() as db:
             row = db.execute(
-                "SELECT seq, reprint, balance_after, tier_after FROM print_jobs WHERE id = ?",
+                "SELECT seq, reprint, balance_after, tier_after, balance_provisional "
+                "FROM print_jobs WHERE id = ?",
                 [job_id],
             ).fetchone()
             entry = get_entry(db, int(row[0])) if row else None
@@ -86,17 +86,15 @@ class PrintQueue:
                 raise RuntimeError("no receipt printer is configured — set printer_url")
             printer = self._printer_factory()
             if isinstance(entry.payload, ShiftClose):
-                from terminal.till.receipts import z_report_lines
-
-                printer.print_lines(z_report_lines(entry.payload), title="Z REPORT")
+                printer.print_lines(self.till.z_report(entry), title="Z REPORT")
             else:
                 printer.print_receipt(
-                    receipt_for_entry(
+                    self.till.receipt_for(
                         entry,
-                        self.till.config,
                         balance_after=row[2],
                         tier_after=row[3],
                         reprint=bool(row[1]),
+                        provisional=bool(row[4]),
                     )
                 )
         # Any printer failure, ours or the library's, must leave the job queued.

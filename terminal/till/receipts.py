@@ -5,10 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shared.codes import format_receipt_barcode
-from shared.journal import JournalEntry, Return, ReturnLine, Sale, ShiftClose, TenderMethod
+from shared.journal import (
+    JournalEntry,
+    Return,
+    ReturnLine,
+    Sale,
+    SaleLine,
+    ShiftClose,
+    TenderMethod,
+)
 from shared.money import Money, format_points
 from shared.receipt import (
     Discount,
+    OriginalReceipt,
     PointsLine,
     PointsSummary,
     Receipt,
@@ -33,20 +42,23 @@ TENDER_LABELS = {
 }
 
 
-def _refund_line(line: ReturnLine, currency: str) -> ReceiptLine:
-    """A refunded line; when the refund does not split into equal cents per unit (rounding
-    remainder on the last unit), it prints as one line for the whole quantity."""
+def _refund_line(line: ReturnLine, currency: str, sold: SaleLine | None) -> ReceiptLine:
+    """A line that came back, named as the sale named it, with a negative amount.
+
+    When the refund does not split into equal cents per unit (a rounding remainder on the
+    last unit), the quantity goes into the description and the line shows only the amount,
+    so no printed "qty x price" contradicts it."""
+    name = sold.description if sold is not None else f"Item of line {line.original_line_no}"
     per_unit, remainder = divmod(line.refund_minor, line.quantity)
     if remainder:
-        description = f"Return of line {line.original_line_no} x{line.quantity}"
-        quantity, per_unit = 1, line.refund_minor
+        description, quantity, per_unit = f"{name} x{line.quantity}", 1, line.refund_minor
     else:
-        description, quantity = f"Return of line {line.original_line_no}", line.quantity
+        description, quantity = name, -line.quantity
     return ReceiptLine(
         description=description,
         quantity=quantity,
         unit_price=Money(per_unit, currency),
-        amount=Money(line.refund_minor, currency),
+        amount=Money(-line.refund_minor, currency),
         tax_letter="",
     )
 
@@ -67,8 +79,14 @@ def receipt_for_entry(
     balance_after: int | None,
     tier_after: str | None,
     reprint: bool = False,
+    provisional: bool = False,
+    original: JournalEntry | None = None,
 ) -> Receipt:
-    """The customer receipt for a sale or a return entry."""
+    """The customer receipt for a sale or a return entry.
+
+    ``provisional``: the balance is the till's own view HQ has not confirmed (see
+    ``balance_is_provisional``). ``original``: for a return, the sale it refunds, so the
+    receipt names its items and its receipt; without it the lines are "Item of line N"."""
     payload = entry.payload
     if not isinstance(payload, Sale | Return):
         raise ValueError(f"a {payload.kind} entry has no customer receipt")
@@ -101,29 +119,8 @@ def receipt_for_entry(
         else None
     )
     if isinstance(payload, Return):
-        refund_lines = tuple(_refund_line(line, cur) for line in payload.lines)
-        points = None
-        if payload.member is not None:
-            points = PointsSummary(
-                earned=payload.points_restored,
-                breakdown=(
-                    (PointsLine("Redeemed points given back", payload.points_restored),)
-                    if payload.points_restored
-                    else ()
-                ),
-                redeemed=payload.points_reversed,
-                new_balance=balance_after or 0,
-                tier=tier_after,
-            )
-        refund = Money(payload.refund_minor, cur)
-        return Receipt(
-            **common,  # type: ignore[arg-type]
-            lines=refund_lines,
-            subtotal=refund,
-            total=refund,
-            tenders=tenders,
-            member=member,
-            points=points,
+        return _return_receipt(
+            payload, original, common, member, balance_after, tier_after, provisional
         )
 
     rates = sorted({line.tax_rate_bp for line in payload.lines})
@@ -168,6 +165,7 @@ def receipt_for_entry(
             redeemed=payload.points_redeemed,
             new_balance=balance_after or 0,
             tier=tier_after,
+            provisional=provisional,
         )
     return Receipt(
         **common,  # type: ignore[arg-type]
@@ -180,6 +178,57 @@ def receipt_for_entry(
         change=Money(payload.change_minor, cur) if payload.change_minor else None,
         member=member,
         points=points,
+    )
+
+
+def _return_receipt(
+    payload: Return,
+    original: JournalEntry | None,
+    common: dict[str, object],
+    member: ReceiptMember | None,
+    balance_after: int | None,
+    tier_after: str | None,
+    provisional: bool,
+) -> Receipt:
+    cur = payload.currency
+    sale = original.payload if original is not None else None
+    sold = {line.line_no: line for line in sale.lines} if isinstance(sale, Sale) else {}
+    refund_lines = tuple(
+        _refund_line(line, cur, sold.get(line.original_line_no)) for line in payload.lines
+    )
+    points = None
+    if payload.member is not None:
+        points = PointsSummary(
+            earned=0,
+            returned=payload.points_restored,
+            taken_back=payload.points_reversed,
+            new_balance=balance_after or 0,
+            tier=tier_after,
+            provisional=provisional,
+        )
+    ref = payload.original
+    refund_of = OriginalReceipt(
+        receipt_no=sale.receipt_no if isinstance(sale, Sale) else f"{ref.terminal_id}-{ref.seq}",
+        local_time_text=_local_time_text(original) if original is not None else None,
+    )
+    refund = Money(-payload.refund_minor, cur)
+    tenders = tuple(
+        ReceiptTender(
+            label=f"{TENDER_LABELS[t.method]} refund",
+            amount=Money(-t.amount_minor, cur),
+            cash=t.method == "cash",
+        )
+        for t in payload.tenders
+    )
+    return Receipt(
+        **common,  # type: ignore[arg-type]
+        lines=refund_lines,
+        subtotal=refund,
+        total=refund,
+        tenders=tenders,
+        member=member,
+        points=points,
+        refund_of=refund_of,
     )
 
 
@@ -197,25 +246,67 @@ def _breakdown(sale: Sale, earned: EarnResult) -> tuple[PointsLine, ...]:
     return tuple(items)
 
 
-def z_report_lines(payload: ShiftClose) -> list[str]:
-    """The Z report as plain lines (printed through the same printer path)."""
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number:,} {one if number == 1 else many}"
+
+
+def z_report_lines(
+    entry: JournalEntry, config: TillConfig, *, cashier_name: str | None = None
+) -> list[str]:
+    """The Z report as plain lines in plain words (printed through the same printer path).
+
+    Who and where (store, till, cashier), when (closing time and the shift's period in the
+    store's time), then the shift's figures: sales and returns by tender, voids counted,
+    new members, loyalty points issued, redeemed and taken back, and the cash count."""
+    payload = entry.payload
+    if not isinstance(payload, ShiftClose):
+        raise ValueError(f"a {payload.kind} entry is not a Z report")
     cur = payload.currency
-    out = [f"Z REPORT  store {payload.store_id}", f"seqs {payload.first_seq}-{payload.last_seq}"]
-    out.append(f"Sales: {payload.sales_count}")
+
+    def money(minor: int) -> str:
+        return Money(minor, cur).format()
+
+    closed = _local_time_text(entry)
+    opened = payload.opened_at.astimezone(config.zone).strftime("%Y-%m-%d %H:%M")
+    cashier = entry.cashier_id or "-"
+    out = [config.store_name, *config.store_address]
+    out.append(f"Store {payload.store_id}, till {entry.terminal_id}")
+    out.append(f"Z report {entry.terminal_id}-{entry.seq}")
+    out.append(f"Cashier: {cashier} ({cashier_name})" if cashier_name else f"Cashier: {cashier}")
+    out.append(f"Shift opened: {opened}")
+    out.append(f"Shift closed: {closed}")
+    out.append(f"  (store time, {config.timezone})")
+    out.append(f"Journal entries {payload.first_seq} to {payload.last_seq}")
+    out.append("")
+    sales_total = sum(payload.sales_by_tender.values())
+    out.append(f"Sales: {_count(payload.sales_count, 'sale', 'sales')}, {money(sales_total)}")
     for method, amount in sorted(payload.sales_by_tender.items()):
-        out.append(f"  {TENDER_LABELS[method]}: {Money(amount, cur)}")
-    out.append(f"Refunds: {payload.refunds_count}")
+        out.append(f"  {TENDER_LABELS[method]}: {money(amount)}")
+    refunds_total = sum(payload.refunds_by_tender.values())
+    out.append(
+        f"Returns: {_count(payload.refunds_count, 'return', 'returns')}, "
+        f"{money(refunds_total)} refunded"
+    )
     for method, amount in sorted(payload.refunds_by_tender.items()):
-        out.append(f"  {TENDER_LABELS[method]}: {Money(amount, cur)}")
-    out.append(f"Voids: {payload.voids_count}")
-    out.append(f"Points issued: {payload.points_issued}")
-    out.append(f"Points redeemed: {payload.points_redeemed}")
-    out.append(f"Points reversed: {payload.points_reversed}")
-    out.append(f"Enrolments: {payload.enrolments}")
-    out.append(f"Cash expected: {Money(payload.cash_expected_minor, cur)}")
-    if payload.cash_counted_minor is not None:
-        out.append(f"Cash counted: {Money(payload.cash_counted_minor, cur)}")
-        out.append(
-            f"Difference: {Money(payload.cash_counted_minor - payload.cash_expected_minor, cur)}"
-        )
+        out.append(f"  {TENDER_LABELS[method]}: {money(amount)}")
+    out.append(f"Voids: {_count(payload.voids_count, 'sale', 'sales')} voided")
+    if payload.voids_count:
+        # The void entries do not carry amounts: the voided sales stay in Sales above.
+        out.append("  (counted in Sales above; their cash is not in Cash expected)")
+    out.append(f"New members: {payload.enrolments:,}")
+    out.append("")
+    out.append("Loyalty points")
+    out.append(f"  Issued on sales: {format_points(payload.points_issued)}")
+    out.append(f"  Redeemed as payment: {format_points(payload.points_redeemed)}")
+    out.append(f"  Taken back by returns and voids: {format_points(payload.points_reversed)}")
+    out.append("")
+    out.append("Cash in the drawer")
+    out.append(f"  Expected: {money(payload.cash_expected_minor)}")
+    if payload.cash_counted_minor is None:
+        out.append("  Counted: not counted")
+    else:
+        difference = payload.cash_counted_minor - payload.cash_expected_minor
+        verdict = "over" if difference > 0 else "short" if difference < 0 else "exact"
+        out.append(f"  Counted: {money(payload.cash_counted_minor)}")
+        out.append(f"  Difference: {money(abs(difference))} {verdict}")
     return out

@@ -20,11 +20,14 @@ from shared.journal import (
     TenderMethod,
     Void,
 )
+from shared.money import Money
 from shared.rules import BasketLine as EarnLine
 from shared.rules.returns import compute_return_reversal
 from shared.text import unsafe_character
+from terminal.store.cashiers import Cashier
 from terminal.store.journal import get_entry, journal_tip
 from terminal.store.settings import get_setting
+from terminal.till.approvals import is_supervisor, require_supervisor
 from terminal.till.base import TillBase
 from terminal.till.errors import (
     ReturnRefusedError,
@@ -87,6 +90,7 @@ class ReturningActions(TillBase):
         quantities: dict[int, int],
         method: TenderMethod = TenderMethod.CASH,
         reason: str | None = None,
+        supervisor: Cashier | None = None,
     ) -> SaleDone:
         """Refund ``quantities`` (line_no → units) of an earlier sale of this till.
 
@@ -95,6 +99,10 @@ class ReturningActions(TillBase):
         engine). Every amount is cumulative-telescoping, so any sequence of partial returns
         refunds at most the sale and a full return refunds it exactly. Anything beyond what
         is left to return is refused.
+
+        A refund above ``config.refund_limit_minor`` needs ``supervisor`` (whose number and PIN
+        ``approvals.approve`` checked): without one it is refused with
+        :class:`SupervisorNeededError`, and the entry names who approved it.
         """
         cashier_id = self._cashier_id()
         quantities = {line: qty for line, qty in quantities.items() if qty}
@@ -144,6 +152,14 @@ class ReturningActions(TillBase):
                 )
                 lines.append(ReturnLine(original_line_no=line_no, quantity=qty, refund_minor=cash))
             refund = sum(line.refund_minor for line in lines)
+            if refund > self.config.refund_limit_minor:
+                limit = Money(self.config.refund_limit_minor, sale.currency).format()
+                require_supervisor(
+                    supervisor,
+                    f"A refund of {Money(refund, sale.currency).format()} is above this till's "
+                    f"limit of {limit}",
+                    "a supervisor approves it with their number and PIN",
+                )
             reversed_points = restored = 0
             if sale.member is not None and sale.earned is not None:
                 reversal = compute_return_reversal(
@@ -179,6 +195,7 @@ class ReturningActions(TillBase):
                 points_reversed=reversed_points,
                 points_restored=restored,
                 reason=reason,
+                approved_by=supervisor.cashier_id if is_supervisor(supervisor) else None,
             )
             ret = self._append(db, payload, now, offset, cashier_id)
             for returned in lines:

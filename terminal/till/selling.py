@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 import sqlite_utils
 from pydantic import ValidationError
 
-from shared.bounds import MAX_MINOR, MAX_TENDERS
+from shared.bounds import MAX_MINOR, MAX_POINTS, MAX_TENDERS
 from shared.codes import (
     GiftCard,
     LoyaltyCard,
@@ -20,6 +21,7 @@ from shared.codes import (
 )
 from shared.journal import (
     PointsRedeemed,
+    PriceOverride,
     Sale,
     SaleLine,
     Tender,
@@ -29,6 +31,7 @@ from shared.money import Money, format_points
 from shared.rules import BasketLine as EarnLine
 from shared.rules import EarnContext, EarnResult, ProgramRules, compute_earn, plan_redemption
 from shared.rules.redeem import RedemptionQuote
+from terminal.store.cashiers import Cashier
 from terminal.store.catalog import product_by_sku
 from terminal.store.journal import journal_tip
 from terminal.store.members import (
@@ -37,8 +40,15 @@ from terminal.store.members import (
     member_by_key,
     redeemed_on,
 )
+from terminal.store.open_sale import clear_open_sale, save_open_sale
+from terminal.till.approvals import (
+    check_keyed_price,
+    check_new_price,
+    check_price_change,
+    require_supervisor,
+)
 from terminal.till.base import TillBase, describe_validation_error
-from terminal.till.basket import AttachedMember, Basket
+from terminal.till.basket import AttachedMember, Basket, basket_document
 from terminal.till.basket import BasketLine as BasketLineT
 from terminal.till.errors import (
     CardBlockedError,
@@ -50,7 +60,7 @@ from terminal.till.errors import (
 )
 from terminal.till.results import MemberView, SaleDone, ScanResult
 
-__all__ = ["SellingActions"]
+__all__ = ["SellingActions", "parse_points"]
 
 log = logging.getLogger(__name__)
 
@@ -93,17 +103,75 @@ class SellingActions(TillBase):
             raise UnknownProductError(f"{product.description} needs a price", "key in the amount")
         if price_minor is not None and price_minor < 0:
             raise UnknownProductError("A price cannot be negative", "key in the amount again")
+        check_keyed_price(product, price_minor, basket.currency)
         line = basket.add(product, quantity, price_minor)
         self._requote(basket)
+        self._keep(basket)
+        return line
+
+    def change_price(
+        self, basket: Basket, line_no: int, price_minor: int, supervisor: Cashier | None
+    ) -> BasketLineT:
+        """Sell a line at another unit price than the catalog's, as ``supervisor`` (checked
+        by ``approvals.approve``) allowed; back at the catalog price nobody need approve."""
+        line = basket.line(line_no)
+        check_price_change(self.config, line)
+        check_new_price(line, price_minor, basket.currency)
+        if price_minor != line.product.price_minor:
+            require_supervisor(
+                supervisor,
+                "Changing a price needs a supervisor",
+                "a supervisor approves it with their number and PIN",
+            )
+        basket.set_price(line_no, price_minor, supervisor.cashier_id if supervisor else None)
+        self._requote(basket)
+        self._keep(basket)
         return line
 
     def set_quantity(self, basket: Basket, line_no: int, quantity: int) -> None:
         basket.set_quantity(line_no, quantity)
         self._requote(basket)
+        self._keep(basket)
 
     def void_line(self, basket: Basket, line_no: int) -> None:
         basket.void_line(line_no)
         self._requote(basket)
+        self._keep(basket)
+
+    def _keep(self, basket: Basket) -> None:
+        """Keep a durable basket in the ``open_sale`` row, in its own durable transaction,
+        before the cashier sees the change: a crash now offers it back as it is on screen.
+
+        A basket with neither lines nor tenders holds nothing worth offering back: its row
+        goes. A failure to write is logged and noted on the basket (``keep_error``), never
+        raised: the sale itself can still be completed, and the screen says what happened.
+        """
+        if not basket.durable:
+            return
+        now = self.clock()
+        try:
+            if basket.empty and not basket.tenders:
+                if basket.kept:
+                    with self.database.write() as db:
+                        clear_open_sale(db)
+                    basket.kept = False
+                    basket.started_at = None
+                    basket.started_by = None
+                basket.keep_error = None
+                return
+            if basket.started_at is None:
+                basket.started_at = now
+                if self.cashier is not None:
+                    basket.started_by = (self.cashier.cashier_id, self.cashier.name)
+            document = basket_document(basket)
+            with self.database.write() as db:
+                save_open_sale(db, document, now)
+        except (sqlite3.Error, OSError, ValidationError) as error:
+            log.exception("the open sale could not be kept")
+            basket.keep_error = f"This sale is not saved against a crash ({error})"
+            return
+        basket.kept = True
+        basket.keep_error = None
 
     def _requote(self, basket: Basket) -> None:
         """Keep a redemption valid as the basket changes: re-plan it, or drop it."""
@@ -123,12 +191,14 @@ class SellingActions(TillBase):
         assert member is not None
         basket.member = AttachedMember(member, card_number, view.balance)
         self._requote(basket)
+        self._keep(basket)
         return view
 
     def detach_member(self, basket: Basket) -> None:
         basket.member = None
         basket.redemption = None
         basket.hq_approved_balance = None
+        self._keep(basket)
 
     def preview_earn(self, basket: Basket) -> EarnResult | None:
         """Points this basket will earn now (what the member panel shows live)."""
@@ -152,12 +222,26 @@ class SellingActions(TillBase):
     def redeem(self, basket: Basket, points: int | None) -> RedemptionQuote:
         """Redeem ``points`` (None = as many as allowed) against this basket."""
         basket.redemption = None
-        quote = self._plan_redemption(basket, points)
-        basket.redemption = quote
+        try:
+            quote = self._plan_redemption(basket, points)
+            basket.redemption = quote
+        finally:
+            self._keep(basket)  # refused: the earlier redemption is gone, as on screen
         return quote
+
+    def redeem_typed(self, basket: Basket, text: str) -> RedemptionQuote | None:
+        """Points to redeem as a cashier or a script types them, with one meaning wherever
+        they are typed (the till's redeem prompt, ``till sale --redeem``): empty or "max" =
+        as many as allowed, 0 = none (any redemption is cancelled), N = N points."""
+        points = parse_points(text)
+        if points == 0:
+            self.cancel_redemption(basket)
+            return None
+        return self.redeem(basket, points)
 
     def cancel_redemption(self, basket: Basket) -> None:
         basket.redemption = None
+        self._keep(basket)
 
     def _plan_redemption(self, basket: Basket, points: int | None) -> RedemptionQuote:
         if basket.member is None:
@@ -243,6 +327,12 @@ class SellingActions(TillBase):
                 "only cash gives change",
             )
         basket.tenders.append(Tender(method=method, amount_minor=amount))
+        self._keep(basket)
+
+    def drop_tenders(self, basket: Basket) -> None:
+        """The cashier went back from payment: the tenders taken are removed."""
+        basket.tenders.clear()
+        self._keep(basket)
 
     def complete_sale(self, basket: Basket) -> SaleDone:
         """Journal the sale durably and queue its receipt. Nothing prints before the commit."""
@@ -301,6 +391,10 @@ class SellingActions(TillBase):
                 )
                 balance_after = self._balance(db, key)
             job = self._queue_print(db, entry.seq, balance_after, self._tier(basket), now)
+            if basket.durable:
+                # In the journal's transaction: never journaled and still offered back.
+                clear_open_sale(db)
+        basket.kept = False
         return SaleDone(entry, job, change, balance_after)
 
     def _tier(self, basket: Basket) -> str | None:
@@ -335,6 +429,22 @@ class SellingActions(TillBase):
             )
 
 
+def parse_points(text: str) -> int | None:
+    """Typed points: None for empty or "max" (as many as allowed), else a whole number."""
+    cleaned = text.strip().replace(",", "").replace("_", "")
+    if not cleaned or cleaned.lower() == "max":
+        return None
+    if not cleaned.isascii() or not cleaned.isdigit():
+        raise RedemptionRefusedError(
+            f"{text.strip()} is not a number of points", "type e.g. 500, 0 for none, or max"
+        )
+    if len(cleaned) > len(str(MAX_POINTS)) or int(cleaned) > MAX_POINTS:
+        raise RedemptionRefusedError(
+            f"{cleaned} points is more than any balance can hold", "type e.g. 500"
+        )
+    return int(cleaned)
+
+
 def _sale_line(line: BasketLineT) -> SaleLine:
     """The journal's line for a basket line; a product whose catalog data the journal cannot
     carry (a control character HQ sent in a description, say) is refused by name."""
@@ -350,6 +460,11 @@ def _sale_line(line: BasketLineT) -> SaleLine:
             net_minor=line.net_minor,
             tax_rate_bp=line.product.tax_rate_bp,
             tax_minor=line.tax_minor,
+            price_override=None
+            if line.original_price_minor is None or line.price_approved_by is None
+            else PriceOverride(
+                original_price_minor=line.original_price_minor, approved_by=line.price_approved_by
+            ),
         )
     except ValidationError as error:
         raise JournalRefusedError(

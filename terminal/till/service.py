@@ -9,9 +9,11 @@ it changes commit together (DESIGN.md, invariant 1). A method that refuses raise
 
 from __future__ import annotations
 
+from terminal.store.cashiers import cashier_enabled
 from terminal.till.base import Clock
 from terminal.till.membership import MembershipActions
 from terminal.till.results import MemberView, ReturnableLine, SaleDone, ScanResult
+from terminal.till.resuming import ResumingActions
 from terminal.till.returning import ReturningActions, line_amounts_paid
 from terminal.till.selling import SellingActions
 from terminal.till.shift import ShiftActions
@@ -27,9 +29,20 @@ __all__ = [
 ]
 
 
-class Till(SellingActions, ReturningActions, MembershipActions, ShiftActions):
+class Till(ResumingActions, SellingActions, ReturningActions, MembershipActions, ShiftActions):
     """One till: its config, its database, the signed-in cashier and the clock.
 
     The actions are grouped by what a cashier is doing (selling, returning, membership,
     the shift); ``TillBase`` holds what they share.
     """
+
+    def signed_in_cashier_disabled(self) -> str | None:
+        """HQ disabled the signed-in cashier (a pull brought it in): the message to sign them
+        out with, else None. Reads only; the UI signs them out when it can (not mid-payment)."""
+        cashier = self.cashier
+        if cashier is None:
+            return None
+        with self.database.read() as db:
+            if cashier_enabled(db, cashier.cashier_id):
+                return None
+        return f"Cashier {cashier.cashier_id} was disabled at HQ and has been signed out"

@@ -15,6 +15,7 @@ from shared.journal import (
     TenderMethod,
     Void,
 )
+from shared.receipt import Receipt
 from terminal.store.catalog import current_rules
 from terminal.store.journal import get_entry, journal_tip
 from terminal.store.settings import get_setting, set_setting
@@ -22,6 +23,7 @@ from terminal.till.base import TillBase
 from terminal.till.errors import (
     TillError,
 )
+from terminal.till.receipts import receipt_for_entry, z_report_lines
 
 __all__ = ["ShiftActions"]
 
@@ -113,21 +115,60 @@ class ShiftActions(TillBase):
             if entry is None or entry.kind not in ("sale", "return", "shift_close"):
                 raise TillError(f"No receipt {self.config.terminal_id}-{seq}")
             original = db.execute(
-                "SELECT balance_after, tier_after FROM print_jobs WHERE seq = ? "
-                "ORDER BY id LIMIT 1",
+                "SELECT balance_after, tier_after, balance_provisional FROM print_jobs "
+                "WHERE seq = ? ORDER BY id LIMIT 1",
                 [seq],
             ).fetchone()
+            # A copy says what the original said, provisional balance included.
             cursor = db.execute(
-                "INSERT INTO print_jobs (seq, reprint, balance_after, tier_after, created_at) "
-                "VALUES (?, 1, ?, ?, ?)",
+                "INSERT INTO print_jobs (seq, reprint, balance_after, tier_after, "
+                "balance_provisional, created_at) VALUES (?, 1, ?, ?, ?, ?)",
                 [
                     seq,
                     original[0] if original else None,
                     original[1] if original else None,
+                    original[2] if original else 0,
                     now.isoformat(),
                 ],
             )
             return int(cursor.lastrowid or 0)
+
+    def receipt_for(
+        self,
+        entry: JournalEntry,
+        *,
+        balance_after: int | None,
+        tier_after: str | None,
+        reprint: bool = False,
+        provisional: bool = False,
+    ) -> Receipt:
+        """The customer receipt for a sale or return of this till; a return's names the
+        items and the receipt of the sale it refunds (when that sale was made here)."""
+        original = None
+        payload = entry.payload
+        if isinstance(payload, Return) and payload.original.terminal_id == entry.terminal_id:
+            with self.database.read() as db:
+                original = get_entry(db, payload.original.seq)
+        return receipt_for_entry(
+            entry,
+            self.config,
+            balance_after=balance_after,
+            tier_after=tier_after,
+            reprint=reprint,
+            provisional=provisional,
+            original=original,
+        )
+
+    def z_report(self, entry: JournalEntry) -> list[str]:
+        """The lines of a Z report entry, naming the cashier who closed the shift."""
+        name = None
+        if entry.cashier_id is not None:
+            with self.database.read() as db:
+                row = db.execute(
+                    "SELECT name FROM cashiers WHERE cashier_id = ?", [entry.cashier_id]
+                ).fetchone()
+            name = str(row[0]) if row else None
+        return z_report_lines(entry, self.config, cashier_name=name)
 
     # --- status ----------------------------------------------------------------------------------
 

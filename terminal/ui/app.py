@@ -14,6 +14,7 @@ from typing import Literal
 
 from textual import events, work
 from textual.app import App
+from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
@@ -25,6 +26,7 @@ from terminal.ui.keyboard_wedge import KeyboardWedge
 from terminal.ui.keymap import APP_KEYS, bindings
 from terminal.ui.pins import check_supervisor_pin
 from terminal.ui.scans import ScanReceiver
+from terminal.ui.screens.confirm import ConfirmScreen
 from terminal.ui.screens.help import HelpScreen
 from terminal.ui.screens.lock import LockScreen
 from terminal.ui.screens.pin import PinScreen
@@ -43,6 +45,7 @@ MessageKind = Literal["info", "warn", "error", "ok"]
 
 _PRINT = "print"
 _STATUS = "status"
+_CASHIER = "cashier"
 
 
 class TillApp(App[None]):
@@ -50,6 +53,11 @@ class TillApp(App[None]):
     TITLE = "LoyalTill"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = bindings(APP_KEYS)
+    # Small POS screens (80x24): till.tcss's ".-narrow" and ".-short" rules keep Qty, Price,
+    # Amount and F12 Pay in view, and the dialogs within the screen.
+    # (Textual declares it without ClassVar, so mypy wants the override plain.)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012
 
     def __init__(
         self,
@@ -61,12 +69,15 @@ class TillApp(App[None]):
         wedge: WedgeDetector | None = None,
         status_interval_s: float = 2.0,
         sync_worker: SyncWorker | None = None,
+        about: tuple[str, ...] = (),
     ) -> None:
         """``monotonic`` times the key events for the wedge detector (tests pass a clock
-        that decides whether keys look typed or scanned)."""
+        that decides whether keys look typed or scanned). ``about``: lines the Help screen
+        (F1) shows first — the demo's sign-in numbers, cards and HQ addresses."""
         super().__init__()
         self.till = till
         self.print_queue = print_queue
+        self.about = about
         self.sync_worker = sync_worker
         self.status: TillStatus | None = None
         self.wedge = KeyboardWedge(
@@ -200,6 +211,25 @@ class TillApp(App[None]):
 
     def refresh_status(self) -> None:
         self._collect_status()
+        if self.till.cashier is not None:
+            self._check_cashier()
+
+    @work(thread=True, group=_CASHIER, exclusive=True, exit_on_error=False)
+    def _check_cashier(self) -> str | None:
+        """Whether a pull disabled the signed-in cashier (the message to sign out with)."""
+        return self.till.signed_in_cashier_disabled()
+
+    async def _signed_out_by_hq(self, notice: str) -> None:
+        """HQ disabled the signed-in cashier: back to sign-in, saying why. Not while a dialog
+        (a payment, a return …) is open — that is finished first, and the next status refresh
+        asks again. The sale's basket is not discarded: it stays saved for whoever signs in."""
+        if self.till.cashier is None or any(isinstance(s, ModalScreen) for s in self.screen_stack):
+            return
+        self.till.sign_out()
+        while len(self.screen_stack) > 2:  # the lock or self-check screen over the sale
+            await self.pop_screen()
+        await self.switch_screen(SignInScreen(notice))
+        self.refresh_status()
 
     @work(thread=True, group=_STATUS, exclusive=True, exit_on_error=False)
     def _collect_status(self) -> TillStatus:
@@ -232,6 +262,8 @@ class TillApp(App[None]):
                 self._show_status(result)
             elif worker.group == _PRINT and isinstance(result, list):
                 self._printed(result)
+            elif worker.group == _CASHIER and isinstance(result, str):
+                self.call_later(self._signed_out_by_hq, result)
         elif event.state is WorkerState.ERROR and worker.group == _PRINT:
             self.tell(f"Printing failed: {worker.error} — the receipt waits (F8)", "error")
 
@@ -243,11 +275,33 @@ class TillApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.about))
+
+    def open_sale_words(self) -> str | None:
+        """The sale open on the sale screen, in a few words (None: none)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, SaleScreen):
+                return screen.open_sale_words()
+        return None
 
     def action_request_quit(self) -> None:
+        if isinstance(self.screen, ConfirmScreen):
+            return
+        open_sale = self.open_sale_words()
+        kept = "The till keeps it and offers it back when the till program starts again."
         if not self.till.config.kiosk:
-            self.exit()
+            if open_sale is None:
+                self.exit()
+                return
+
+            def confirmed(ok: bool | None) -> None:
+                if ok:
+                    self.exit()
+
+            self.push_screen(
+                ConfirmScreen("A sale is open", f"{open_sale}. Quit anyway? {kept}", "Quit anyway"),
+                confirmed,
+            )
             return
         if isinstance(self.screen, PinScreen):
             return
@@ -256,9 +310,12 @@ class TillApp(App[None]):
             if ok:
                 self.exit()
 
+        title = "Close the till program? A supervisor's number and PIN"
+        if open_sale is not None:
+            title = f"A sale is open ({open_sale}). {kept} {title}"
         self.push_screen(
             PinScreen(
-                "Close the till program? A supervisor's number and PIN",
+                title,
                 lambda number, pin: check_supervisor_pin(self.till, number, pin),
                 ask_number=True,
             ),

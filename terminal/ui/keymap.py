@@ -69,6 +69,13 @@ APP_KEYS = (
 SALE_KEYS = (
     TillKey("f2", "find_member", "Find", "Find a member by phone, email or name"),
     TillKey("f3", "quantity", "Qty", "Change the quantity of the selected line"),
+    TillKey(
+        "ctrl+p",
+        "change_price",
+        "Price",
+        "Change the line's price (supervisor PIN)",
+        show=False,
+    ),
     TillKey("f4", "remove_member", "Unlink", "Take the member off this sale"),
     TillKey("f5", "redeem", "Redeem", "Redeem points (empty = max, 0 = cancel)"),
     TillKey("f6", "enrol", "Enrol", "Enrol a new member and give them a card"),

@@ -26,6 +26,7 @@ from syncserver.hq.setup import initialise
 from syncserver.settings import utc_now
 from syncserver.storage.database import Database
 from syncserver.storage.schema import member_balances, postings
+from syncserver.storage.stores import add_store
 from syncserver.storage.terminals import add_terminal
 from tests.server.journal import card
 
@@ -45,6 +46,20 @@ class Server:
     def terminal(self, store: str = "S001", name: str = "Till") -> tuple[str, str]:
         with self.database.write() as conn:
             return add_terminal(conn, store, name, utc_now())
+
+    def store(self, store_id: str = "S001", name: str = "", timezone: str = "UTC") -> None:
+        """A store at HQ (``terminal add`` refuses a store HQ does not know)."""
+        with self.database.write() as conn:
+            add_store(
+                conn,
+                store_id=store_id,
+                name=name or f"Store {store_id}",
+                address=("1 Test Street", "Testtown"),
+                timezone=timezone,
+                country="DE",
+                tax_id=None,
+                now=utc_now(),
+            )
 
     def balance(self, member_id: str) -> int | None:
         with self.database.read() as conn:
@@ -86,7 +101,7 @@ def members_csv(rows: list[tuple[str, str, int, str | None]]) -> str:
                 member_id,
                 f"Member {member_id}",
                 "",
-                f"{member_id}@example.com",
+                f"{member_id or 'new.member'}@example.com",
                 tier or "",
                 card_number,
                 balance,

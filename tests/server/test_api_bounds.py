@@ -23,6 +23,7 @@ from syncserver.storage.database import Database
 from syncserver.web import pages
 from syncserver.web.pages import (
     audit,
+    cashiers,
     entries,
     exceptions,
     members,
@@ -91,7 +92,18 @@ def _dashboard_spec(*modules: Any) -> dict[str, Any]:
     return get_openapi(title="dashboard", version="1", routes=routes)
 
 
-DASHBOARD = (audit, entries, exceptions, members, overview, program, signin, terminals, users)
+DASHBOARD = (
+    audit,
+    cashiers,
+    entries,
+    exceptions,
+    members,
+    overview,
+    program,
+    signin,
+    terminals,
+    users,
+)
 
 
 def test_every_api_input_is_bounded() -> None:

@@ -54,6 +54,7 @@ def test_admin_commands(db_url: str, tmp_path: Path) -> None:
     assert run("init", "--db", db_url).exit_code == 0
     db = ("--db", db_url)
 
+    assert run("store", "add", "S001", "--name", "Shop", "--timezone", "UTC", *db).exit_code == 0
     till1 = json.loads(run("terminal", "add", "--store", "S001", "--name", "Till 1", *db).stdout)
     till2 = json.loads(run("terminal", "add", "--store", "S001", "--name", "Till 2", *db).stdout)
     assert (till1["terminal_id"], till2["terminal_id"]) == ("T0001", "T0002")
@@ -218,7 +219,10 @@ def test_every_changing_command_is_audited(db_url: str, tmp_path: Path) -> None:
     products = tmp_path / "products.csv"
     products.write_text("sku,description,category,price_minor\nA1,Apples,fruit-veg,199\n")
     for command in (
+        ("store", "add", "S001", "--name", "Shop", "--timezone", "Europe/Berlin"),
+        ("store", "update", "S001", "--country", "DE"),
         ("terminal", "add", "--store", "S001", "--name", "Till 1"),
+        ("terminal", "code", "T0001"),
         ("terminal", "revoke", "T0001"),
         ("token", "create", "--user", "admin", "--label", "reports"),
         ("program", "load", str(rules)),
@@ -240,7 +244,10 @@ def test_every_changing_command_is_audited(db_url: str, tmp_path: Path) -> None:
     assert all(json.loads(r.detail)["via"] == "cli" for r in rows)
     assert [(r.action, r.target_kind, r.target_id) for r in rows] == [
         ("user.add", "user", "admin"),  # init's first admin
+        ("store.add", "store", "S001"),
+        ("store.update", "store", "S001"),
         ("terminal.add", "terminal", "T0001"),
+        ("terminal.code", "terminal", "T0001"),
         ("terminal.revoke", "terminal", "T0001"),
         ("user.token_create", "user", "admin"),
         ("program.publish", "rules_version", "3"),
@@ -251,11 +258,13 @@ def test_every_changing_command_is_audited(db_url: str, tmp_path: Path) -> None:
     ]
     details = [json.loads(r.detail) for r in rows]
     assert details[0]["first_admin"] is True
-    assert details[1]["store_id"] == "S001"
-    assert details[3]["label"] == "reports"
-    assert details[5]["imported"] == 1
-    assert details[5]["file"] == "members.csv"
-    assert details[6]["added"] == 1
-    assert not {"password", "token"} & {key for detail in details for key in detail}
+    assert details[1]["timezone"] == "Europe/Berlin"
+    assert (details[2]["country"], details[2]["before"]["country"]) == ("DE", None)
+    assert details[3]["store_id"] == "S001"
+    assert details[6]["label"] == "reports"
+    assert details[8]["imported"] == 1
+    assert details[8]["file"] == "members.csv"
+    assert details[9]["added"] == 1
+    assert not {"password", "token", "code"} & {key for detail in details for key in detail}
     listed = json.loads(run("terminal", "list", "--json", *db).stdout)
     assert listed[0]["revoked_by"] == "cli"

@@ -65,6 +65,8 @@ def test_first_download_then_only_changes(database: Database) -> None:
             "rules": [],
             "products": [],
             "offers": [],
+            "cashiers": [],
+            "reset": False,
             "total_members": None,
         }
         till = JournalWriter(terminal_id)

@@ -88,7 +88,8 @@ def test_an_offline_overdraft_is_posted_with_the_amount_below_zero(
             "seq": 1,
             "member_id": "M0000000002",
             "amount": -after,
-            "detail": f"redeemed 400 points with a balance of 300: member M0000000002 is now at "
+            "detail": f"sale {terminal_id}#1 redeemed 400 points with a balance of 300: "
+            f"member M0000000002 is now at "
             f"{after}",
         }
     ]

@@ -83,6 +83,7 @@ class Hq:
         """``syncserver init`` and ``program load`` of the demo rules, through the CLI."""
         created = json.loads(self.cli("init").stdout)
         self.admin_token = created["admin"]["token"]
+        self.cli("store", "add", "S001", "--name", "Harbour Grocers", "--timezone", "UTC")
         rules = self.base / "demo_program.json"
         rules.write_text(demo_rules_json(), encoding="utf-8")
         assert "published" in self.cli("program", "load", str(rules)).stdout

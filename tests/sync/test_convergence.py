@@ -54,10 +54,11 @@ from shared.journal import (
     Sale,
     TenderMethod,
     Void,
+    format_utc,
 )
 from syncserver.hq.imports import import_members
 from syncserver.settings import utc_now
-from syncserver.storage.schema import journal_entries, members
+from syncserver.storage.schema import journal_entries, members, postings
 from syncserver.storage.terminals import add_terminal
 from terminal.config import TillConfig
 from terminal.demo.seed import seed_demo
@@ -492,11 +493,21 @@ class Convergence(RuleBasedStateMachine):
                     ).where(members.c.origin_terminal.in_(ids))
                 )
             }
+            # When the opening balances were imported: the ledger orders by time.
+            opened_at = {
+                row.member_id: row.occurred_at
+                for row in conn.execute(
+                    select(postings.c.member_id, postings.c.occurred_at).where(
+                        postings.c.member_id.in_(list(self.opening)),
+                        postings.c.kind == "opening",
+                    )
+                )
+            }
         entries = sorted(
             (JournalEntry.model_validate(r) for t in self.tills for r in t.records()),
             key=lambda e: positions[(e.terminal_id, e.seq)],
         )
-        return _replay(entries, dict(self.opening), self.imported, created)
+        return _replay(entries, dict(self.opening), self.imported, created, opened_at)
 
 
 Expected = tuple[str, str, int, str | None, int]
@@ -520,17 +531,41 @@ def _sync_on_a_clean_network(till: ConvTill) -> None:
             return
 
 
+Moment = tuple[str, int, tuple[str, int] | None, int, int]
+"""(occurred_at, arrival, entry or None for HQ's import, points moved, points redeemed)"""
+
+
+def _overdrew(timeline: list[Moment], key: tuple[str, int]) -> tuple[str, int]:
+    """The redemption an overdraft names (docs/ledger.md): in time order (occurred_at, then
+    arrival), the first redemption from this entry on that took the member further below
+    zero; this entry when there is none."""
+    balance, found, culprit = 0, False, None
+    for _when, _arrival, entry, moved, redeemed in sorted(timeline, key=lambda m: m[:2]):
+        before, balance = balance, balance + moved
+        found = found or entry == key
+        if found and redeemed and max(0, -balance) - max(0, -before) > 0:
+            culprit = entry
+            break
+    return culprit or key
+
+
 def _replay(
     entries: list[JournalEntry],
     balances: dict[str, int],
     owners: dict[str, str],
     created: dict[tuple[str, int], str],
+    opened_at: dict[str, str],
 ) -> tuple[dict[str, int], list[Expected]]:
     """docs/ledger.md as a few lines of arithmetic."""
     cards: dict[str, list[str]] = {card: [member, "active"] for card, member in owners.items()}
     local: dict[str, str] = {}
     sales: dict[tuple[str, int], tuple[str, int]] = {}
     raised: list[Expected] = []
+    timeline: dict[str, list[Moment]] = {
+        member: [(opened_at[member], -1, None, points, 0)]
+        for member, points in balances.items()
+        if points
+    }
 
     def resolve(ref: MemberRef) -> str:
         if ref.member_id and ref.member_id in balances:
@@ -546,28 +581,37 @@ def _replay(
         elif card[1] == "blocked":
             raised.append(("card_blocked", entry.terminal_id, entry.seq, member, moved))
 
-    for entry in entries:
+    for arrival, entry in enumerate(entries):
         payload = entry.payload
         key = (entry.terminal_id, entry.seq)
+        when = format_utc(entry.occurred_at)
         if isinstance(payload, Sale) and payload.member is not None:
             member = resolve(payload.member)
             earned, redeemed = payload.points_earned, payload.points_redeemed
             before = balances[member]
             balances[member] += earned - redeemed
             sales[key] = (member, earned - redeemed)
+            if earned or redeemed:
+                timeline.setdefault(member, []).append(
+                    (when, arrival, key, earned - redeemed, redeemed)
+                )
             card_check(entry, payload.member, member, earned - redeemed)
             overdraft = min(redeemed, max(0, -balances[member]) - max(0, -before))
             if redeemed and overdraft > 0:
-                raised.append(("offline_overdraft", *key, member, overdraft))
+                named = _overdrew(timeline[member], key)
+                raised.append(("offline_overdraft", *named, member, overdraft))
         elif isinstance(payload, Return) and payload.member is not None:
             member = resolve(payload.member)
             moved = payload.points_restored - payload.points_reversed
             balances[member] += moved
+            if payload.points_restored or payload.points_reversed:
+                timeline.setdefault(member, []).append((when, arrival, key, moved, 0))
             card_check(entry, payload.member, member, moved)
         elif isinstance(payload, Void):
             original = sales.get((payload.original.terminal_id, payload.original.seq))
             if original is not None:
                 balances[original[0]] -= original[1]
+                timeline.setdefault(original[0], []).append((when, arrival, key, -original[1], 0))
         elif isinstance(payload, Enrolment):
             member = created[key]
             balances[member] = 0

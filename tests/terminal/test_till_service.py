@@ -245,7 +245,9 @@ def test_offline_enrolment_assigns_the_card_and_finds_the_member(till, config) -
     assert [m.name for m, _ in found] == ["Zoë Quist"]
     assert till.find_members("zoë q")[0][1] == card
     with pytest.raises(EnrolmentRefusedError, match="already belongs"):
-        till.enrol(name="X", phone="1", email=None, marketing_consent=False, card_number=card)
+        till.enrol(
+            name="X", phone="+49 170 5550199", email=None, marketing_consent=False, card_number=card
+        )
     with pytest.raises(EnrolmentRefusedError, match="phone number or an email"):
         till.enrol(name="Y", phone="", email="", marketing_consent=False, card_number=card)
     _, done = _sell(till, config, card=50_000)
@@ -311,5 +313,6 @@ def test_a_return_prints_a_receipt_that_adds_up(till, config) -> None:
     returned = till.return_items(done.entry.seq, {1: 2})
     receipt = receipt_for_entry(returned.entry, config, balance_after=0, tier_after=None)
     refund = returned.entry.payload.refund_minor
-    assert receipt.total.minor == refund
-    assert sum(line.amount.minor for line in receipt.lines) == refund
+    # Money going back prints negative (issue 11).
+    assert receipt.total.minor == -refund
+    assert sum(line.amount.minor for line in receipt.lines) == -refund

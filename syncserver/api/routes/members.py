@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from shared.protocol import ErrorBody
-from syncserver.api.deps import ActorDep, DatabaseDep, ManagerDep, ViewerDep
+from syncserver.api.deps import ActorDep, DatabaseDep, ManagerDep, SettingsDep, ViewerDep
 from syncserver.api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from syncserver.api.params import MemberIdPath, SafeMultilineText
 from syncserver.errors import MalformedError, NotFoundError
@@ -42,14 +42,16 @@ def _errors(*codes: int) -> dict[int | str, dict[str, object]]:
 def list_members(
     _user: ViewerDep,
     database: DatabaseDep,
+    settings: SettingsDep,
     q: Annotated[
         str | None,
         Query(
             max_length=320,
             description=(
                 "One search box: a card number (check digit valid), an email (contains @), "
-                "a member id (M…), a phone number (digits, spaces, + - ( ), at least 6 "
-                "digits) or else the start of a name. Empty: every member by member id."
+                "a member id (M…), a phone number or its last digits (digits, spaces, + - ( ), "
+                "at least 4 digits) or else words of a name, each the start of a word of "
+                "the name, any case and accents. Empty: every member by member id."
             ),
         ),
     ] = None,
@@ -60,10 +62,10 @@ def list_members(
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
 ) -> Page[MemberSummary]:
-    """Members matching the search, keyset-paginated: by (name, member id) for a name
-    search, by member id otherwise. Use ``q`` or one of the explicit filters
-    (``card``, ``phone`` exact as stored or digits only, ``email`` as stored or lower case,
-    ``name`` prefix, case-insensitive)."""
+    """Members matching the search, keyset-paginated: by (matched word, member id) for a
+    name search (exact words first), by phone key for a phone search, by member id otherwise.
+    Use ``q`` or one of the explicit filters (``card``, ``phone`` by the end of the number
+    in any format, ``email`` as stored or lower case, ``name`` words)."""
     given = [
         key
         for key, value in (
@@ -79,7 +81,9 @@ def list_members(
         raise MalformedError(
             f"use one of q, card, phone, email, name at a time (got {', '.join(given)})"
         )
-    search = explicit(card=card, phone=phone, email=email, name=name) or classify(q)
+    region = settings.default_country
+    search = explicit(card=card, phone=phone, email=email, name=name, region=region)
+    search = search or classify(q, region)
     with database.read() as conn:
         items, next_cursor = search_members(conn, search, limit, cursor)
     return Page[MemberSummary](items=items, next_cursor=next_cursor)
@@ -113,9 +117,10 @@ def get_ledger(
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
 ) -> Page[LedgerPosting]:
-    """The member's postings, newest first, each with its source: the till entry
-    (terminal, store, seq, receipt number, cashier) or the HQ event (kind, staff member,
-    reason)."""
+    """The member's postings in the order they happened (``occurred_at``, ties by arrival),
+    newest first, each with ``balance_after`` (the member's balance after it: the first
+    item's is the current balance) and its source: the till entry (terminal, store, seq,
+    receipt number, cashier) or the HQ event (kind, staff member, reason)."""
     with database.read() as conn:
         if member_balance(conn, member_id) is None:
             raise NotFoundError(_no_member(member_id))

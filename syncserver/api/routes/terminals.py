@@ -1,26 +1,42 @@
-"""HQ API: the tills — their sync health, registering a new one (its token shown once) and
-revoking one. Reading needs the viewer role; registering and revoking need admin."""
+"""HQ API: the tills — their sync health, registering a new one (its token and one-time
+set-up code shown once), issuing a fresh code and revoking one. Reading needs the viewer
+role; registering, codes and revoking need admin. ``POST /claim`` is the till's own call
+(``till setup``): no token, just the code, limited per address."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
-from shared.protocol import ErrorBody
-from syncserver.api.deps import ActorDep, AdminDep, DatabaseDep, ViewerDep
+from shared.protocol import ErrorBody, TerminalClaim, TerminalClaimed
+from syncserver.api.deps import (
+    ActorDep,
+    AdminDep,
+    DatabaseDep,
+    SettingsDep,
+    ViewerDep,
+    client_ip,
+)
 from syncserver.api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page_of
 from syncserver.api.params import SafeText, TerminalIdPath
 from syncserver.hq.terminals import (
+    ClaimThrottledError,
     TerminalHealth,
+    claim_terminal,
     find_terminal,
+    new_setup_code,
     register_terminal,
     revoke,
     terminal_page,
 )
 from syncserver.settings import as_utc
+from syncserver.storage.stores import store_info
+from syncserver.storage.users import SignInPolicy
 
 router = APIRouter(prefix="/api/v1/terminals", tags=["terminals"])
 
@@ -63,7 +79,23 @@ class TerminalCreated(BaseModel):
     terminal_id: str
     store_id: str
     name: str
-    token: str = Field(description="The till's bearer token: shown only now.")
+    token: str = Field(
+        description="The till's bearer token: shown only now. `till setup` replaces it with "
+        "a fresh one (this one then stops working)."
+    )
+    code: str = Field(
+        description="One-time set-up code for `till setup --code` (valid 24 h, single use)."
+    )
+    code_expires_at: datetime
+
+
+class CodeIssued(BaseModel):
+    terminal_id: str
+    code: str = Field(
+        description="One-time set-up code for `till setup --code` (valid 24 h, single use); "
+        "the till's earlier unused codes no longer work."
+    )
+    code_expires_at: datetime
 
 
 def terminal_view(health: TerminalHealth) -> TerminalView:
@@ -124,11 +156,57 @@ def get_terminal(
 def add_terminal(
     body: TerminalCreate, _user: AdminDep, actor: ActorDep, database: DatabaseDep
 ) -> TerminalCreated:
-    """Register a till (admin). The token is in this reply only: HQ keeps just its hash. Put
-    it in the till's config as ``server_token`` with ``terminal_id``."""
+    """Register a till (admin) of a store HQ knows (422 otherwise: add the store first). The
+    token and the one-time set-up code are in this reply only: HQ keeps just their hashes.
+    On the till, ``till setup --server URL --code CODE`` writes its configuration (and
+    replaces the token with a fresh one)."""
     added = register_terminal(database, actor, body.store_id, body.name)
     return TerminalCreated(
-        terminal_id=added.terminal_id, store_id=added.store_id, name=added.name, token=added.token
+        terminal_id=added.terminal_id,
+        store_id=added.store_id,
+        name=added.name,
+        token=added.token,
+        code=added.code,
+        code_expires_at=as_utc(added.code_expires_at),
+    )
+
+
+@router.post("/claim", responses=_errors(403, 404, 409, 422, 429))
+async def claim(
+    body: TerminalClaim, request: Request, database: DatabaseDep, settings: SettingsDep
+) -> TerminalClaimed:
+    """A till trades its one-time set-up code for its identity, a fresh token and its
+    store's details (``till setup``; no bearer token). 404 unknown code, 409 used or expired
+    (ask HQ for a new one: ``syncserver terminal code T…``), 403 revoked till. Failures count
+    per address like staff sign-ins: past a few, 429 with ``Retry-After``."""
+    policy = SignInPolicy.from_settings(settings)
+    try:
+        claimed = await run_in_threadpool(
+            claim_terminal, database, body.code, client_ip(request), policy
+        )
+    except ClaimThrottledError as error:
+        raise HTTPException(
+            429, error.message, headers={"Retry-After": str(error.retry_after)}
+        ) from None
+    return TerminalClaimed(
+        terminal_id=claimed.terminal_id,
+        name=claimed.name,
+        token=claimed.token,
+        store=store_info(claimed.store),
+    )
+
+
+@router.post("/{terminal_id}/code", status_code=201, responses=_errors(401, 403, 404, 409, 422))
+def issue_code(
+    terminal_id: TerminalIdPath, _user: AdminDep, actor: ActorDep, database: DatabaseDep
+) -> CodeIssued:
+    """A fresh one-time set-up code for the till (admin): its earlier unused codes stop
+    working. For setting a till up again, or when the first code expired."""
+    issued = new_setup_code(database, actor, terminal_id)
+    return CodeIssued(
+        terminal_id=issued.terminal_id,
+        code=issued.code,
+        code_expires_at=as_utc(issued.expires_at),
     )
 
 

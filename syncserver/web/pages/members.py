@@ -53,12 +53,13 @@ def search_page(
     request: Request,
     session: ViewerPage,
     database: DatabaseDep,
+    settings: SettingsDep,
     q: Annotated[str | None, Query(max_length=320)] = None,
     cursor: CursorQuery = None,
 ) -> Response:
     """One search box; a card number or member id that finds exactly one member opens the
     member page directly (a scanner at an HQ desk: scan, and the member is there)."""
-    search = classify(q)
+    search = classify(q, settings.default_country)
     with database.read() as conn:
         found, next_cursor = search_members(conn, search, SEARCH_PAGE, cursor)
     live = request.headers.get("HX-Request") == "true"

@@ -1,4 +1,8 @@
-"""Enrol a new member, fully offline: name, phone and/or email, consent, then a blank card."""
+"""Enrol a new member, fully offline: name, phone and/or email, consent, then a blank card.
+
+Phone and email are checked as the cashier leaves each field (Enter): a mistake is said on
+the message line with an example and the field keeps the focus; a good one is shown as it
+will be stored (E.164 phone, lower-case domain). The till checks again when enrolling."""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Footer, Input, Label
 
+from shared.emails import validate_email
+from shared.phones import validate_phone
 from terminal.till.errors import TillError
 from terminal.till.service import MemberView, Till
 from terminal.ui.keymap import FORM_KEYS, bindings
@@ -15,6 +21,7 @@ from terminal.ui.widgets.message_line import MessageLine
 __all__ = ["EnrolScreen"]
 
 _FIELDS = ("name", "phone", "email")
+_CHECKED = ("phone", "email")
 
 
 class EnrolScreen(ModalScreen[MemberView | None]):
@@ -49,9 +56,30 @@ class EnrolScreen(ModalScreen[MemberView | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if event.input.id in _FIELDS:
-            self.focus_next()
+            if self._contact_ok(event.input.id):
+                self.focus_next()
         else:
             self.action_submit()
+
+    def _contact_ok(self, field: str | None) -> bool:
+        """Check the phone or email field; show it normalised, or the problem (focus stays)."""
+        if field not in _CHECKED:
+            return True
+        widget = self.query_one(f"#{field}", Input)
+        text = widget.value.strip()
+        if not text:
+            return True
+        try:
+            if field == "phone":
+                normalised = validate_phone(text, self.till.config.country)
+            else:
+                normalised = validate_email(text)
+        except ValueError as error:
+            self.message.warn(str(error))
+            widget.focus()
+            return False
+        widget.value = normalised
+        return True
 
     def handle_scan(self, data: str) -> None:
         """The blank card's scan fills the card field, whichever field has focus."""
@@ -63,6 +91,8 @@ class EnrolScreen(ModalScreen[MemberView | None]):
         def value(field: str) -> str:
             return self.query_one(f"#{field}", Input).value
 
+        if not all(self._contact_ok(field) for field in _CHECKED):
+            return
         try:
             _, view = self.till.enrol(
                 name=value("name"),

@@ -1,4 +1,9 @@
-"""F1: every key of the till, screen by screen (from the one keymap the bindings use)."""
+"""F1: every key of the till, screen by screen (from the one keymap the bindings use).
+
+Above the keys, whatever the till was started with for its users to know (``till demo``:
+who signs in, which cards to scan, where HQ is) — the till's screen covers the terminal
+that printed it. On a small screen the two columns stack and the dialog scrolls.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
@@ -24,14 +29,24 @@ class HelpScreen(ModalScreen[None]):
         Binding("f1", "close", "Close", show=False),
     ]
     DEFAULT_CLASSES = "dialog-screen"
+    AUTO_FOCUS = "#help-scroll"  # the arrow keys scroll it
+
+    def __init__(self, about: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.about = about
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help"):
             yield Label("Keys", classes="dialog-title")
-            with Horizontal(id="keymap"):
-                yield Static(render_keys(KEYMAP[:2], with_scanning=True), classes="keymap-column")
-                yield Static(render_keys(KEYMAP[2:]), classes="keymap-column")
-            yield Label("Esc: close", classes="dialog-hint")
+            with VerticalScroll(id="help-scroll"):
+                if self.about:
+                    yield Static(Content("\n".join(self.about)), classes="help-about")
+                with Horizontal(id="keymap"):
+                    yield Static(
+                        render_keys(KEYMAP[:2], with_scanning=True), classes="keymap-column"
+                    )
+                    yield Static(render_keys(KEYMAP[2:]), classes="keymap-column")
+            yield Label("Esc: close  ·  ↑ ↓ scroll", classes="dialog-hint")
 
     @property
     def text(self) -> str:

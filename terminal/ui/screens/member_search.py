@@ -1,4 +1,5 @@
-"""Find a member without their card: by phone, email or name; choosing one attaches them."""
+"""Find a member without their card: by phone (any format, or its last digits), email or
+any words of the name (case and accents do not matter); choosing one attaches them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label
 
 from shared.codes import LoyaltyCard, MemberQR
+from shared.phones import MIN_SUFFIX_DIGITS, looks_like_phone
 from terminal.till.service import Till
 from terminal.ui.widgets.member_panel import tier_name
 from terminal.ui.widgets.message_line import MessageLine
@@ -38,7 +40,10 @@ class MemberSearchScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Label("Find a member", classes="dialog-title")
-            yield Input(placeholder="Phone, email or the start of the name — Enter", id="query")
+            yield Input(
+                placeholder="Phone or its last digits, email, or words of the name — Enter",
+                id="query",
+            )
             yield DataTable[Text](id="results", cursor_type="row", zebra_stripes=True)
             yield MessageLine(id="search-message")
             yield Label(
@@ -62,6 +67,9 @@ class MemberSearchScreen(ModalScreen[str | None]):
         query = event.value.strip()
         if len(query) < 2:
             self.message.warn("Type at least two letters or digits")
+            return
+        if looks_like_phone(query) and sum(ch.isdecimal() for ch in query) < MIN_SUFFIX_DIGITS:
+            self.message.warn(f"Type at least {MIN_SUFFIX_DIGITS} digits of the phone number")
             return
         table = self.query_one(DataTable)
         table.clear()

@@ -111,5 +111,5 @@ class PaymentScreen(ModalScreen[SaleDone | None]):
         self.dismiss(done)
 
     def action_cancel(self) -> None:
-        self.basket.tenders.clear()
+        self.till.drop_tenders(self.basket)
         self.dismiss(None)

@@ -5,14 +5,16 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from shared.codes import LoyaltyCard, MemberQR, ParsedCode, Product, ReceiptRef, Unrecognised
 from shared.journal import Return, Sale
 from shared.money import Money, format_points
+from terminal.store.cashiers import Cashier
 from terminal.store.catalog import product_by_sku
 from terminal.till.errors import TillError, UnknownProductError
 from terminal.till.receipts import TENDER_LABELS
+from terminal.till.resuming import OpenSaleOffer, OpenSaleSetAside
 from terminal.till.service import MemberView, SaleDone, Till
 from terminal.ui.context import till_app
 from terminal.ui.entry import (
@@ -20,22 +22,25 @@ from terminal.ui.entry import (
     KeyedItem,
     parse_amount,
     parse_keyed_item,
-    parse_points,
     parse_quantity,
 )
 from terminal.ui.keymap import SALE_KEYS, bindings
+from terminal.ui.pins import check_supervisor_pin
 from terminal.ui.screens.enrol import EnrolScreen
 from terminal.ui.screens.lock import LockScreen
 from terminal.ui.screens.member_search import MemberSearchScreen
 from terminal.ui.screens.payment import PaymentScreen
+from terminal.ui.screens.pin import PinScreen
 from terminal.ui.screens.print_queue import PrintQueueScreen
 from terminal.ui.screens.prompt import PromptScreen
 from terminal.ui.screens.replace_card import ReplaceCardScreen
+from terminal.ui.screens.resume_sale import ResumeChoice, ResumeSaleScreen
 from terminal.ui.screens.returns import ReturnsScreen
 from terminal.ui.screens.self_check import SelfCheckScreen
 from terminal.ui.screens.shift_close import ShiftClosed, ShiftCloseScreen
 from terminal.ui.widgets.basket_table import BasketTable
 from terminal.ui.widgets.entry_field import EntryField
+from terminal.ui.widgets.key_bar import KeyBar
 from terminal.ui.widgets.member_panel import MemberPanel, MemberShown
 from terminal.ui.widgets.message_line import MessageLine
 from terminal.ui.widgets.status_bar import StatusBar
@@ -59,7 +64,8 @@ class SaleScreen(Screen[None]):
     def __init__(self, till: Till) -> None:
         super().__init__()
         self.till = till
-        self.basket = till.new_basket()
+        # Kept in the till database as it changes: a crash offers it back (resume below).
+        self.basket = till.start_sale()
         self.member: MemberView | None = None
         self.breakdown = False
 
@@ -73,13 +79,103 @@ class SaleScreen(Screen[None]):
                 yield MemberPanel(id="member")
                 yield Totals(id="totals")
         yield MessageLine(id="message")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.table.border_title = "Sale"
         self.query_one(MemberPanel).border_title = "Member"
         self.query_one(Totals).border_title = "Total"
         self.refresh_sale()
+        self.offer_open_sale()
+
+    # --- the sale left open -----------------------------------------------------------------
+
+    def offer_open_sale(self) -> None:
+        """A sale left open by a crash, a power cut or a sign-out: offer it back."""
+        found = self.till.open_sale_offer()
+        if found is None:
+            return
+        if isinstance(found, OpenSaleSetAside):
+            where = f"kept in {found.path}" if found.path else "written to the till's log"
+            self.message.error(
+                f"A sale left open could not be read ({found.reason}) — {where} for a "
+                "supervisor; carry on selling"
+            )
+            return
+        today = self.till.clock().astimezone(self.till.config.zone).replace(tzinfo=None)
+
+        def chosen(choice: ResumeChoice | None) -> None:
+            if choice == "discard":
+                self.discard_open_sale(found)
+            else:
+                self.resume_open_sale()
+
+        self.app.push_screen(ResumeSaleScreen(found, today), chosen)
+
+    def resume_open_sale(self) -> None:
+        try:
+            resumed = self.till.resume_sale()
+        except TillError as error:
+            self.message.refuse(error)
+            return
+        self.basket = resumed.basket
+        self.member = resumed.member
+        self._changed()
+        text = (
+            f"Sale resumed: {len(self.basket.lines)} lines, {self._money(self.basket.total_minor)}"
+        )
+        if self.basket.tenders:
+            text += f", {self._money(self.basket.paid_minor)} already taken — F12 to finish"
+        if resumed.notes:
+            self.message.warn(" · ".join((text, *resumed.notes)))
+        else:
+            self.message.success(text)
+
+    def discard_open_sale(self, offer: OpenSaleOffer) -> None:
+        if not offer.tenders_taken:
+            self._discard(offer, None)
+            return
+        approved: list[Cashier] = []
+
+        def verify(number: str, pin: str) -> None:
+            approved.append(check_supervisor_pin(self.till, number, pin))
+
+        def answered(ok: bool | None) -> None:
+            if ok and approved:
+                self._discard(offer, approved[-1])
+            else:
+                self.offer_open_sale()  # not decided: ask again
+
+        self.app.push_screen(
+            PinScreen(
+                f"{offer.tenders_text()} was taken for this sale. Discard it: "
+                "a supervisor's number and PIN",
+                verify,
+                ask_number=True,
+            ),
+            answered,
+        )
+
+    def _discard(self, offer: OpenSaleOffer, supervisor: Cashier | None) -> None:
+        try:
+            self.till.discard_open_sale(supervisor)
+        except TillError as error:
+            self.message.refuse(error)
+            return
+        taken = f", {offer.tenders_text()} taken" if offer.tenders_taken else ""
+        self.message.warn(
+            f"Discarded {offer.summary()}{taken} — recorded in the till's discarded-sales log"
+        )
+
+    def open_sale_words(self) -> str | None:
+        """The sale open on this screen in a few words (None: nothing rung up)."""
+        if self.basket.empty and not self.basket.tenders:
+            return None
+        lines = len(self.basket.lines)
+        text = f"{lines} line{'' if lines == 1 else 's'}, {self._money(self.basket.total_minor)}"
+        if self.basket.tenders:
+            text += f", {self._money(self.basket.paid_minor)} already taken"
+        return text
 
     # --- showing the sale -------------------------------------------------------------------
 
@@ -116,6 +212,8 @@ class SaleScreen(Screen[None]):
 
     def _changed(self, select_line: int | None = None) -> None:
         self.refresh_sale(select_line)
+        if self.basket.keep_error:
+            self.message.error(self.basket.keep_error)
         till_app(self).refresh_status()
 
     def _money(self, minor: int) -> str:
@@ -300,12 +398,12 @@ class SaleScreen(Screen[None]):
             return
 
         def redeem(text: str) -> None:
-            points = parse_points(text)
-            if points == 0:
-                self.till.cancel_redemption(self.basket)
-                self.message.success("Redemption cancelled")
+            had = self.basket.redemption is not None
+            # The same words as ``till sale --redeem``: empty/max, 0 = none, N points.
+            quote = self.till.redeem_typed(self.basket, text)
+            if quote is None:
+                self.message.success("Redemption cancelled" if had else "No points redeemed")
             else:
-                quote = self.till.redeem(self.basket, points)
                 self.message.success(
                     f"Redeemed {format_points(quote.points)}: "
                     f"{self._money(quote.discount_minor)} off"
@@ -355,7 +453,7 @@ class SaleScreen(Screen[None]):
         if done.balance_after is not None:
             summary += f"\nMember balance now {format_points(done.balance_after)}"
         self.query_one(Totals).last_done = summary
-        self.basket = self.till.new_basket()
+        self.basket = self.till.start_sale()
         self.member = None
         self.message.success(f"Sale {receipt} complete. Printing the receipt…")
         self._changed()

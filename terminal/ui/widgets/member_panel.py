@@ -32,33 +32,53 @@ class MemberShown:
 class MemberPanel(Static):
     DEFAULT_CLASSES = "member-panel"
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: MemberShown | None = None
+
+    def on_resize(self) -> None:
+        self.update(render_member(self._shown, self._room()))
+
     def show(self, shown: MemberShown | None) -> None:
+        self._shown = shown
         self.set_class(shown is None, "-empty")
-        self.update(render_member(shown))
+        self.update(render_member(shown, self._room()))
+
+    def _room(self) -> int:
+        """Columns a line can use (the scrollbar's column kept free)."""
+        return self.size.width - 1 if self.size.width > 1 else _WIDTH + 4
 
     @property
     def text(self) -> str:
         return str(self.content)
 
 
-def render_member(shown: MemberShown | None) -> Content:
+def render_member(shown: MemberShown | None, room: int = _WIDTH + 4) -> Content:
+    """The panel for ``room`` columns: rows of label … value line up at up to _WIDTH."""
     if shown is None:
         return Content("No member\n\nScan a loyalty card, or F2 to find one").stylize("dim")
+    width = min(_WIDTH, room)
     view = shown.view
     earn = shown.earn.total_points if shown.earn else 0
+    card = f"{tier_name(view.tier)} · card {mask_card_number(view.card_number)}"
+    if len(card) > room:  # a small screen: the last four digits are what is checked
+        card = f"{tier_name(view.tier)} · card …{view.card_number[-4:]}"
     rows: list[Content] = [
         Content(view.name).stylize("bold"),
-        Content(f"{tier_name(view.tier)} · card {mask_card_number(view.card_number)}"),
+        Content(card),
         Content(""),
-        _row("Balance", format_points(view.balance)),
-        _row("This sale earns", "+" + format_points(earn)),
+        _row("Balance", format_points(view.balance), width),
+        _row("This sale earns", "+" + format_points(earn), width, short="Earns"),
     ]
     if shown.redemption is not None:
         discount = Money(shown.redemption.discount_minor, shown.currency).format()
-        rows.append(_row("Redeeming", f"{format_points(shown.redemption.points)} = {discount}"))
+        rows.append(
+            _row("Redeeming", f"{format_points(shown.redemption.points)} = {discount}", width)
+        )
     rows.append(Content(""))
     if not shown.breakdown:
-        rows.append(Content("Ctrl+B: how the points add up").stylize("dim"))
+        hint = "Ctrl+B: how the points add up"
+        rows.append(Content(hint if len(hint) <= width else "Ctrl+B: points detail").stylize("dim"))
     elif shown.earn is None:
         rows.append(Content("Nothing earned yet").stylize("dim"))
     else:
@@ -74,6 +94,8 @@ def tier_name(tier: str | None) -> str:
     return (tier or "member").replace("-", " ").capitalize()
 
 
-def _row(label: str, value: str) -> Content:
-    gap = max(1, _WIDTH - len(label) - len(value))
+def _row(label: str, value: str, width: int = _WIDTH, *, short: str = "") -> Content:
+    if short and len(label) + 1 + len(value) > width:
+        label = short  # a small screen: keep it on one line
+    gap = max(1, width - len(label) - len(value))
     return Content(f"{label}{' ' * gap}{value}")

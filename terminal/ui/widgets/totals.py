@@ -21,23 +21,35 @@ class Totals(Static):
         self.last_done: str | None = None
         """A few lines about the sale, refund or shift close just done (so the change due
         stays in view while the next customer is rung up)."""
+        self._basket: Basket | None = None
+
+    def on_resize(self) -> None:
+        if self._basket is not None:
+            self.show(self._basket)
 
     def show(self, basket: Basket) -> None:
+        self._basket = basket
+        # Amounts line up on the right at up to _WIDTH columns; less on a small screen.
+        width = min(_WIDTH, self.size.width) if self.size.width else _WIDTH
+
         def money(minor: int) -> str:
             return Money(minor, basket.currency).format()
 
+        def row(label: str, amount: str, style: str = "") -> Content:
+            return _row(label, amount, style, width)
+
         items = sum(line.quantity for line in basket.lines)
-        rows: list[Content] = [_row(f"Items ({items})", money(basket.subtotal_minor))]
+        rows: list[Content] = [row(f"Items ({items})", money(basket.subtotal_minor))]
         if basket.discount_minor:
-            rows.append(_row("Points discount", money(-basket.discount_minor)))
-        rows.append(_row("TOTAL", money(basket.total_minor), "bold reverse"))
-        rows.append(_row("incl. tax", money(basket.tax_minor), "dim"))
+            rows.append(row("Points discount", money(-basket.discount_minor)))
+        rows.append(row("TOTAL", money(basket.total_minor), "bold reverse"))
+        rows.append(row("incl. tax", money(basket.tax_minor), "dim"))
         if basket.tenders:
-            rows.append(_row("Paid", money(basket.paid_minor)))
+            rows.append(row("Paid", money(basket.paid_minor)))
             if basket.due_minor > 0:
-                rows.append(_row("Due", money(basket.due_minor), "bold"))
+                rows.append(row("Due", money(basket.due_minor), "bold"))
             else:
-                rows.append(_row("Change", money(-basket.due_minor), "bold"))
+                rows.append(row("Change", money(-basket.due_minor), "bold"))
         if self.last_done:
             rows += [Content(""), Content(self.last_done).stylize("dim")]
         self.update(Content("\n").join(rows))
@@ -47,7 +59,7 @@ class Totals(Static):
         return str(self.content)
 
 
-def _row(label: str, amount: str, style: str = "") -> Content:
-    gap = max(1, _WIDTH - len(label) - len(amount))
+def _row(label: str, amount: str, style: str = "", width: int = _WIDTH) -> Content:
+    gap = max(1, width - len(label) - len(amount))
     row = Content(f"{label}{' ' * gap}{amount}")
     return row.stylize(style) if style else row

@@ -19,6 +19,7 @@ API = "/api/v1/audit"
 def test_audit_log_api_and_page(database: Database) -> None:
     hq = prepare_hq(database)
     _, till_token = hq.server.terminal()
+    hq.server.store("S009")
     mo = Actor("mo", ip="10.0.0.7", via="web")
     adjust_points(database, mo, "M0000000001", 50, "goodwill for a missing receipt")
     adjust_points(database, mo, "M0000000002", -20, "double-counted coupon")

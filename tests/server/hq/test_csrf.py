@@ -26,6 +26,7 @@ PATH_VALUES = {
     "terminal_id": "T0001",
     "username": "vi",
     "draft_id": "1",
+    "cashier_id": "7",
 }
 
 

@@ -38,14 +38,16 @@ def test_member_page_shows_balance_cards_and_history_with_till_receipt_and_cashi
             assert f'<div class="value" id="balance">{balance:,} pts</div>' in html
             assert card(1) in html
             assert "badge ok" in html
-            # History, newest first: the return, the redemption, the earn, the opening balance.
+            # History in time order, newest first: the import ran today, after the till's
+            # sale and return (stamped 2026-11-23); the sale's earn and redemption share a
+            # time and keep their posting order.
             history = html[html.index('id="history"') : html.index('id="exceptions"')]
             rows = re.findall(r'<td class="num (pos|neg) ?">([^<]+)</td>', history)
             assert rows == [
+                ("pos", "+1,000"),
                 ("neg", "-2"),
                 ("neg", "-100"),
                 ("pos", f"+{earned}"),
-                ("pos", "+1,000"),
             ]
             assert f'href="/entries/{terminal_id}/1">till {terminal_id} #1</a>' in history
             assert "store S042" in history
@@ -89,8 +91,13 @@ def test_member_page_shows_balance_cards_and_history_with_till_receipt_and_cashi
                 "points": balance,
             }
             first = api.get("/api/v1/members/M0000000001/ledger", params={"limit": 3}).json()
-            assert [p["points"] for p in first["items"]] == [-2, -100, earned]
-            assert first["items"][1]["till"] == {
+            assert [p["points"] for p in first["items"]] == [1000, -2, -100]
+            assert [p["balance_after"] for p in first["items"]] == [
+                balance,
+                balance - 1000,
+                balance - 1000 + 2,
+            ]
+            assert first["items"][2]["till"] == {
                 "terminal_id": terminal_id,
                 "store_id": "S042",
                 "seq": 1,
@@ -98,13 +105,14 @@ def test_member_page_shows_balance_cards_and_history_with_till_receipt_and_cashi
                 "receipt_no": f"{terminal_id}-1",
                 "cashier_id": "1",
             }
-            assert first["items"][0]["hq"] is None
+            assert first["items"][1]["hq"] is None
+            assert first["items"][0]["hq"]["event_kind"] == "member_import"
             rest = api.get(
                 "/api/v1/members/M0000000001/ledger",
                 params={"limit": 3, "cursor": first["next_cursor"]},
             ).json()
-            assert [p["kind"] for p in rest["items"]] == ["opening"]
-            assert rest["items"][0]["hq"]["event_kind"] == "member_import"
+            assert [p["kind"] for p in rest["items"]] == ["earn"]
+            assert rest["items"][0]["balance_after"] == earned  # the first thing that happened
             assert rest["next_cursor"] is None
             stored = api.get(f"/api/v1/entries/{terminal_id}/1").json()
             assert stored["record"] == till.records[0]  # exactly what the till sent

@@ -1,6 +1,7 @@
 """Member search (dashboard /members and GET /api/v1/members): one box that tells a card,
-an email, a member id, a phone number and a name apart; keyset pagination without gaps or
-repeats; a terminal token cannot read members."""
+an email, a member id, a phone number and words of a name apart; keyset pagination without
+gaps or repeats; a terminal token cannot read members. (Word search in depth, phone
+numbers by their end and the query plans: tests/server/test_member_search_words.py.)"""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from syncserver.hq.imports import import_members
 from syncserver.hq.members import classify
 from syncserver.storage.database import Database
-from syncserver.storage.members import name_key
+from syncserver.storage.members import name_words
 from tests.server.hq.helpers import Hq, prepare_hq, serve, signed_in
 from tests.server.journal import card
 
@@ -54,11 +55,14 @@ def test_the_search_box_tells_what_was_typed() -> None:
     assert (classify("m0000000001").kind, classify("m0000000001").value) == ("id", "M0000000001")
     phone = classify("+49 (170) 555-0101")
     assert phone.kind == "phone"
-    assert phone.phone == "491705550101"  # compared by its digits, however it is spaced
-    assert classify("12345").kind == "name"  # too few digits for a phone number
-    assert (classify("  Anna   SCHMIDT ").kind, classify("Anna SCHMIDT").value) == (
+    # Compared with the end of the stored key: the national significant number.
+    assert phone.phone == "1705550101"
+    assert classify("5550101").phone == "5550101"  # the last digits are enough
+    assert classify("123").kind == "phone"
+    assert classify("123").phone is None  # too few digits: finds nobody
+    assert (classify("  Anna   SCHMIDT ").kind, classify("Anna SCHMIDT").words) == (
         "name",
-        "anna schmidt",
+        ("anna", "schmidt"),
     )
     assert classify("").kind == classify(None).kind == "all"
 
@@ -88,18 +92,20 @@ def test_search_by_card_phone_email_id_and_name(database: Database) -> None:
         # Member id, any case.
         assert q("m0000000104") == ["M0000000104"]
         assert q("M0000009999") == []
-        # Phone: as typed, or digits only against digits stored.
+        # Phone: in any format, or its last digits.
         assert q("+49 170 5550101") == ["M0000000101"]
         assert q("0170 555-0102") == ["M0000000102"]
         assert q("(030) 555-0104") == ["M0000000104"]
-        # Name prefix: case and spacing do not matter; only the start of the name counts.
-        assert q("ann") == ["M0000000101", "M0000000103", "M0000000102"]
+        assert q("0104") == ["M0000000104"]
+        # Name words: each word typed starts a word of the name, any case or accents;
+        # exact words first, then longer ones, ties by member id.
+        assert q("ann") == ["M0000000101", "M0000000103", "M0000000102", "M0000000104"]
         assert q("ANNA   S") == ["M0000000101", "M0000000103"]
         assert q("annabel lee") == ["M0000000102"]
-        assert q("émi") == ["M0000000105"]
+        assert q("émi") == ["M0000000106", "M0000000105"]
         assert q("ÉMILE Z") == ["M0000000105"]
-        assert q("emil") == ["M0000000106"]
-        assert q("zola") == []
+        assert q("emil") == ["M0000000106", "M0000000105"]
+        assert q("zola") == ["M0000000105"]
         # Empty: everyone, by member id (the three prepared members first).
         assert q("")[:3] == ["M0000000001", "M0000000002", "M0000000003"]
         assert len(q("")) == 9
@@ -132,9 +138,9 @@ def test_name_pages_follow_each_other_without_gaps_or_repeats(
     ]
     _import(hq, rows)
     expected = sorted(
-        (name_key(name), member_id)
+        (min(word for word in name_words(name) if word.startswith("kim")), member_id)
         for member_id, name, *_ in rows
-        if name_key(name).startswith("kim")
+        if any(word.startswith("kim") for word in name_words(name))
     )
     with serve(database) as url, httpx.Client(base_url=url, headers=hq.viewer.headers) as api:
         seen: list[str] = []
@@ -178,10 +184,11 @@ def test_dashboard_search_lists_members_and_a_scanned_card_opens_the_member(
     with serve(database) as url, signed_in(url, hq.viewer) as client:
         page = client.get("/members", params={"q": "anna"})
         assert page.status_code == 200
-        assert "Searching by name starting with" in page.text
+        assert "Searching by name with words starting" in page.text
         assert "Anna Schmidt" in page.text
         assert "Annabel  Lee" in page.text
-        assert "Bob Annan" not in page.text
+        assert "Bob Annan" in page.text  # "Annan" starts with "anna"
+        assert "Émile Zola" not in page.text
         assert card(101) in page.text
         # A scanner at the HQ desk: the card opens the member page.
         scanned = client.get("/members", params={"q": card(104)})
@@ -197,7 +204,9 @@ def test_dashboard_search_lists_members_and_a_scanned_card_opens_the_member(
         assert nobody.status_code == 200
         assert "No member has this card" in nobody.text
         empty = client.get("/members", params={"q": "zzz"})
-        assert "No member&#39;s name starts with this" in empty.text
+        assert "No member has a name with words starting like this" in empty.text
+        short = client.get("/members", params={"q": "12"})
+        assert "Type at least 4 digits of the phone number" in short.text
 
 
 def test_a_till_token_cannot_read_members(database: Database) -> None:

@@ -83,8 +83,13 @@ def test_terminals_api_lists_registers_and_revokes_for_admins_only(database: Dat
         assert client.get(f"{API}/{first}", headers=hq.viewer.headers).json()["name"] == "Till 1"
         assert _error(client.get(f"{API}/T9999", headers=hq.viewer.headers)) == (404, "not_found")
 
-        # Only an admin registers a till.
+        # Only an admin registers a till, and only of a store HQ knows.
         new = {"store_id": "S003", "name": "Till 3"}
+        no_store = client.post(API, json=new, headers=hq.admin.headers)
+        assert _error(no_store) == (422, "malformed")
+        refusal = no_store.json()["error"]["message"]
+        assert "add the store first: syncserver store add S003" in refusal
+        hq.server.store("S003")
         for staff in (hq.viewer, hq.manager):
             assert _error(client.post(API, json=new, headers=staff.headers)) == (403, "forbidden")
         assert _error(client.post(API, json=new, headers=bearer(first_token))) == (
@@ -142,6 +147,7 @@ def test_dashboard_registers_a_till_showing_its_token_once_and_revokes_it(
 ) -> None:
     hq = prepare_hq(database, with_members=False)
     hq.server.terminal("S001", "Till 1")
+    hq.server.store("S002")
     with serve(database) as url:
         with signed_in(url, hq.viewer) as viewer, signed_in(url, hq.manager) as manager:
             page = viewer.get("/terminals")
