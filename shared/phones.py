@@ -19,7 +19,13 @@ from __future__ import annotations
 import re
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, PhoneNumberType
+from phonenumbers import (
+    NumberParseException,
+    PhoneMetadata,
+    PhoneNumber,
+    PhoneNumberFormat,
+    PhoneNumberType,
+)
 from phonenumbers import ValidationResult as Why
 
 __all__ = [
@@ -64,11 +70,37 @@ def _parse(raw: str, region: str | None) -> PhoneNumber | None:
         return None
 
 
+_E164 = re.compile(r"\+([1-9][0-9]{6,14})")
+
+
+def _e164_key(text: str) -> str | None:
+    """The key of a number already written as E.164 ("+491701234567", how enrolment stores
+    it), without a full parse (the slow part of keying a pull of a million members): its
+    digits, unless the country's national prefix could be stripped after the country code
+    ("+4901701234567"), which only the parser decides. None: parse it."""
+    found = _E164.fullmatch(text)
+    if found is None:
+        return None
+    digits = found.group(1)
+    for size in (1, 2, 3):  # country codes are prefix-free: the first known one is it
+        code = int(digits[:size])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            region = phonenumbers.region_code_for_country_code(code)
+            metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+            prefix = metadata.national_prefix_for_parsing if metadata else None
+            stripped = re.match(prefix, digits[size:]) if prefix else None
+            return digits if stripped is None or stripped.end() == 0 else None
+    return None
+
+
 def phone_key(raw: str | None, region: str | None) -> str | None:
     """The number as E.164 digits ("491701234567"), or its digits only when it cannot be
     placed in a country; None when it has no digits."""
     if raw is None:
         return None
+    fast = _e164_key(raw.strip())
+    if fast is not None:
+        return fast
     number = _parse(raw, region)
     if number is not None and phonenumbers.is_possible_number(number):
         return f"{number.country_code}{phonenumbers.national_significant_number(number)}"

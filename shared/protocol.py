@@ -153,7 +153,7 @@ class OfferState(_Model):
 
 class CashierState(_Model):
     """One of the till's store's cashiers as HQ manages them (``syncserver cashier …``). The
-    PIN travels only as its salted hash, in the scheme both sides use (terminal.store.cashiers):
+    PIN travels only as its salted hash, in the scheme both sides use (shared.pins):
     the till checks PINs offline and never learns them."""
 
     cashier_id: str

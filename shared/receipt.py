@@ -67,6 +67,8 @@ class ReceiptLine:
     amount: Money
     tax_letter: str
     """Ties the line to a row of the tax summary ("A" = 19 %)."""
+    note: str | None = None
+    """Printed under the line, e.g. a supervisor-approved price and the catalog's."""
 
 
 @dataclass(frozen=True, slots=True)

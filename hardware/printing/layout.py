@@ -300,6 +300,8 @@ def _items(page: _Page, receipt: Receipt) -> None:
         page.pair(line.description, f"{line.amount.amount_text()} {line.tax_letter}".rstrip())
         if abs(line.quantity) != 1:  # -1: one item returned
             page.text(f"{line.quantity} x {line.unit_price.amount_text()}", indent=_INDENT)
+        if line.note:
+            page.text(line.note, indent=_INDENT)
     page.rule()
 
 

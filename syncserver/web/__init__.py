@@ -23,6 +23,7 @@ from syncserver.web.pages import (
     overview,
     program,
     signin,
+    stores,
     terminals,
     users,
 )
@@ -122,6 +123,7 @@ def install_dashboard(app: FastAPI) -> None:
         exceptions,
         terminals,
         cashiers,
+        stores,
         program,
         audit,
         users,

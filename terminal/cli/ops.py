@@ -13,8 +13,8 @@ import click
 from shared.journal import Enrolment, Sale, TenderMethod
 from shared.money import Money
 from terminal.cli.context import config_option, emit_json, fail, load, open_till, print_queue_for
+from terminal.store.contact import hq_online
 from terminal.store.settings import get_setting
-from terminal.sync.engine import hq_online
 from terminal.till.errors import TillError
 from terminal.till.service import Till
 

@@ -82,22 +82,8 @@ def _seed_cashiers(database: Database, config: TillConfig) -> None:
     HQ answers), and HQ's copies, pulled, agree with them and show on the Cashiers page."""
     from syncserver.hq.cashiers import add_cashier
     from syncserver.hq.setup import CLI
-    from syncserver.hq.stores import StoreFields, create_store
-    from syncserver.storage.stores import get_store
 
-    with database.read() as conn:
-        known = get_store(conn, config.store_id) is not None
-    if not known:  # cashiers belong to a store HQ knows
-        create_store(
-            database,
-            CLI,
-            StoreFields(
-                store_id=config.store_id,
-                name=config.store_name,
-                timezone=config.timezone,
-                country=config.country,
-            ),
-        )
+    # The store exists: prepare_demo_hq adds it first (cashiers belong to a store HQ knows).
     for cashier_id, name, pin, role in DEMO_CASHIERS:
         add_cashier(
             database,

@@ -17,7 +17,7 @@ import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import NoReturn
 
 import sqlite_utils
@@ -47,7 +47,7 @@ from terminal.sync.errors import (
     SyncRejectedError,
 )
 
-__all__ = ["ONLINE_WITHIN", "Progress", "SyncEngine", "SyncReport", "hq_online"]
+__all__ = ["Progress", "SyncEngine", "SyncReport"]
 
 Progress = Callable[[str, int, int], None]
 """(what, done, total) — e.g. ("push", 1500, 10000) during a catch-up."""
@@ -59,25 +59,6 @@ _MAX_PUSHES = 10_000_000
 """Bounds the push loop (each turn sends at least one entry or gives up)."""
 PULL_LIMIT = 1000
 """Changes per pull page: the most the server hands out (``limit`` is 1–1000)."""
-
-
-ONLINE_WITHIN = timedelta(seconds=60)
-"""A till is "online" while its last successful sync round is at most this old: the state
-it last recorded says nothing about a cable pulled since."""
-
-
-def hq_online(db: sqlite_utils.Database, now: datetime) -> bool:
-    """True when the last sync round succeeded and ended within ONLINE_WITHIN of ``now``."""
-    if get_setting(db, "sync_state") != "online":
-        return False
-    last = get_setting(db, "last_contact_at") or get_setting(db, "last_sync_at")
-    if not last:
-        return False
-    try:
-        when = datetime.fromisoformat(last)
-    except ValueError:
-        return False
-    return timedelta(0) <= now - when <= ONLINE_WITHIN
 
 
 @dataclass

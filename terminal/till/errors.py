@@ -66,9 +66,14 @@ _COMMAND_LINE_FOR_KEY = {
 }
 
 
+# "…, or Esc" as the last way out: on a command line there is nothing to go back from.
+_OR_KEY = re.compile(r",?\s+or (?:Esc|Del)\b")
+
+
 def command_line_words(text: str) -> str:
     """``text`` with the till's key hints replaced by the command line's equivalents."""
-    return _KEY_HINT.sub(lambda match: _COMMAND_LINE_FOR_KEY.get(match.group(1), ""), text)
+    text = _KEY_HINT.sub(lambda match: _COMMAND_LINE_FOR_KEY.get(match.group(1), ""), text)
+    return _OR_KEY.sub("", text)
 
 
 class NotSignedInError(TillError):

@@ -7,8 +7,8 @@ till's sale, an HQ adjustment. So a receipt's balance is *confirmed* only when t
 view of the member is fresh and complete at the moment of the sale:
 
 - HQ knows the member (not a member enrolled at this till and not yet synced);
-- the till had a successful round with HQ within :data:`CONTACT_WINDOW` before the sale
-  (``last_sync_at``, set by the sync engine after a round that pushed and pulled); and
+- the till had a successful round with HQ recently enough to count as online
+  (terminal.store.contact.hq_online: the rule `till status` uses too); and
 - HQ's cached balance already includes every earlier entry of this till for the member (no
   points effect between the member's ``applied_through_seq`` and this entry).
 
@@ -18,40 +18,19 @@ when the receipt is queued and stored with it, so a reprint says what the origin
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Final
+from datetime import datetime
 
 import sqlite_utils
 
 from shared.journal import Return, Sale
+from terminal.store.contact import hq_online
 from terminal.store.journal import get_entry
 from terminal.store.members import card_by_number
-from terminal.store.settings import get_setting
 
 __all__ = [
-    "CONTACT_WINDOW",
     "balance_is_provisional",
     "entry_balance_is_provisional",
-    "recent_contact",
 ]
-
-CONTACT_WINDOW: Final = timedelta(minutes=1)
-"""How recent the last successful sync must be for the till to count as online."""
-
-
-def recent_contact(db: sqlite_utils.Database, now: datetime) -> bool:
-    """A successful sync round ended within :data:`CONTACT_WINDOW` of ``now``."""
-    text = get_setting(db, "last_sync_at")
-    if not text:
-        return False
-    try:
-        contact = datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    if contact.tzinfo is None or now.tzinfo is None:
-        return False
-    # Either side: a till clock a few seconds behind the sync thread's is still "just now".
-    return abs(now - contact) <= CONTACT_WINDOW
 
 
 def balance_is_provisional(
@@ -63,7 +42,7 @@ def balance_is_provisional(
     ).fetchone()
     if member is None or member[0] is None:
         return True  # HQ has not heard of this member yet
-    if not recent_contact(db, now):
+    if not hq_online(db, now):
         return True
     unconfirmed = db.execute(
         "SELECT 1 FROM points_effects WHERE member_key = ? AND seq > ? AND seq < ? LIMIT 1",

@@ -63,6 +63,15 @@ def _refund_line(line: ReturnLine, currency: str, sold: SaleLine | None) -> Rece
     )
 
 
+def _price_note(line: SaleLine, currency: str) -> str | None:
+    """Under a line sold at a supervisor-approved price: the catalog's price, and who."""
+    override = line.price_override
+    if override is None:
+        return None
+    was = Money(override.original_price_minor, currency).amount_text()
+    return f"Price changed from {was} (supervisor {override.approved_by})"
+
+
 def _tax_letter(rates: list[int], rate: int) -> str:
     return "ABCDEFGH"[rates.index(rate)]
 
@@ -131,6 +140,7 @@ def receipt_for_entry(
             unit_price=Money(line.unit_price_minor, cur),
             amount=Money(line.net_minor, cur),
             tax_letter=_tax_letter(rates, line.tax_rate_bp),
+            note=_price_note(line, cur),
         )
         for line in payload.lines
     )

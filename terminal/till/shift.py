@@ -17,6 +17,7 @@ from shared.journal import (
 )
 from shared.receipt import Receipt
 from terminal.store.catalog import current_rules
+from terminal.store.contact import hq_online
 from terminal.store.journal import get_entry, journal_tip
 from terminal.store.settings import get_setting, set_setting
 from terminal.till.base import TillBase
@@ -185,10 +186,13 @@ class ShiftActions(TillBase):
             sync_error = get_setting(db, "sync_error")
             refused_seq = get_setting(db, "refused_seq")
             last_sync = get_setting(db, "last_sync_at")
+            online = hq_online(db, datetime.now(UTC))
         return {
             "terminal_id": self.config.terminal_id,
             "store_id": self.config.store_id,
-            "online": sync_state == "online",
+            # A round that succeeded within the last minute (terminal.store.contact), on the
+            # engine's clock (real time), not the state the till last recorded.
+            "online": online,
             "sync_state": sync_state or ("offline" if self.config.server_url else "not configured"),
             "sync_error": sync_error,
             # The journal alarm (invariant 10) on its own, so monitoring need not parse states.

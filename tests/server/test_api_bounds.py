@@ -30,6 +30,7 @@ from syncserver.web.pages import (
     overview,
     program,
     signin,
+    stores,
     terminals,
     users,
 )
@@ -101,6 +102,7 @@ DASHBOARD = (
     overview,
     program,
     signin,
+    stores,
     terminals,
     users,
 )

@@ -3,6 +3,7 @@ clear message and an example, and the digits a search by the end of a number com
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -155,3 +156,30 @@ def test_any_text_gives_a_key_or_none_and_validation_never_crashes(text: str) ->
         assert stored[1:].isdigit()
         return
     assert message.startswith("The phone number")
+
+
+def _parsed_key(text: str) -> str | None:
+    """The key by a full parse (what phone_key's shortcut for E.164 text must agree with)."""
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_possible_number(number):
+        return f"{number.country_code}{phonenumbers.national_significant_number(number)}"
+    return "".join(ch for ch in text if ch.isdigit()) or None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["+491701234567", "+4901701234567", "+390612345678", "+5491123456789", "+79123456789",
+     "+78123456789", "+16502530000", "+11234567890", "+3606201234567", "+80012345678",
+     "+9991234567"],
+)  # fmt: skip
+def test_e164_text_is_keyed_as_the_parser_keys_it(text: str) -> None:
+    assert phone_key(text, None) == _parsed_key(text)
+    assert phone_key(text, "DE") == _parsed_key(text)
+
+
+@given(st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True))
+def test_any_e164_text_is_keyed_as_the_parser_keys_it(text: str) -> None:
+    assert phone_key(text, None) == _parsed_key(text)

@@ -1,5 +1,6 @@
 """Dashboard: the tills — sync health (last contact, acknowledged seq, unsent estimate, chain
-status) for everyone; registering a till (its token shown once) and revoking one for admins.
+status) for everyone; registering a till (its token shown once), a new set-up code for one
+(shown once) and revoking one for admins.
 
 The token page is the reply to the registering POST itself (never a redirect with the token
 in a cookie or URL) and is sent with ``Cache-Control: no-store``, so it is shown exactly once.
@@ -20,6 +21,7 @@ from syncserver.hq.audit import AuditFilter, audit_page
 from syncserver.hq.terminals import (
     OFFLINE_AFTER,
     find_terminal,
+    new_setup_code,
     register_terminal,
     revoke,
     terminal_page,
@@ -136,6 +138,37 @@ def till_page(
         offline_hours=int(OFFLINE_AFTER.total_seconds() // 3600),
         can_admin=session.user.can(Role.ADMIN),
     )
+
+
+@router.post("/terminals/{terminal_id}/code", response_class=HTMLResponse)
+def new_code(
+    request: Request,
+    terminal_id: TerminalIdPath,
+    session: CheckedSession,
+    database: DatabaseDep,
+    settings: SettingsDep,
+) -> Response:
+    """A fresh one-time set-up code (the till's earlier codes stop working), shown once in the
+    reply to this POST, like the code of a newly registered till."""
+    require_role(session, Role.ADMIN, "issuing a set-up code")
+    try:
+        issued = new_setup_code(database, session.actor, terminal_id)
+    except NotFoundError as error:
+        return redirect("/terminals", settings, error.message, error=True)
+    except ConflictError as error:
+        return redirect(_url(terminal_id), settings, error.message, error=True)
+    with database.read() as conn:
+        health = find_terminal(conn, terminal_id)
+    response = render(
+        request,
+        "terminals/code.html",
+        session,
+        issued=issued,
+        t=health,
+        server_url=str(request.base_url).rstrip("/"),
+    )
+    response.headers.update(NO_STORE)
+    return response
 
 
 @router.get("/terminals/{terminal_id}/revoke", response_class=HTMLResponse)

@@ -12,11 +12,15 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 from shared.codes import ReceiptRef
 from shared.journal import JournalEntry, Sale, TenderMethod
 from shared.money import Money
+from terminal.store.cashiers import Cashier
+from terminal.till.approvals import SupervisorNeededError
 from terminal.till.errors import TillError
 from terminal.till.receipts import TENDER_LABELS
 from terminal.till.service import ReturnableLine, SaleDone, Till
 from terminal.ui.entry import parse_quantity, parse_receipt
 from terminal.ui.keymap import RETURN_KEYS, bindings
+from terminal.ui.pins import check_supervisor_pin
+from terminal.ui.screens.pin import PinScreen
 from terminal.ui.screens.prompt import PromptScreen
 from terminal.ui.widgets.message_line import MessageLine
 
@@ -193,12 +197,41 @@ class ReturnsScreen(ModalScreen[SaleDone | None]):
         if self.sale is None:
             self.message.warn("Find the sale first: scan or key the receipt number")
             return
+        self.refund(None)
+
+    def refund(self, supervisor: Cashier | None) -> None:
+        """Make the refund; one above the till's limit asks a supervisor first, then again."""
+        assert self.sale is not None
         try:
-            done = self.till.return_items(self.sale.seq, dict(self.quantities), self.method)
+            done = self.till.return_items(
+                self.sale.seq, dict(self.quantities), self.method, supervisor=supervisor
+            )
+        except SupervisorNeededError as error:
+            if supervisor is None:
+                self.ask_supervisor(error)
+            else:
+                self.message.refuse(error)
+            return
         except TillError as error:
             self.message.refuse(error)
             return
         self.dismiss(done)
+
+    def ask_supervisor(self, why: SupervisorNeededError) -> None:
+        ask = PinScreen(
+            "Refund above the limit: a supervisor's number and PIN",
+            lambda number, pin: check_supervisor_pin(self.till, number, pin),
+            ask_number=True,
+            detail=why.message,
+        )
+
+        def answered(ok: bool | None) -> None:
+            if ok and isinstance(ask.verified, Cashier):
+                self.refund(ask.verified)
+            else:
+                self.message.warn(f"{why.message} — nothing was refunded")
+
+        self.app.push_screen(ask, answered)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

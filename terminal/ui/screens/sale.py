@@ -12,10 +12,11 @@ from shared.journal import Return, Sale
 from shared.money import Money, format_points
 from terminal.store.cashiers import Cashier
 from terminal.store.catalog import product_by_sku
+from terminal.till.approvals import check_new_price, check_price_change
 from terminal.till.errors import TillError, UnknownProductError
 from terminal.till.receipts import TENDER_LABELS
-from terminal.till.resuming import OpenSaleOffer, OpenSaleSetAside
 from terminal.till.service import MemberView, SaleDone, Till
+from terminal.ui import open_sale
 from terminal.ui.context import till_app
 from terminal.ui.entry import (
     EntryRefusedError,
@@ -34,7 +35,6 @@ from terminal.ui.screens.pin import PinScreen
 from terminal.ui.screens.print_queue import PrintQueueScreen
 from terminal.ui.screens.prompt import PromptScreen
 from terminal.ui.screens.replace_card import ReplaceCardScreen
-from terminal.ui.screens.resume_sale import ResumeChoice, ResumeSaleScreen
 from terminal.ui.screens.returns import ReturnsScreen
 from terminal.ui.screens.self_check import SelfCheckScreen
 from terminal.ui.screens.shift_close import ShiftClosed, ShiftCloseScreen
@@ -88,94 +88,13 @@ class SaleScreen(Screen[None]):
         self.refresh_sale()
         self.offer_open_sale()
 
-    # --- the sale left open -----------------------------------------------------------------
+    # --- the sale left open (terminal/ui/open_sale.py) -------------------------------------
 
     def offer_open_sale(self) -> None:
-        """A sale left open by a crash, a power cut or a sign-out: offer it back."""
-        found = self.till.open_sale_offer()
-        if found is None:
-            return
-        if isinstance(found, OpenSaleSetAside):
-            where = f"kept in {found.path}" if found.path else "written to the till's log"
-            self.message.error(
-                f"A sale left open could not be read ({found.reason}) — {where} for a "
-                "supervisor; carry on selling"
-            )
-            return
-        today = self.till.clock().astimezone(self.till.config.zone).replace(tzinfo=None)
-
-        def chosen(choice: ResumeChoice | None) -> None:
-            if choice == "discard":
-                self.discard_open_sale(found)
-            else:
-                self.resume_open_sale()
-
-        self.app.push_screen(ResumeSaleScreen(found, today), chosen)
-
-    def resume_open_sale(self) -> None:
-        try:
-            resumed = self.till.resume_sale()
-        except TillError as error:
-            self.message.refuse(error)
-            return
-        self.basket = resumed.basket
-        self.member = resumed.member
-        self._changed()
-        text = (
-            f"Sale resumed: {len(self.basket.lines)} lines, {self._money(self.basket.total_minor)}"
-        )
-        if self.basket.tenders:
-            text += f", {self._money(self.basket.paid_minor)} already taken — F12 to finish"
-        if resumed.notes:
-            self.message.warn(" · ".join((text, *resumed.notes)))
-        else:
-            self.message.success(text)
-
-    def discard_open_sale(self, offer: OpenSaleOffer) -> None:
-        if not offer.tenders_taken:
-            self._discard(offer, None)
-            return
-        approved: list[Cashier] = []
-
-        def verify(number: str, pin: str) -> None:
-            approved.append(check_supervisor_pin(self.till, number, pin))
-
-        def answered(ok: bool | None) -> None:
-            if ok and approved:
-                self._discard(offer, approved[-1])
-            else:
-                self.offer_open_sale()  # not decided: ask again
-
-        self.app.push_screen(
-            PinScreen(
-                f"{offer.tenders_text()} was taken for this sale. Discard it: "
-                "a supervisor's number and PIN",
-                verify,
-                ask_number=True,
-            ),
-            answered,
-        )
-
-    def _discard(self, offer: OpenSaleOffer, supervisor: Cashier | None) -> None:
-        try:
-            self.till.discard_open_sale(supervisor)
-        except TillError as error:
-            self.message.refuse(error)
-            return
-        taken = f", {offer.tenders_text()} taken" if offer.tenders_taken else ""
-        self.message.warn(
-            f"Discarded {offer.summary()}{taken} — recorded in the till's discarded-sales log"
-        )
+        open_sale.offer_open_sale(self)
 
     def open_sale_words(self) -> str | None:
-        """The sale open on this screen in a few words (None: nothing rung up)."""
-        if self.basket.empty and not self.basket.tenders:
-            return None
-        lines = len(self.basket.lines)
-        text = f"{lines} line{'' if lines == 1 else 's'}, {self._money(self.basket.total_minor)}"
-        if self.basket.tenders:
-            text += f", {self._money(self.basket.paid_minor)} already taken"
-        return text
+        return open_sale.open_sale_words(self)
 
     # --- showing the sale -------------------------------------------------------------------
 
@@ -357,6 +276,85 @@ class SaleScreen(Screen[None]):
                 value=str(line.quantity),
             )
         )
+
+    def action_change_price(self) -> None:
+        """Ctrl+P: the selected line at another price, which a supervisor approves."""
+        line_no = self.table.selected_line_no()
+        if line_no is None:
+            self.message.warn("Scan an item first, then change its price (Ctrl+P)")
+            return
+        line = self.basket.line(line_no)
+        try:
+            check_price_change(self.till.config, line)
+        except TillError as error:
+            self.message.refuse(error)
+            return
+        chosen: list[int] = []
+
+        def priced(text: str) -> None:
+            price = parse_amount(text, self.basket.currency)
+            check_new_price(line, price, self.basket.currency)
+            chosen.append(price)
+
+        typed = self.entry.value.strip()
+        if typed:  # "2.49" then Ctrl+P: the price was keyed first, as for F3
+            self.entry.clear()
+            try:
+                priced(typed)
+            except TillError as error:
+                self.message.refuse(error)
+                return
+            self.approve_price(line_no, chosen[-1])
+            return
+        now = self._money(line.unit_price_minor)
+        if line.original_price_minor is not None:
+            now += f", catalog {self._money(line.original_price_minor)}"
+        self.app.push_screen(
+            PromptScreen(
+                "Change the price",
+                f"{line.product.description}: new price of one item (now {now})",
+                priced,
+                placeholder="e.g. 2.49",
+            ),
+            lambda ok: self.approve_price(line_no, chosen[-1]) if ok and chosen else None,
+        )
+
+    def approve_price(self, line_no: int, price_minor: int) -> None:
+        """Ask a supervisor for a new price, then set it (back at the catalog price: no one)."""
+        line = self.basket.line(line_no)
+        if price_minor == line.product.price_minor:
+            self._set_price(line_no, price_minor, None)
+            return
+        ask = PinScreen(
+            "Change a price: a supervisor's number and PIN",
+            lambda number, pin: check_supervisor_pin(self.till, number, pin),
+            ask_number=True,
+            detail=f"{line.product.description}: {self._money(line.unit_price_minor)} → "
+            f"{self._money(price_minor)} each",
+        )
+
+        def answered(ok: bool | None) -> None:
+            if ok and isinstance(ask.verified, Cashier):
+                self._set_price(line_no, price_minor, ask.verified)
+            else:
+                self.message.info("Price not changed")
+
+        self.app.push_screen(ask, answered)
+
+    def _set_price(self, line_no: int, price_minor: int, supervisor: Cashier | None) -> None:
+        try:
+            line = self.till.change_price(self.basket, line_no, price_minor, supervisor)
+        except TillError as error:
+            self.message.refuse(error)
+            return
+        text = f"{line.product.description}: {self._money(price_minor)} each"
+        if line.original_price_minor is not None and supervisor is not None:
+            text += (
+                f" (catalog {self._money(line.original_price_minor)}, approved by "
+                f"{supervisor.name})"
+            )
+        self.message.success(text)
+        self._changed(line_no)
 
     # --- the member -----------------------------------------------------------------------
 

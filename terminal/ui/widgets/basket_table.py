@@ -12,7 +12,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from shared.money import Money
-from terminal.till.basket import Basket
+from terminal.till.basket import Basket, BasketLine
 
 __all__ = ["BasketTable"]
 
@@ -20,6 +20,15 @@ _MIN_ITEM = 8
 """The description never gets less than this (a very narrow window scrolls instead)."""
 _SCROLLBAR = 1
 """Room kept for the vertical scrollbar (the stylesheet makes it one column wide)."""
+
+
+def _item_text(line: BasketLine, currency: str) -> str:
+    """The description; a line sold at a supervisor-approved price says so, with the
+    catalog's price (the Price column shows what is charged)."""
+    if line.original_price_minor is None:
+        return line.product.description
+    was = Money(line.original_price_minor, currency).format()
+    return f"{line.product.description} · price changed, was {was}"
 
 
 class BasketTable(DataTable[Text]):
@@ -43,7 +52,7 @@ class BasketTable(DataTable[Text]):
         rows = [
             (
                 str(line.line_no),
-                line.product.description,
+                _item_text(line, basket.currency),
                 f"{line.quantity:,}",
                 Money(line.unit_price_minor, basket.currency).format(),
                 Money(line.net_minor, basket.currency).format(),

@@ -27,6 +27,7 @@ PATH_VALUES = {
     "username": "vi",
     "draft_id": "1",
     "cashier_id": "7",
+    "store_id": "S001",
 }
 
 
