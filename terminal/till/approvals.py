@@ -119,5 +119,5 @@ def check_keyed_price(product: Product, price_minor: int | None, currency: str) 
     raise PriceChangeRefusedError(
         f"{product.description} costs {Money(product.price_minor, currency).format()}; "
         "another price needs a supervisor",
-        "sell it at its price, then change the line's price (Ctrl+P) with a supervisor",
+        "sell it at its catalog price; a supervisor can change a line's price at the till (Ctrl+P)",
     )

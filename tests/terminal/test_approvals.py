@@ -60,7 +60,7 @@ def _hq_cashier(
     state = CashierState(
         cashier_id=cashier_id,
         name=name,
-        role=role,  # type: ignore[arg-type]
+        role=role,
         pin_scheme="scrypt:16384:8:1",
         pin_salt=salt,
         pin_hash=digest,
@@ -96,7 +96,7 @@ def _return_payload(**extra: object) -> Return:
         tenders=(Tender(method=TenderMethod.CASH, amount_minor=101),),
         member=MemberRef(card_number=CARD),
         reason="faulty",
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 
