@@ -1,4 +1,4 @@
-"""The bounds of every number and text a journal entry can carry (DESIGN.md, invariant 8).
+"""The bounds of every number and text a journal entry can carry (docs/design.md, invariant 8).
 
 Each bound is far beyond what a real sale reaches and far inside what both server databases
 store exactly, so an entry a till can journal is an entry HQ can store (invariant 9), and the

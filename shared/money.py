@@ -1,6 +1,6 @@
 """Money in integer minor units, points as integers, and the rounding rules between them.
 
-No float ever touches an amount (DESIGN.md, invariant 6). Ratios such as "1.5 points per
+No float ever touches an amount (docs/design.md, invariant 6). Ratios such as "1.5 points per
 euro" are exact :class:`fractions.Fraction` values parsed from decimal strings, and every
 conversion to a whole number goes through :func:`round_fraction` with a named mode.
 """

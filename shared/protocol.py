@@ -100,7 +100,7 @@ class ErrorDetail(_Model):
 
 class SyncStatus(_Model):
     """What HQ holds of one till's journal: ``GET /api/v1/sync/status``. The till compares it
-    with its own journal before every push (DESIGN.md, invariant 10)."""
+    with its own journal before every push (docs/design.md, invariant 10)."""
 
     terminal_id: str
     acked_seq: int
@@ -221,7 +221,7 @@ class PullResponse(_Model):
 
 class LiveMemberResponse(_Model):
     """One member's reconciled state right now, for a till that is online and wants to go
-    beyond its offline redemption cap (DESIGN.md, offline redemption)."""
+    beyond its offline redemption cap (docs/design.md, offline redemption)."""
 
     applied_through_seq: int
     """This till's entries up to this seq are included in ``member.balance``."""

@@ -2,7 +2,7 @@
 
 A :class:`Receipt` is plain data: the till builds it from a journaled sale and hands it to a
 printer driver (``hardware.printing``), which lays it out for its paper width. Every amount is
-a :class:`~shared.money.Money` and every points figure an ``int`` (DESIGN.md, invariant 6).
+a :class:`~shared.money.Money` and every points figure an ``int`` (docs/design.md, invariant 6).
 
 Construction checks that the numbers add up, so a receipt can never show a total its lines,
 discounts and tenders contradict, and refuses a member card number that is not masked: a

@@ -1,4 +1,4 @@
-"""One event for every scan, whichever scanner read it (DESIGN.md, Hardware).
+"""One event for every scan, whichever scanner read it (docs/design.md, Hardware).
 
 Keyboard-wedge, serial, evdev and simulated scanners all end in :func:`classify`, so the till
 handles a single :class:`Scan` type; a scan the hardware layer had to drop (garbled, cut off,

@@ -10,7 +10,7 @@ Every failure of a print or a status query is one of these, whatever the transpo
 
 ``str(error)`` is what the till shows: what happened, then what to do next ("Printer is out of
 paper — load a new roll, then press Reprint"). ``detail`` keeps the technical cause for the
-log. The sale is journaled before printing (DESIGN.md, invariant 1), so every one of these
+log. The sale is journaled before printing (docs/design.md, invariant 1), so every one of these
 means "queue the receipt and offer Reprint", never "the sale failed".
 
 :func:`translate` maps what python-escpos, the socket layer and pyserial raise into this tree.

@@ -1,4 +1,4 @@
-"""Journal entries, canonical JSON and the hash chain (DESIGN.md, invariant 2)."""
+"""Journal entries, canonical JSON and the hash chain (docs/design.md, invariant 2)."""
 
 from shared.journal.canonical import CanonicalJSONError, canonical_json, format_utc, parse_utc
 from shared.journal.chain import (

@@ -2,7 +2,7 @@
 
 Each entry stores ``prev_hash`` (the previous entry's ``hash``, or :data:`GENESIS_HASH` for
 seq 1) and ``hash = SHA-256(prev_hash ‖ canonical_json(entry without "hash"))``, where
-``prev_hash`` is taken as its 64 ASCII hex characters (DESIGN.md, invariant 2).
+``prev_hash`` is taken as its 64 ASCII hex characters (docs/design.md, invariant 2).
 
 The verifier reads stored records as plain mappings — exactly what sits in SQLite or arrived
 over the wire — so an edit to any field, known to the models or not, is caught.

@@ -56,7 +56,7 @@ def check_entry_size(size: int) -> None:
 
 
 class JournalEntry(BaseModel):
-    """One line of a till's append-only journal (DESIGN.md, invariant 2).
+    """One line of a till's append-only journal (docs/design.md, invariant 2).
 
     ``seq`` numbers a till's entries 1, 2, 3 … without gaps; ``entry_id`` is a UUID that
     stays the entry's name everywhere; ``hash`` chains it to ``prev_hash``.

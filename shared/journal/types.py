@@ -1,6 +1,6 @@
 """Field types shared by the journal models: bounded integers, safe text, hashes, timestamps.
 
-Every number and string an entry carries is bounded (shared.bounds, DESIGN.md invariants 8
+Every number and string an entry carries is bounded (shared.bounds, docs/design.md invariants 8
 and 9): what these types accept, both server databases store exactly, so a till can never
 journal an entry HQ would have to refuse.
 """

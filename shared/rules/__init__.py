@@ -1,7 +1,7 @@
 """The program rules engine: points earned, redeemed and reversed, as pure functions.
 
 Rules are versioned JSON data (:class:`ProgramRules`); the till and the sync server run the
-same functions over the same rules version, so a receipt and the ledger agree (DESIGN.md,
+same functions over the same rules version, so a receipt and the ledger agree (docs/design.md,
 invariant 5). No I/O, no clock: the caller passes the store's wall-clock time. See
 docs/rules.md for the semantics and a worked example.
 """

@@ -1,6 +1,6 @@
 """Field types shared by the rules schema, the engine's inputs and its results.
 
-Two rules keep floats out of points and money (DESIGN.md, invariant 6): whole numbers are
+Two rules keep floats out of points and money (docs/design.md, invariant 6): whole numbers are
 strict ints, so a JSON ``1.5`` or ``1.0`` is refused rather than truncated, and ratios
 (rates, multipliers) are strings such as ``"1.5"`` or ``"3/2"`` parsed exactly by
 :func:`shared.money.parse_ratio`.

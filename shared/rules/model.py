@@ -1,7 +1,7 @@
 """The loyalty program's rules: versioned JSON data, validated into frozen pydantic models.
 
 Rules are data, not code, so HQ can publish a new version without a release and the till and
-the server can both recompute a sale with exactly the version the till used (DESIGN.md,
+the server can both recompute a sale with exactly the version the till used (docs/design.md,
 invariant 5). Everything a rules file can get wrong is caught here, with a message that
 names the field, so the engine itself never meets a contradictory program.
 """

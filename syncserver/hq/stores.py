@@ -103,6 +103,11 @@ def _timezone(value: str) -> str:
     zone = value.strip()
     try:
         ZoneInfo(zone)
+        # A store is somewhere: an Area/Location name (or UTC). Aliases such as "localtime",
+        # "Factory" or "Etc/GMT+5" open too, but mean the server's zone, nothing or a fixed
+        # offset with the sign inverted — none of them a place with its summer time.
+        if zone != "UTC" and ("/" not in zone or zone.startswith(("Etc/", "posix/", "right/"))):
+            raise ValueError(zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise MalformedError(
             f"timezone: unknown time zone {zone!r}: use an IANA name such as Europe/Berlin, "

@@ -1,5 +1,5 @@
 """Recompute a sale's points with the shared engine and the rules version the till reported
-(DESIGN.md, invariant 5). A difference is an exception for HQ, never a silent correction:
+(docs/design.md, invariant 5). A difference is an exception for HQ, never a silent correction:
 the till's figure is what gets posted, because the customer already saw it on the receipt.
 """
 

@@ -1,4 +1,4 @@
-"""``ledger rebuild --check``: replay everything from scratch and compare (DESIGN.md, inv. 4).
+"""``ledger rebuild --check``: replay everything from scratch and compare (docs/design.md, inv. 4).
 
 The replay runs the *same* reconciliation code as a push, against an empty scratch database
 (a temporary SQLite file), feeding it every stored journal entry, HQ event and rules version

@@ -1,5 +1,5 @@
 """``GET /api/v1/sync/status``: what HQ holds of a till's journal, and the alarm when the till
-holds less (DESIGN.md, invariant 10).
+holds less (docs/design.md, invariant 10).
 
 A till's journal can only grow. When the tip a till reports is behind the seq HQ already
 acknowledged — or at that seq with another hash — the till's journal was truncated or

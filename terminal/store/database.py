@@ -1,6 +1,6 @@
 """Opening the till database: durable pragmas, one writer at a time, migrations.
 
-Every connection runs with ``journal_mode=WAL`` and ``synchronous=FULL`` (DESIGN.md,
+Every connection runs with ``journal_mode=WAL`` and ``synchronous=FULL`` (docs/design.md,
 invariant 1): a transaction that returned from COMMIT survives a power cut. Writes take
 ``BEGIN IMMEDIATE`` so the TUI, its workers and a scripted ``till sale`` in another process
 queue on SQLite's lock instead of failing half-way.

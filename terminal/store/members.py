@@ -1,7 +1,7 @@
 """The member cache: lookup by card, phone, email or name, and the balance the till shows.
 
 balance = the server's balance + the points effects of this till's own entries that the
-server had not applied when it sent that balance (DESIGN.md, sync contract): each member row
+server had not applied when it sent that balance (docs/design.md, sync contract): each member row
 keeps the ``applied_through_seq`` its balance came with (0 until the first pull).
 
 Search keys, kept in step by every writer of a member row (:func:`upsert_member`,

@@ -39,7 +39,7 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         """
         CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
-        -- The append-only, hash-chained journal (DESIGN.md, invariant 2).
+        -- The append-only, hash-chained journal (docs/design.md, invariant 2).
         CREATE TABLE journal (
             seq INTEGER PRIMARY KEY,
             entry_id TEXT NOT NULL UNIQUE,

@@ -6,7 +6,7 @@ nothing refused an INSERT that broke the chain (issue 10, section 3). So every o
 the triggers on ``journal`` with the ones below and puts back whatever is missing, changed or
 foreign — in the same write transaction as the migrations, before anything else writes:
 
-* no UPDATE and no DELETE, ever (DESIGN.md, invariant 2);
+* no UPDATE and no DELETE, ever (docs/design.md, invariant 2);
 * an INSERT only of the next entry: ``seq`` is max(seq) + 1 (1 in an empty journal), the
   record's ``prev_hash`` is the previous row's ``hash`` (64 zeros for seq 1), and the row's
   ``seq``, ``hash`` and ``entry_id`` columns say what the record says.

@@ -2,7 +2,7 @@
 changed at HQ.
 
 Each round starts by asking HQ what it holds of this till's journal (its acknowledged seq and
-that entry's hash) and checking the till holds the same entry (DESIGN.md, invariant 10); a
+that entry's hash) and checking the till holds the same entry (docs/design.md, invariant 10); a
 till behind HQ or diverged from it pushes nothing and alarms. Pushes resume from HQ's
 acknowledged seq, so any cut connection, retry or duplicate ends with every entry at HQ
 exactly once (invariant 3), and each reply's acknowledged hash is checked again. A push HQ
@@ -140,7 +140,7 @@ class SyncEngine:
         return report
 
     def compare_with_hq(self, report: SyncReport | None = None) -> int:
-        """Compare this till's journal with what HQ acknowledged (DESIGN.md, invariant 10)
+        """Compare this till's journal with what HQ acknowledged (docs/design.md, invariant 10)
         and adopt HQ's acknowledged seq; return it.
 
         HQ can never hold more of a till's journal than the till: if it does, the journal was

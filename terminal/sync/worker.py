@@ -4,7 +4,7 @@ Exponential backoff with full jitter (1 s, 2 s, 4 s … capped at 5 minutes, eac
 fraction of that) so a fleet of tills coming back online does not hammer HQ in step. A
 failure no resend mends (HQ refused an entry, a chain conflict, a journal alarm) is checked
 back at the cap, and nudges after sales do not cut that wait short: a refused entry never
-becomes a retry loop (DESIGN.md, invariant 9).
+becomes a retry loop (docs/design.md, invariant 9).
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ class BasketLimitError(TillError):
 
 
 class JournalRefusedError(TillError):
-    """The till will not journal an entry HQ could not store (DESIGN.md, invariant 9)."""
+    """The till will not journal an entry HQ could not store (docs/design.md, invariant 9)."""
 
 
 class ClockRefusedError(JournalRefusedError):

@@ -253,7 +253,7 @@ class SellingActions(TillBase):
             assert member is not None
             balance = member_balance(db, member)
             used_today = redeemed_on(db, member.member_key, local.date().isoformat())
-        # Offline, a per-member daily cap bounds the risk (DESIGN.md); above it the till asks
+        # Offline, a per-member daily cap bounds the risk (docs/design.md); above it the till asks
         # HQ for the live balance when it can, and refuses clearly when it cannot.
         cap_left = max(0, rules.offline.redemption_cap_points_per_day - used_today)
         allowed = min(balance, cap_left)

@@ -3,7 +3,7 @@
 The Textual screens and the scriptable ``till sale``/``till enrol`` commands both call this
 class, so they write exactly the same journal entries. Each method that changes anything
 does so in one ``TillDatabase.write()`` transaction: the journal entry and the local state
-it changes commit together (DESIGN.md, invariant 1). A method that refuses raises a
+it changes commit together (docs/design.md, invariant 1). A method that refuses raises a
 :class:`~terminal.till.errors.TillError` and has changed nothing.
 """
 

@@ -1,4 +1,4 @@
-"""Beyond the offline redemption cap the till asks HQ for the live balance (DESIGN.md,
+"""Beyond the offline redemption cap the till asks HQ for the live balance (docs/design.md,
 offline redemption) — and refuses clearly when HQ cannot answer."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What a till can journal, HQ can store (DESIGN.md, invariant 9) — as a property.
+"""What a till can journal, HQ can store (docs/design.md, invariant 9) — as a property.
 
 Hypothesis builds journal entries the till's own models accept, reaching for their edges:
 texts of the longest length in any script (letters that grow when lower-cased, emoji,

@@ -68,6 +68,9 @@ def test_store_commands_add_list_and_update_with_checked_values(db_url: str) -> 
     # Each bad value: one line naming the field and what to do, exit 1, nothing stored.
     for args, words in (
         (("S002", "--name", "X", "--timezone", "Mars/Olympus"), "unknown time zone"),
+        # Opens in zoneinfo, but is not a place: the server's own zone, a fixed offset.
+        (("S002", "--name", "X", "--timezone", "localtime"), "unknown time zone"),
+        (("S002", "--name", "X", "--timezone", "Etc/GMT+5"), "unknown time zone"),
         (("S002", "--name", "X", "--timezone", "UTC", "--country", "de"), "two capital"),
         (("S002", "--name", "X", "--timezone", "UTC", "--country", "DEU"), "two capital"),
         (("S 2", "--name", "X", "--timezone", "UTC"), "store: 1–64 letters"),

@@ -1,4 +1,4 @@
-"""Convergence (DESIGN.md, invariants 3 and 4), as a hypothesis state machine: five real tills
+"""Convergence (docs/design.md, invariants 3 and 4), as a hypothesis state machine: five real tills
 trade against one real server — sales with and without members and redemptions, partial
 returns, voids, offline enrolments, lost cards — go offline and come back, and sync or pull
 in any order through fault-injecting proxies (cut requests, held requests delivered late,

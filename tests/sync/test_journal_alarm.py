@@ -1,4 +1,4 @@
-"""HQ never knows more than the till (DESIGN.md, invariant 10): a real till (its own SQLite
+"""HQ never knows more than the till (docs/design.md, invariant 10): a real till (its own SQLite
 journal, ``till sync``, ``SyncEngine``) against a real server (SQLite file and PostgreSQL,
 real uvicorn) whose journal is truncated, replaced or restored behind its back.
 

@@ -1,5 +1,5 @@
 """A record HQ refuses is a refusal, shown as one, never "offline" and never a retry loop
-(DESIGN.md, invariant 9); pushes stay within the protocol's size limits.
+(docs/design.md, invariant 9); pushes stay within the protocol's size limits.
 
 Real tills against a real server (SQLite file and PostgreSQL, real uvicorn); for the HTTP
 answers a healthy server never gives on purpose (a 500, a 413 from a proxy in front of HQ), a

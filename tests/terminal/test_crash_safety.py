@@ -1,4 +1,4 @@
-"""Kill -9 the till at random moments during a stream of sales (DESIGN.md, invariant 1).
+"""Kill -9 the till at random moments during a stream of sales (docs/design.md, invariant 1).
 
 After each kill the till restarts on the same files: the journal verifies, every receipt the
 printer received has its journal entry, and no sale is half-written (its points effects and

@@ -1,4 +1,4 @@
-"""What a till journals, HQ can store (DESIGN.md, invariant 9): the till refuses at entry time
+"""What a till journals, HQ can store (docs/design.md, invariant 9): the till refuses at entry time
 — a clock outside 2000–2099, control characters in an enrolment, quantities and amounts beyond
 shared.bounds, text the shared models refuse — with a clear message, and journals nothing.
 
