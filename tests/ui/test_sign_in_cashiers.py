@@ -132,7 +132,7 @@ async def test_a_supervisor_from_hq_closes_the_kiosk_till(make_app, database: Ti
         assert isinstance(app.screen, PinScreen)
         await type_text(pilot, "7", "enter")
         await type_text(pilot, "8642", "enter")
-        assert message(pilot) == "Ann is not a supervisor — ask a supervisor"
+        assert message(pilot) == "Supervisor number or PIN is wrong — try again"
         await press(pilot, "escape")
         await press(pilot, "ctrl+q")
         await type_text(pilot, "43", "enter")  # disabled at HQ

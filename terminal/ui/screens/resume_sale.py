@@ -25,8 +25,8 @@ class ResumeSaleScreen(ModalScreen[ResumeChoice]):
     left open or none at all, and a reflexive Esc must not decide either way."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f12", "resume", "Resume"),
-        Binding("f8", "discard", "Discard"),
+        Binding("f12", "resume", "Resume", key_display="F12"),
+        Binding("f8", "discard", "Discard", key_display="F8"),
         Binding("escape", "choose", "", show=False),
     ]
     DEFAULT_CLASSES = "dialog-screen"
