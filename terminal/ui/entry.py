@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared.bounds import MAX_MINOR, MAX_POINTS
+from shared.bounds import MAX_MINOR
 from shared.money import Money
 from terminal.till.errors import TillError
 
@@ -18,7 +18,6 @@ __all__ = [
     "KeyedItem",
     "parse_amount",
     "parse_keyed_item",
-    "parse_points",
     "parse_quantity",
     "parse_receipt",
 ]
@@ -95,20 +94,6 @@ def parse_quantity(text: str, *, allow_zero: bool = False) -> int:
     if quantity == 0 and not allow_zero:
         raise EntryRefusedError("The quantity must be at least 1", "type a whole number")
     return quantity
-
-
-def parse_points(text: str) -> int | None:
-    """Points to redeem: empty means "as many as allowed" (None)."""
-    cleaned = text.strip().replace(",", "")
-    if not cleaned:
-        return None
-    if not cleaned.isascii() or not cleaned.isdigit():
-        raise EntryRefusedError(f"{text.strip()} is not a number of points", "type e.g. 500")
-    if len(cleaned) > len(str(MAX_POINTS)) or int(cleaned) > MAX_POINTS:
-        raise EntryRefusedError(
-            f"{cleaned} points is more than any balance can hold", "type e.g. 500"
-        )
-    return int(cleaned)
 
 
 def parse_receipt(text: str, terminal_id: str) -> int:

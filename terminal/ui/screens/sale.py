@@ -412,7 +412,7 @@ class SaleScreen(Screen[None]):
             PromptScreen(
                 "Redeem points",
                 f"{self.member.name} has {format_points(self.member.balance)}. "
-                "Points to redeem (empty = as many as allowed, 0 = cancel):",
+                "Points to redeem (empty or max = as many as allowed, 0 = none):",
                 redeem,
                 placeholder="as many as allowed",
             )
