@@ -153,6 +153,8 @@ class TillApp(App[None]):
 
     def scan_arrived(self, data: str) -> None:
         """A complete scan (wedge or serial): the screen on top decides what it means."""
+        if not self.screen_stack:
+            return  # closing
         screen = self.screen
         if isinstance(screen, ScanReceiver):
             screen.handle_scan(data)
@@ -167,6 +169,8 @@ class TillApp(App[None]):
     def tell(self, text: str, kind: MessageKind = "info") -> None:
         """Show a message on the screen on top, if it has a message line (self-check has
         none: the customer sees nothing of the till's business)."""
+        if not self.screen_stack:
+            return  # closing: a print or status worker finished after the screens went
         lines = self.screen.query(MessageLine)
         if not lines:
             return

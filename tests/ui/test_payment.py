@@ -144,3 +144,24 @@ async def test_a_printer_failure_shows_its_message_and_the_receipt_waits(
         [job] = app.print_queue.jobs()
         assert (job.status, job.last_error) == ("failed", "printer is out of paper")
         assert sale_of(app).basket.empty
+
+
+async def test_enter_pressed_again_while_the_sale_completes_does_not_complete_it_twice(
+    make_app, database, key_clock
+) -> None:
+    """Keys typed ahead wait in the queue of the field that had focus: on a slow till the
+    extra Enters reach the payment screen after it completed the sale. They must not journal
+    the sale again, nor close the sale screen beneath (a blank till)."""
+    product = products(database)[0]
+    before = journal_count(database)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await scan(pilot, key_clock, product.sku)
+        await press(pilot, "f12")
+        await press(pilot, "enter", "enter", "enter", "enter")  # exact cash, complete, twice
+        sale = sale_of(app)
+        assert journal_count(database) == before + 1
+        assert last_done(database).total_minor == product.price_minor
+        assert sale.basket.empty
+        await scan(pilot, key_clock, product.sku)  # and the till sells on
+        assert len(sale.basket.lines) == 1

@@ -59,3 +59,21 @@ async def test_the_shift_is_not_closed_over_an_open_sale_or_without_a_count(
         await press(pilot, "escape")
         assert isinstance(app.screen, SaleScreen)
     assert journal_count(database) == before
+
+
+async def test_enter_pressed_again_while_the_shift_closes_closes_it_once(
+    make_app, database
+) -> None:
+    """As with payment: Enters typed ahead reach the dialog after it closed the shift; they
+    must not close it again, nor close the sale screen beneath."""
+    before = journal_count(database)
+    app = make_app(printer=RecordingPrinter())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await press(pilot, "f10")
+        await type_text(pilot, "100", "enter", "enter", "enter", "enter")
+        assert isinstance(app.screen, SaleScreen)
+        assert journal_count(database) == before + 1
+        with database.read() as db:
+            entry = get_entry(db, before + 1)
+        assert entry is not None
+        assert isinstance(entry.payload, ShiftClose)

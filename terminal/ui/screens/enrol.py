@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Footer, Input, Label
 
 from shared.emails import validate_email
@@ -16,6 +15,7 @@ from shared.phones import validate_phone
 from terminal.till.errors import TillError
 from terminal.till.service import MemberView, Till
 from terminal.ui.keymap import FORM_KEYS, bindings
+from terminal.ui.screens.dialog import Dialog, on_top
 from terminal.ui.widgets.message_line import MessageLine
 
 __all__ = ["EnrolScreen"]
@@ -24,7 +24,7 @@ _FIELDS = ("name", "phone", "email")
 _CHECKED = ("phone", "email")
 
 
-class EnrolScreen(ModalScreen[MemberView | None]):
+class EnrolScreen(Dialog[MemberView | None]):
     """Dismisses with the new member (their card is the one just scanned), or None."""
 
     BINDINGS = bindings(FORM_KEYS)
@@ -87,6 +87,7 @@ class EnrolScreen(ModalScreen[MemberView | None]):
         card.value = data.strip()
         self.message.info("Card scanned — Enter or F12 to enrol")
 
+    @on_top
     def action_submit(self) -> None:
         def value(field: str) -> str:
             return self.query_one(f"#{field}", Input).value

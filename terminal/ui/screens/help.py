@@ -13,17 +13,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from terminal.ui.keymap import KEYMAP, TillKey
+from terminal.ui.screens.dialog import Dialog
 
 __all__ = ["HelpScreen"]
 
 _KEY_WIDTH = 8
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", key_display="Esc"),
         Binding("f1", "close", "Close", show=False),

@@ -9,12 +9,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label
 
 from shared.codes import LoyaltyCard, MemberQR
 from shared.phones import MIN_SUFFIX_DIGITS, looks_like_phone
 from terminal.till.service import Till
+from terminal.ui.screens.dialog import Dialog, on_top
 from terminal.ui.widgets.member_panel import tier_name
 from terminal.ui.widgets.message_line import MessageLine
 
@@ -23,7 +23,7 @@ __all__ = ["MemberSearchScreen"]
 _NO_CARD = "-"
 
 
-class MemberSearchScreen(ModalScreen[str | None]):
+class MemberSearchScreen(Dialog[str | None]):
     """Dismisses with the chosen member's active card number, or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -62,6 +62,7 @@ class MemberSearchScreen(ModalScreen[str | None]):
     def message(self) -> MessageLine:
         return self.query_one(MessageLine)
 
+    @on_top
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         query = event.value.strip()
@@ -92,6 +93,7 @@ class MemberSearchScreen(ModalScreen[str | None]):
     def action_results(self) -> None:
         self.query_one(DataTable).focus()
 
+    @on_top
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         key = event.row_key.value or ""

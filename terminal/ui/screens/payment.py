@@ -5,7 +5,6 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
 from shared.journal import TenderMethod
@@ -16,13 +15,14 @@ from terminal.till.receipts import TENDER_LABELS
 from terminal.till.service import SaleDone, Till
 from terminal.ui.entry import parse_amount
 from terminal.ui.keymap import PAYMENT_KEYS, bindings
+from terminal.ui.screens.dialog import Dialog, on_top
 from terminal.ui.widgets.message_line import MessageLine
 from terminal.ui.widgets.totals import Totals
 
 __all__ = ["PaymentScreen"]
 
 
-class PaymentScreen(ModalScreen[SaleDone | None]):
+class PaymentScreen(Dialog[SaleDone | None]):
     """Dismisses with the completed sale, or None if the cashier went back (tenders dropped).
 
     Completing is a separate step (F12, or Enter on an empty field once paid) so a mistyped
@@ -74,6 +74,7 @@ class PaymentScreen(ModalScreen[SaleDone | None]):
             state = f"Change due {self._money(change)}" if change else "Paid in full"
             self.message.success(f"{state} — Enter or F12 completes the sale")
 
+    @on_top
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if not event.value.strip() and self.basket.tenders and self.basket.due_minor <= 0:
@@ -87,6 +88,7 @@ class PaymentScreen(ModalScreen[SaleDone | None]):
     def action_tender_store_credit(self) -> None:
         self.tender(TenderMethod.STORE_CREDIT)
 
+    @on_top
     def tender(self, method: TenderMethod) -> None:
         field = self.query_one("#amount", Input)
         try:
@@ -102,6 +104,7 @@ class PaymentScreen(ModalScreen[SaleDone | None]):
         self.message.success(f"{TENDER_LABELS[method]} {self._money(taken.amount_minor)} taken")
         self._show()
 
+    @on_top
     def action_complete(self) -> None:
         try:
             done = self.till.complete_sale(self.basket)
@@ -110,6 +113,7 @@ class PaymentScreen(ModalScreen[SaleDone | None]):
             return
         self.dismiss(done)
 
+    @on_top
     def action_cancel(self) -> None:
         self.till.drop_tenders(self.basket)
         self.dismiss(None)

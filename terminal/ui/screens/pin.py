@@ -9,10 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from terminal.till.errors import TillError
+from terminal.ui.screens.dialog import Dialog, on_top
 from terminal.ui.widgets.message_line import MessageLine
 
 __all__ = ["CASHIER_ID_CHARACTERS", "CASHIER_ID_LENGTH", "PinScreen"]
@@ -22,7 +22,7 @@ CASHIER_ID_CHARACTERS = r"[A-Za-z0-9]*"
 CASHIER_ID_LENGTH = 16
 
 
-class PinScreen(ModalScreen[bool]):
+class PinScreen(Dialog[bool]):
     """Dismisses with True once ``verify(number, pin)`` accepts, False on Esc.
 
     What ``verify`` returned (the supervisor who approved, say) is kept in :attr:`verified`
@@ -65,6 +65,7 @@ class PinScreen(ModalScreen[bool]):
             yield MessageLine(id="pin-message")
             yield Label("Enter: OK   Esc: back", classes="dialog-hint")
 
+    @on_top
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if event.input.id == "pin-number":

@@ -10,7 +10,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label
 
 from shared.codes import ReceiptRef
@@ -19,12 +18,13 @@ from terminal.till.printing import PrintQueue
 from terminal.ui.context import till_app
 from terminal.ui.entry import EntryRefusedError, parse_receipt
 from terminal.ui.keymap import PRINT_QUEUE_KEYS, bindings
+from terminal.ui.screens.dialog import Dialog
 from terminal.ui.widgets.message_line import MessageLine
 
 __all__ = ["PrintQueueScreen"]
 
 
-class PrintQueueScreen(ModalScreen[None]):
+class PrintQueueScreen(Dialog[None]):
     BINDINGS = bindings(PRINT_QUEUE_KEYS)
     DEFAULT_CLASSES = "dialog-screen"
     AUTO_FOCUS = "#jobs"

@@ -9,16 +9,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from terminal.till.errors import TillError
+from terminal.ui.screens.dialog import Dialog, on_top
 from terminal.ui.widgets.message_line import MessageLine
 
 __all__ = ["PromptScreen"]
 
 
-class PromptScreen(ModalScreen[bool]):
+class PromptScreen(Dialog[bool]):
     """Ask for one value; ``accept`` acts on it or raises a TillError (shown here).
 
     Dismisses with True once ``accept`` succeeded, False on Esc. Keeping the dialog open on
@@ -59,6 +59,7 @@ class PromptScreen(ModalScreen[bool]):
             yield MessageLine(id="prompt-message")
             yield Label("Enter: OK   Esc: back", classes="dialog-hint")
 
+    @on_top
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         try:

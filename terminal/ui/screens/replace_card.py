@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, RadioButton, RadioSet
 
 from terminal.till.errors import TillError
 from terminal.till.service import Till
 from terminal.ui.keymap import FORM_KEYS, bindings
+from terminal.ui.screens.dialog import Dialog, on_top
 from terminal.ui.widgets.message_line import MessageLine
 
 __all__ = ["ReplaceCardScreen"]
@@ -17,7 +17,7 @@ __all__ = ["ReplaceCardScreen"]
 REASONS = ("lost", "stolen", "damaged")
 
 
-class ReplaceCardScreen(ModalScreen[str | None]):
+class ReplaceCardScreen(Dialog[str | None]):
     """Dismisses with the new card number, or None."""
 
     BINDINGS = bindings(FORM_KEYS)
@@ -70,6 +70,7 @@ class ReplaceCardScreen(ModalScreen[str | None]):
         pressed = self.query_one(RadioSet).pressed_index
         return REASONS[pressed] if pressed >= 0 else REASONS[0]
 
+    @on_top
     def action_submit(self) -> None:
         old = self._card("old").value.replace(" ", "")
         new = self._card("new").value.replace(" ", "")

@@ -9,10 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
 from terminal.till.resuming import OpenSaleOffer
+from terminal.ui.screens.dialog import Dialog
 from terminal.ui.widgets.message_line import MessageLine
 
 __all__ = ["ResumeChoice", "ResumeSaleScreen"]
@@ -20,7 +20,7 @@ __all__ = ["ResumeChoice", "ResumeSaleScreen"]
 ResumeChoice = Literal["resume", "discard"]
 
 
-class ResumeSaleScreen(ModalScreen[ResumeChoice]):
+class ResumeSaleScreen(Dialog[ResumeChoice]):
     """Dismisses with the cashier's choice. There is no "back": the sale on screen is the one
     left open or none at all, and a reflexive Esc must not decide either way."""
 

@@ -6,7 +6,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from shared.codes import ReceiptRef
@@ -20,6 +19,7 @@ from terminal.till.service import ReturnableLine, SaleDone, Till
 from terminal.ui.entry import parse_quantity, parse_receipt
 from terminal.ui.keymap import RETURN_KEYS, bindings
 from terminal.ui.pins import check_supervisor_pin
+from terminal.ui.screens.dialog import Dialog, on_top
 from terminal.ui.screens.pin import PinScreen
 from terminal.ui.screens.prompt import PromptScreen
 from terminal.ui.widgets.message_line import MessageLine
@@ -29,7 +29,7 @@ __all__ = ["ReturnsScreen"]
 REFUND_METHODS = (TenderMethod.CASH, TenderMethod.CARD, TenderMethod.STORE_CREDIT)
 
 
-class ReturnsScreen(ModalScreen[SaleDone | None]):
+class ReturnsScreen(Dialog[SaleDone | None]):
     """Dismisses with the journaled return, or None.
 
     Quantities are not capped here: the core decides what may still come back and says so,
@@ -89,6 +89,7 @@ class ReturnsScreen(ModalScreen[SaleDone | None]):
         else:
             self.message.warn("That is not a receipt barcode — scan the receipt's barcode")
 
+    @on_top
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         text = event.value.strip()
@@ -164,6 +165,7 @@ class ReturnsScreen(ModalScreen[SaleDone | None]):
     def action_cursor_down(self) -> None:
         self.table.action_cursor_down()
 
+    @on_top
     def action_quantity(self) -> None:
         line = self._selected()
         if line is None:
@@ -193,6 +195,7 @@ class ReturnsScreen(ModalScreen[SaleDone | None]):
         self.method = REFUND_METHODS[(index + 1) % len(REFUND_METHODS)]
         self._show()
 
+    @on_top
     def action_confirm(self) -> None:
         if self.sale is None:
             self.message.warn("Find the sale first: scan or key the receipt number")

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label
 
 from shared.journal import JournalEntry, ShiftClose
@@ -15,6 +14,7 @@ from terminal.till.errors import TillError
 from terminal.till.service import Till
 from terminal.ui.entry import EntryRefusedError, parse_amount
 from terminal.ui.keymap import FORM_KEYS, bindings
+from terminal.ui.screens.dialog import Dialog, on_top
 from terminal.ui.widgets.message_line import MessageLine
 
 __all__ = ["ShiftCloseScreen", "ShiftClosed"]
@@ -28,7 +28,7 @@ class ShiftClosed:
     """A few lines for the sale screen's totals panel."""
 
 
-class ShiftCloseScreen(ModalScreen[ShiftClosed | None]):
+class ShiftCloseScreen(Dialog[ShiftClosed | None]):
     """Two steps, so a shift is never closed by one stray key: type the count, confirm it."""
 
     BINDINGS = bindings(FORM_KEYS)
@@ -63,6 +63,7 @@ class ShiftCloseScreen(ModalScreen[ShiftClosed | None]):
         event.stop()
         self.action_submit()
 
+    @on_top
     def action_submit(self) -> None:
         try:
             text = self.query_one("#counted", Input).value.strip()
