@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from typing import TypeVar
 
 from textual import events
 from textual.keys import _character_to_key, key_to_character
+from textual.message_pump import MessagePump
 from textual.pilot import Pilot
 from textual.widget import Widget
 
@@ -62,19 +66,43 @@ async def press(pilot: Pilot[None], *keys: str) -> None:
     await settle(pilot)
 
 
+SETTLE_DEADLINE_S = 60.0
+"""How long the app may take to settle: a busy machine is slow, not wrong."""
+
+
+def _quiet(app: TillApp) -> bool:
+    """No worker running, and no message or callback waiting anywhere: the app, and every
+    widget of every screen on the stack (a dismissed dialog's result callback runs on the
+    screen below, a worker's result lands on the app)."""
+    if not all(worker.is_finished for worker in app.workers):
+        return False
+    nodes: list[MessagePump] = [app]
+    for screen in app.screen_stack:
+        nodes += screen.walk_children(with_self=True)
+    return all(node.message_queue_size == 0 and not node._next_callbacks for node in nodes)
+
+
 async def settle(pilot: Pilot[None]) -> None:
-    """Deliver held keys, let workers (status, printing) finish and their results land."""
+    """Deliver held keys, then wait until everything they set off is done: screens pushed
+    and popped, result callbacks run, workers (status, printing) finished and their results
+    shown. A condition with a generous deadline, not a number of rounds: on a busy machine
+    a worker may take many rounds to finish."""
     app = pilot.app
     assert isinstance(app, TillApp)
     await app.settle_keys()
-    await pilot.pause()
-    # A finished worker may start another (a print job refreshes the status bar), so wait
-    # until a round starts none; bounded, in case something keeps starting workers.
-    for _ in range(5):
-        if all(worker.is_finished for worker in app.workers):
-            break
-        await app.workers.wait_for_complete()
+    deadline = time.monotonic() + SETTLE_DEADLINE_S
+    while True:
         await pilot.pause()
+        if app.return_code is not None or _quiet(app):
+            return  # settled (or the app stopped: the test's next step says why)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the till did not settle in {SETTLE_DEADLINE_S:.0f} s")
+        busy = [worker for worker in app.workers if not worker.is_finished]
+        if busy:
+            with contextlib.suppress(TimeoutError):  # then the deadline above says so
+                await asyncio.wait_for(
+                    app.workers.wait_for_complete(busy), max(0.0, deadline - time.monotonic())
+                )
 
 
 async def type_text(pilot: Pilot[None], text: str, *then: str) -> None:
