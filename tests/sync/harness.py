@@ -50,8 +50,9 @@ from terminal.sync.errors import SyncOfflineError
 from tests.server.helpers import demo_rules_json
 from tests.server.tills import TillDriver
 
-FAST = httpx.Timeout(2.0, connect=2.0)
-"""Client timeouts for tests: a held request costs this, not the production 10 s."""
+PATIENT = httpx.Timeout(60.0, connect=30.0)
+"""Client timeouts for tests without held requests: a busy machine answers late, not wrong.
+Tests that hold requests on purpose (fault proxies) pass their own short timeout."""
 
 
 def run_cli(*args: str) -> Result:
@@ -199,7 +200,7 @@ class SyncedTill(TillDriver):
         url: str,
         index: int = 0,
         *,
-        timeout: httpx.Timeout = FAST,
+        timeout: httpx.Timeout = PATIENT,
         push_batch: int = MAX_PUSH_BATCH,
         pull_limit: int = PULL_LIMIT,
     ) -> None:
@@ -219,14 +220,32 @@ class SyncedTill(TillDriver):
         with self.database.read() as db:
             return journal_tip(db)[0]
 
-    def sync_until_done(self, attempts: int = 30) -> SyncReport:
-        """Sync until a round succeeds (bounded): faults may still cut some rounds."""
-        for _ in range(attempts):
+    def sync_until_done(self, deadline_s: float = 120.0) -> SyncReport:
+        """Sync until a round succeeds: faults may still cut some rounds, and a till with a
+        short timeout may give up on a slow reply. Bounded by a generous deadline, not a
+        count of tries: a busy machine may need many."""
+        deadline = time.monotonic() + deadline_s
+        while True:
             try:
                 return self.engine.sync_once()
-            except SyncOfflineError:
-                continue
-        raise AssertionError(f"{self.terminal_id}: no clean sync in {attempts} attempts")
+            except SyncOfflineError as error:
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"{self.terminal_id}: no clean sync in {deadline_s:.0f} s: {error.message}"
+                    ) from error
+
+    def pull_until_done(self, deadline_s: float = 120.0) -> None:
+        """A whole pull, as :meth:`sync_until_done` (a short timeout may cost tries)."""
+        deadline = time.monotonic() + deadline_s
+        while True:
+            try:
+                self.engine.pull_all(SyncReport())
+                return
+            except SyncOfflineError as error:
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"{self.terminal_id}: no clean pull in {deadline_s:.0f} s: {error.message}"
+                    ) from error
 
     def views(self) -> dict[str, int]:
         return till_views(self.database)
@@ -329,14 +348,14 @@ def assert_converged(hq: Hq, tills: list[SyncedTill]) -> None:
         assert_stored_once(hq, till.terminal_id, records)
     server = hq.balances()
     for till in tills:
-        till.engine.pull_all(SyncReport())
+        till.pull_until_done()
         views = till.views()
         assert views == {m: server[m] for m in views}, till.terminal_id
     assert_ledger_sound(hq)
 
 
 def wait_for(
-    predicate: Callable[[], bool], what: str, timeout_s: float = 30.0, interval_s: float = 0.02
+    predicate: Callable[[], bool], what: str, timeout_s: float = 60.0, interval_s: float = 0.02
 ) -> None:
     """Poll until ``predicate()`` holds; fail naming ``what`` after the deadline."""
     deadline = time.monotonic() + timeout_s

@@ -31,7 +31,7 @@ from terminal.till.errors import CardBlockedError, UnknownCardError
 from terminal.till.service import Till
 from tests.server.tills import DEMO_PRODUCTS, MONDAY, Clock, members_csv_from_till, workload
 from tests.sync.harness import (
-    FAST,
+    PATIENT,
     Hq,
     SyncedTill,
     assert_converged,
@@ -209,7 +209,7 @@ def test_a_fresh_till_downloads_members_rules_and_catalog_with_progress(
     )
     database = open_database(config.database_path)
     calls: list[tuple[str, int, int]] = []
-    with SyncClient(hq.url, token, timeout=FAST) as client:
+    with SyncClient(hq.url, token, timeout=PATIENT) as client:
         engine = SyncEngine(config, database, client, pull_limit=100)
         report = engine.sync_once(lambda what, done, total: calls.append((what, done, total)))
 

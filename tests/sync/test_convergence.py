@@ -453,8 +453,8 @@ class Convergence(RuleBasedStateMachine):
         self.settle()
         for till in self.tills:
             _sync_on_a_clean_network(till)
-        for till in self.tills:
-            till.engine.pull_all(SyncReport())  # everyone sees everyone's last entries
+        for till in self.tills:  # everyone sees everyone's last entries
+            _on_a_clean_network(till, functools.partial(till.engine.pull_all, SyncReport()))
         hq = self.hq
         for till in self.tills:
             records = till.records()
@@ -518,15 +518,20 @@ def _timed_out(error: SyncOfflineError) -> bool:
 
 
 def _sync_on_a_clean_network(till: ConvTill) -> None:
+    _on_a_clean_network(till, till.engine.sync_once)
+
+
+def _on_a_clean_network(till: ConvTill, work: Callable[[], object]) -> None:
     """Must succeed; only a reply slower than the short test timeout may cost a retry. The
     bound is a generous deadline, not a count: a busy machine may need several tries."""
     deadline = time.monotonic() + 120
     while True:
         try:
-            till.engine.sync_once()
+            work()
         except SyncOfflineError as error:
             if not _timed_out(error) or time.monotonic() > deadline:
                 raise
+            till.proxy.wait_idle()  # the slow request, done before the next one
         else:
             return
 

@@ -36,7 +36,7 @@ from terminal.sync.errors import (
 )
 from terminal.sync.worker import SyncWorker
 from tests.server.tills import TillDriver, members_csv_from_till, workload
-from tests.sync.harness import FAST, Hq, SyncedTill, assert_converged, catalog_csv_of, wait_for
+from tests.sync.harness import PATIENT, Hq, SyncedTill, assert_converged, catalog_csv_of, wait_for
 
 
 def _store(hq: Hq, base: Path, **options: Any) -> SyncedTill:
@@ -180,7 +180,7 @@ def test_pushes_are_split_by_bytes_as_well_as_by_count(hq: Hq, tmp_path: Path) -
     limit = 6 * 1024
     sizes = [len(canonical_json(r)) for r in till.records()]
     assert max(sizes) < limit - 100 < sum(sizes)
-    with _SizeSpy(hq.url, till.token, timeout=FAST) as client:
+    with _SizeSpy(hq.url, till.token, timeout=PATIENT) as client:
         engine = SyncEngine(till.config, till.database, client, push_bytes=limit)
         report = engine.sync_once()
         assert report.acked_seq == till.last_seq()
@@ -199,7 +199,7 @@ def test_an_entry_too_large_for_any_push_is_refused_by_the_till_naming_it(
 ) -> None:
     till = _store(hq, tmp_path)
     till.sale(till.cards[0])
-    with SyncClient(hq.url, till.token, timeout=FAST) as client:
+    with SyncClient(hq.url, till.token, timeout=PATIENT) as client:
         engine = SyncEngine(till.config, till.database, client, push_bytes=400)
         with pytest.raises(SyncRejectedError, match=r"entry seq 1 is .* bytes") as raised:
             engine.sync_once()
@@ -303,7 +303,7 @@ def test_hqs_answers_map_to_offline_or_refused(
     """5xx (and 408/429) are transient: "offline", retried with backoff. Any other 4xx but
     401/403/409 is HQ's answer to this very data: a refusal, never "offline"."""
     script = _Script(driver.terminal_id, lambda _body: (status, body))
-    with _scripted_hq(script) as url, SyncClient(url, "token", timeout=FAST) as client:
+    with _scripted_hq(script) as url, SyncClient(url, "token", timeout=PATIENT) as client:
         engine = SyncEngine(driver.config, driver.database, client, push_batch=1)
         with pytest.raises(error) as raised:
             engine.sync_once()
@@ -327,7 +327,7 @@ def test_a_push_hq_finds_too_large_is_halved_down_to_the_entry_it_refuses(
     """A proxy in front of HQ that takes less than the protocol promises: the till halves its
     batches for the round; an entry refused on its own is named."""
     script = _Script(driver.terminal_id, lambda _body: (413, _error("too_large", "too large")))
-    with _scripted_hq(script) as url, SyncClient(url, "token", timeout=FAST) as client:
+    with _scripted_hq(script) as url, SyncClient(url, "token", timeout=PATIENT) as client:
         engine = SyncEngine(driver.config, driver.database, client)
         with pytest.raises(SyncRejectedError, match="HTTP 413") as raised:
             engine.push_all(SyncReport())
@@ -341,7 +341,7 @@ def test_the_till_tells_hq_its_tip_only_when_it_alarms(driver: TillDriver) -> No
     that finds HQ ahead of it reports what it holds, so HQ raises its side of the alarm."""
     tip = 8  # the driver fixture's sales
     script = _Script(driver.terminal_id, lambda _body: (200, {}), acked_seq=0)
-    with _scripted_hq(script) as url, SyncClient(url, "token", timeout=FAST) as client:
+    with _scripted_hq(script) as url, SyncClient(url, "token", timeout=PATIENT) as client:
         engine = SyncEngine(driver.config, driver.database, client)
         assert engine.compare_with_hq() == 0
         assert script.gets == ["/api/v1/sync/status"]
