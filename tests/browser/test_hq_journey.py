@@ -38,7 +38,7 @@ def hq(tmp_path: Path) -> Iterator[tuple[Hq, str]]:
         till.sale(member_ref(ANNA))
         till.sale(member_ref(BEN), redeem=500)
         with serve(database, cookie_secure=True) as url:
-            with httpx.Client(base_url=url) as client:
+            with httpx.Client(base_url=url, timeout=60) as client:
                 assert push(client, token, terminal_id, till.records).status_code == 200
             yield prepared, url
     finally:

@@ -200,7 +200,10 @@ def test_a_body_that_is_not_json_is_a_400_in_the_error_shape(database: Database)
 
 
 def test_another_method_is_a_405_with_allow_in_the_error_shape(database: Database) -> None:
-    with exceptions_scene(database) as scene, httpx.Client(base_url=scene.url) as client:
+    with (
+        exceptions_scene(database) as scene,
+        httpx.Client(base_url=scene.url, timeout=60) as client,
+    ):
         for method, path, allowed in (
             ("PUT", "/api/v1/terminals", "GET, POST"),
             ("DELETE", "/api/v1/members/M0000000001", "GET"),
@@ -223,6 +226,7 @@ def test_hand_made_cursors_of_lists_owned_elsewhere_are_a_422(database: Database
             f"/api/v1/members/M0000000001/ledger?cursor={encode_cursor([HUGE])}",
             f"/api/v1/exceptions?cursor={encode_cursor(['0001-01-01T00:00:00+14:00', 1])}",
         ):
-            with httpx.Client(base_url=scene.url) as client:  # a 500 closes the connection
+            # A fresh client for each: a 500 closes the connection.
+            with httpx.Client(base_url=scene.url, timeout=60) as client:
                 reply = client.get(path, headers=viewer)
             assert reply.status_code == 422, (path, reply.text)

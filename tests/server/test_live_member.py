@@ -64,11 +64,17 @@ def test_a_redemption_beyond_the_cap_is_approved_by_hq_or_refused_without_it(
         assert till.member_view(card(9)).balance == expected
 
         unknown = httpx.get(
-            f"{url}/api/v1/sync/member", params={"card": card(77)}, headers=bearer(token)
+            f"{url}/api/v1/sync/member",
+            params={"card": card(77)},
+            headers=bearer(token),
+            timeout=60,
         )
         assert unknown.status_code == 404
         assert unknown.json()["error"]["code"] == "not_found"
-        assert httpx.get(f"{url}/api/v1/sync/member", params={"card": card(9)}).status_code == 401
+        assert (
+            httpx.get(f"{url}/api/v1/sync/member", params={"card": card(9)}, timeout=60).status_code
+            == 401
+        )
 
     # HQ is gone: beyond today's offline cap (1,500 already redeemed today) is refused
     # with the reason, and nothing is applied to the basket.

@@ -181,7 +181,7 @@ def test_a_sample_basket_the_engine_refuses_is_a_422(database: Database) -> None
 def test_a_busy_database_is_a_503_the_client_may_retry(database: Database) -> None:
     app = create_app(ServerSettings(cookie_secure=False), database=database)
     _busy_route(app)
-    with serve_app(app) as url, httpx.Client(base_url=url) as client:
+    with serve_app(app) as url, httpx.Client(base_url=url, timeout=60) as client:
         reply = client.get("/api/v1/busy-test")
     assert reply.status_code == 503
     assert reply.json()["error"]["code"] == "busy"

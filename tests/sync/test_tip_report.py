@@ -19,7 +19,7 @@ def _health(hq: Hq, terminal_id: str) -> Any:
     reply = httpx.get(
         f"{hq.url}/api/v1/terminals/{terminal_id}",
         headers={"Authorization": f"Bearer {hq.admin_token}"},
-        timeout=10,
+        timeout=60,
     )
     assert reply.status_code == 200, reply.text
     return reply.json()

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+import pytest
+
 from hardware.sim.printer_sim import PrinterSimulator
 from shared.journal import Sale
 from terminal.config import TillConfig
@@ -94,6 +96,9 @@ def _check_consistent(config: TillConfig, printed: list[str], completed: list[in
         database.close()
 
 
+# Every wait on the child has its own deadline; this only bounds the whole (50 child
+# processes) against a hang, generously: a busy 2-core machine starts each child slowly.
+@pytest.mark.timeout(900)
 def test_kill_nine_never_loses_or_half_writes_a_sale(tmp_path: Path) -> None:
     config = TillConfig(data_dir=tmp_path / "till", timezone="Europe/Berlin")
     database = open_database(config.database_path)
@@ -106,40 +111,38 @@ def test_kill_nine_never_loses_or_half_writes_a_sale(tmp_path: Path) -> None:
     with PrinterSimulator(out_dir=tmp_path / "receipts") as printer:
         entries = 0
         for trial in range(TRIALS):
-            child = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "tests.terminal.sale_stream",
-                    str(config.data_dir),
-                    printer.url,
-                    str(trial),
-                ],
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            assert child.stdout is not None
-            lines = _lines(child.stdout)
-            try:
-                assert _next_line(lines) == "ready"
-                # Progress is counted, not timed: wait for a few completed sales (none, for
-                # a kill during the first), then a random while more (0-200 ms) so kills land
-                # before, during and after commits and in the middle of prints, however fast
-                # or slow the machine is today.
-                wanted = rng.randint(0, 3)
-                waited_for += wanted
-                for _ in range(wanted):
-                    line = _next_line(lines)
-                    assert line is not None, "the sale stream ended by itself"
-                    assert line.startswith("sale "), line
-                    completed.append(int(line.removeprefix("sale ")))
-                threading.Event().wait(rng.uniform(0, 0.2))
-            finally:
-                os.kill(child.pid, signal.SIGKILL)
-                child.wait(timeout=DEADLINE_S)
-            completed += [int(line.removeprefix("sale ")) for line in _drained(lines)]
-            child.stdout.close()
+            command = [
+                sys.executable,
+                "-m",
+                "tests.terminal.sale_stream",
+                str(config.data_dir),
+                printer.url,
+                str(trial),
+            ]
+            with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as child:
+                assert child.stdout is not None
+                lines = _lines(child.stdout)
+                try:
+                    assert _next_line(lines) == "ready"
+                    # Progress is counted, not timed: wait for a few completed sales (none,
+                    # for a kill during the first), then a random while more (0-200 ms), so
+                    # kills land before, during and after commits and in the middle of
+                    # prints, however fast or slow the machine is today.
+                    wanted = rng.randint(0, 2)
+                    waited_for += wanted
+                    for _ in range(wanted):
+                        line = _next_line(lines)
+                        assert line is not None, "the sale stream ended by itself"
+                        assert line.startswith("sale "), line
+                        completed.append(int(line.removeprefix("sale ")))
+                    threading.Event().wait(rng.uniform(0, 0.2))
+                finally:
+                    os.kill(child.pid, signal.SIGKILL)
+                    child.wait(timeout=DEADLINE_S)
+                    # What it wrote before it died; reading to the end also ends the reader
+                    # before the pipe is closed.
+                    rest = list(_drained(lines))
+            completed += [int(line.removeprefix("sale ")) for line in rest]
             cut = [r.text for r in printer.receipts if r.cut]
             after = _check_consistent(config, cut, completed)
             assert after >= entries

@@ -30,7 +30,7 @@ def test_demo_sets_up_hq_and_hands_over_the_dashboard(tmp_path: Path) -> None:
     # The password really opens the dashboard of the demo's HQ database.
     database = Database(f"sqlite:///{data / 'hq.sqlite3'}")
     try:
-        with serve_in_thread(database) as url, httpx.Client(base_url=url) as client:
+        with serve_in_thread(database) as url, httpx.Client(base_url=url, timeout=60) as client:
             wrong = client.post("/signin", data={"username": "admin", "password": "nope"})
             assert wrong.status_code == 401
             right = client.post("/signin", data={"username": "admin", "password": found.group(1)})

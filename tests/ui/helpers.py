@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import TypeVar
 
 from textual import events
 from textual.keys import _character_to_key, key_to_character
 from textual.message_pump import MessagePump
-from textual.pilot import Pilot
+from textual.pilot import Pilot, WaitForScreenTimeout
 from textual.widget import Widget
 
 from shared.money import Money
@@ -66,14 +67,16 @@ async def press(pilot: Pilot[None], *keys: str) -> None:
     await settle(pilot)
 
 
-SETTLE_DEADLINE_S = 60.0
+SETTLE_DEADLINE_S = 120.0
 """How long the app may take to settle: a busy machine is slow, not wrong."""
 
 
 def _quiet(app: TillApp) -> bool:
-    """No worker running, and no message or callback waiting anywhere: the app, and every
-    widget of every screen on the stack (a dismissed dialog's result callback runs on the
-    screen below, a worker's result lands on the app)."""
+    """No key held by the wedge detector, no worker running, and no message or callback
+    waiting anywhere: the app, and every widget of every screen on the stack (a dismissed
+    dialog's result callback runs on the screen below, a worker's result lands on the app)."""
+    if app.wedge.detector.next_deadline() is not None:
+        return False
     if not all(worker.is_finished for worker in app.workers):
         return False
     nodes: list[MessagePump] = [app]
@@ -83,16 +86,18 @@ def _quiet(app: TillApp) -> bool:
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    """Deliver held keys, then wait until everything they set off is done: screens pushed
-    and popped, result callbacks run, workers (status, printing) finished and their results
-    shown. A condition with a generous deadline, not a number of rounds: on a busy machine
-    a worker may take many rounds to finish."""
+    """Wait until the keys posted so far and everything they set off are done: keys taken
+    from the wedge detector, screens pushed and popped, result callbacks run, workers
+    (status, printing) finished and their results shown. A condition with a generous
+    deadline, not a number of rounds: on a busy machine all this may take many rounds."""
     app = pilot.app
     assert isinstance(app, TillApp)
-    await app.settle_keys()
     deadline = time.monotonic() + SETTLE_DEADLINE_S
     while True:
-        await pilot.pause()
+        # Held keys are released now rather than by the app's real-time timer.
+        await app.settle_keys()
+        with contextlib.suppress(WaitForScreenTimeout):  # Textual's 30 s; ours is below
+            await pilot.pause()
         if app.return_code is not None or _quiet(app):
             return  # settled (or the app stopped: the test's next step says why)
         if time.monotonic() > deadline:
@@ -103,6 +108,18 @@ async def settle(pilot: Pilot[None]) -> None:
                 await asyncio.wait_for(
                     app.workers.wait_for_complete(busy), max(0.0, deadline - time.monotonic())
                 )
+
+
+async def wait_until(
+    pilot: Pilot[None], predicate: Callable[[], bool], what: str, timeout_s: float = 60.0
+) -> None:
+    """Let the app run until ``predicate()`` holds (something outside the app's queues: a
+    serial port, a real-time timer); fail naming ``what`` after a generous deadline."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        await pilot.pause(0.01)
 
 
 async def type_text(pilot: Pilot[None], text: str, *then: str) -> None:

@@ -9,7 +9,7 @@ from terminal.ui.screens.sale import SaleScreen
 from terminal.ui.screens.sign_in import SignInScreen
 from terminal.ui.widgets.status_bar import StatusBar
 from tests.terminal.helpers import products
-from tests.ui.helpers import message, settle, type_text
+from tests.ui.helpers import message, press, settle, type_text
 
 
 async def test_sign_in_with_cashier_number_and_masked_pin(make_app) -> None:
@@ -41,11 +41,11 @@ async def test_sign_out_returns_to_sign_in_but_not_with_a_sale_open(make_app, da
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await type_text(pilot, products(database)[0].sku, "enter")
-        await pilot.press("ctrl+o")
+        await press(pilot, "ctrl+o")
         assert isinstance(app.screen, SaleScreen)
         assert message(pilot) == "Finish or void the open sale before signing out"
-        await pilot.press("delete")  # void the line
-        await pilot.press("ctrl+o")
+        await press(pilot, "delete")  # void the line
+        await press(pilot, "ctrl+o")
         await settle(pilot)
         assert isinstance(app.screen, SignInScreen)
         assert app.till.cashier is None
@@ -56,12 +56,12 @@ async def test_the_lock_screen_needs_the_signed_in_cashiers_pin(make_app, databa
     async with app.run_test(size=(120, 40)) as pilot:
         await type_text(pilot, products(database)[0].sku, "enter")
         sale = app.screen
-        await pilot.press("ctrl+l")
+        await press(pilot, "ctrl+l")
         assert isinstance(app.screen, LockScreen)
         await type_text(pilot, "9999", "enter")  # the supervisor's PIN is not Alex's
         assert isinstance(app.screen, LockScreen)
         assert message(pilot) == "That is not Alex Meyer's PIN — try again"
-        await pilot.press("f12")  # sale keys do nothing while locked
+        await press(pilot, "f12")  # sale keys do nothing while locked
         assert isinstance(app.screen, LockScreen)
         await type_text(pilot, "1234", "enter")
         assert app.screen is sale

@@ -21,6 +21,7 @@ from tests.ui.helpers import (
     scan,
     settle,
     type_text,
+    wait_until,
 )
 
 
@@ -84,17 +85,14 @@ async def test_scans_work_from_a_serial_scanner(make_app, config, tmp_path: Path
     with ScannerSimulator(tmp_path / "scanner") as simulator:
         app = make_app(scanner_urls=(str(simulator.link),))
         async with app.run_test(size=(120, 40)) as pilot:
-            for _ in range(200):  # the reader thread opens the port on its own
-                if app.scanners.statuses()[0].state == "connected":
-                    break
-                await pilot.pause(0.01)
+            await wait_until(  # the reader thread opens the port on its own
+                pilot,
+                lambda: app.scanners.statuses()[0].state == "connected",
+                "the serial scanner to connect",
+            )
             simulator.send(demo_card(config, 1))
             panel = app.screen.query_one(MemberPanel)
-            for _ in range(200):
-                await pilot.pause(0.01)
-                if "Ines Kowalski" in panel.text:
-                    break
-            assert "Ines Kowalski" in panel.text
+            await wait_until(pilot, lambda: "Ines Kowalski" in panel.text, "the scanned member")
             await settle(pilot)
             assert "serial ok" in app.screen.query_one(StatusBar).text
 
@@ -123,8 +121,6 @@ async def test_a_held_key_is_released_by_the_timer_without_another_key(make_app)
         event = key_event("7")
         event.set_sender(app)
         app.post_message(event)
-        for _ in range(100):  # bounded: the timer fires about 40 ms after the key
-            await pilot.pause(0.01)
-            if entry.value:
-                break
+        # The timer fires about 40 ms after the key (later on a busy machine).
+        await wait_until(pilot, lambda: bool(entry.value), "the held key")
         assert entry.value == "7"

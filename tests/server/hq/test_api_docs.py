@@ -29,7 +29,7 @@ HQ_RESOURCES = (
 
 def test_the_docs_page_needs_no_internet(database: Database) -> None:
     prepare_hq(database, with_members=False)
-    with serve(database) as url, httpx.Client(base_url=url) as client:
+    with serve(database) as url, httpx.Client(base_url=url, timeout=60) as client:
         page = client.get("/docs")
         assert page.status_code == 200
         assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page.text)

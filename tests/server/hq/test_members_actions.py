@@ -37,7 +37,7 @@ def _error(reply: httpx.Response) -> tuple[int, str]:
 def test_a_manager_adjusts_points_and_a_viewer_cannot(database: Database) -> None:
     hq = prepare_hq(database)
     with serve(database) as url:
-        with httpx.Client(base_url=url) as api:
+        with httpx.Client(base_url=url, timeout=60) as api:
             viewer = api.post(
                 ADJUST, json={"points": 50, "reason": "goodwill"}, headers=hq.viewer.headers
             )
@@ -146,7 +146,7 @@ def test_block_a_card_then_a_till_sale_on_it_raises_card_blocked(database: Datab
     terminal_id, token = hq.server.terminal()
     till = JournalWriter(terminal_id)
     with serve(database) as url:
-        with httpx.Client(base_url=url, headers=hq.manager.headers) as api:
+        with httpx.Client(base_url=url, headers=hq.manager.headers, timeout=60) as api:
             assert _error(api.post(f"/api/v1/cards/{card(2)}/block", json={"reason": "x"})) == (
                 422,
                 "a reason is required (at least 3 characters): say why",
@@ -242,7 +242,7 @@ def test_replace_a_card_on_the_dashboard_and_through_the_api(database: Database)
                 data={"csrf_token": csrf_of(client.get("/members").text), "reason": "mine"},
             )
             assert refused.status_code == 403
-        with httpx.Client(base_url=url, headers=hq.manager.headers) as api:
+        with httpx.Client(base_url=url, headers=hq.manager.headers, timeout=60) as api:
             assert api.get(f"/api/v1/cards/{card(33)}").json()["member_id"] == "M0000000003"
             for body, message in (
                 ({"new_card_number": "1234", "reason": "lost"}, "not a valid card number"),
@@ -278,7 +278,7 @@ def test_replace_a_card_on_the_dashboard_and_through_the_api(database: Database)
 def test_the_api_is_documented_in_openapi(database: Database) -> None:
     prepare_hq(database, with_members=False)
     with serve(database) as url:
-        spec = httpx.get(f"{url}/openapi.json").json()
+        spec = httpx.get(f"{url}/openapi.json", timeout=60).json()
     paths = spec["paths"]
     for path, method in (
         ("/api/v1/members", "get"),

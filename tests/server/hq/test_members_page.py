@@ -29,7 +29,7 @@ def test_member_page_shows_balance_cards_and_history_with_till_receipt_and_cashi
     earned = sale.payload.earned.total_points  # type: ignore[union-attr]
     balance = 1000 + earned - 100 - 2
     with serve(database) as url:
-        with httpx.Client(base_url=url) as api:
+        with httpx.Client(base_url=url, timeout=60) as api:
             assert push(api, token, terminal_id, till.records).json()["exceptions"] == []
         with signed_in(url, hq.viewer) as client:
             page = client.get("/members/M0000000001")
@@ -81,7 +81,7 @@ def test_member_page_shows_balance_cards_and_history_with_till_receipt_and_cashi
             assert nobody.status_code == 404
             assert "no member M0000009999" in nobody.text
         # The same through the API.
-        with httpx.Client(base_url=url, headers=hq.viewer.headers) as api:
+        with httpx.Client(base_url=url, headers=hq.viewer.headers, timeout=60) as api:
             detail = api.get("/api/v1/members/M0000000001").json()
             assert detail["balance"] == balance
             assert detail["tier"] == "member"
@@ -136,9 +136,9 @@ def test_an_offline_enrolment_shows_where_the_member_joined(database: Database) 
     local = enrolment.payload.local_member_id  # type: ignore[union-attr]
     till.sale(member_ref(card(40), local=local))
     with serve(database) as url:
-        with httpx.Client(base_url=url) as api:
+        with httpx.Client(base_url=url, timeout=60) as api:
             push(api, token, terminal_id, till.records).raise_for_status()
-        with httpx.Client(base_url=url, headers=hq.viewer.headers) as api:
+        with httpx.Client(base_url=url, headers=hq.viewer.headers, timeout=60) as api:
             found = api.get("/api/v1/members", params={"q": "+49 170 5550000"}).json()["items"]
             assert [m["name"] for m in found] == ["Nadia New"]
             member_id = found[0]["member_id"]

@@ -70,7 +70,10 @@ def test_the_search_box_tells_what_was_typed() -> None:
 def test_search_by_card_phone_email_id_and_name(database: Database) -> None:
     hq = prepare_hq(database)
     _import(hq, PEOPLE)
-    with serve(database) as url, httpx.Client(base_url=url, headers=hq.viewer.headers) as api:
+    with (
+        serve(database) as url,
+        httpx.Client(base_url=url, headers=hq.viewer.headers, timeout=60) as api,
+    ):
 
         def q(text: str, **params: Any) -> list[str]:
             return _ids(api.get(MEMBERS, params={"q": text, **params}))
@@ -142,7 +145,10 @@ def test_name_pages_follow_each_other_without_gaps_or_repeats(
         for member_id, name, *_ in rows
         if any(word.startswith("kim") for word in name_words(name))
     )
-    with serve(database) as url, httpx.Client(base_url=url, headers=hq.viewer.headers) as api:
+    with (
+        serve(database) as url,
+        httpx.Client(base_url=url, headers=hq.viewer.headers, timeout=60) as api,
+    ):
         seen: list[str] = []
         cursor = None
         pages = 0
@@ -213,7 +219,7 @@ def test_a_till_token_cannot_read_members(database: Database) -> None:
     hq = prepare_hq(database)
     _, token = hq.server.terminal()
     till = {"Authorization": f"Bearer {token}"}
-    with serve(database) as url, httpx.Client(base_url=url, headers=till) as api:
+    with serve(database) as url, httpx.Client(base_url=url, headers=till, timeout=60) as api:
         for path in (
             MEMBERS,
             f"{MEMBERS}?card={card(1)}",
@@ -228,5 +234,5 @@ def test_a_till_token_cannot_read_members(database: Database) -> None:
             assert reply.json()["error"]["message"] == "a till's token cannot read HQ data"
         adjust = api.post(f"{MEMBERS}/M0000000001/adjustments", json={"points": 5, "reason": "x"})
         assert adjust.status_code == 403
-        anonymous = httpx.get(f"{url}{MEMBERS}")
+        anonymous = httpx.get(f"{url}{MEMBERS}", timeout=60)
         assert anonymous.status_code == 401

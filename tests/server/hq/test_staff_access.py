@@ -10,7 +10,10 @@ from tests.server.hq.helpers import csrf_of, prepare_hq, serve, signed_in
 
 def test_sign_in_sets_a_strict_http_only_secure_cookie(database: Database) -> None:
     hq = prepare_hq(database, with_members=False)
-    with serve(database, cookie_secure=True) as url, httpx.Client(base_url=url) as client:
+    with (
+        serve(database, cookie_secure=True) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
         reply = client.post("/signin", data={"username": "vi", "password": hq.viewer.password})
     assert reply.status_code == 303
     cookie = reply.headers["set-cookie"].lower()
@@ -22,7 +25,7 @@ def test_sign_in_sets_a_strict_http_only_secure_cookie(database: Database) -> No
 def test_pages_need_a_session_and_forms_need_the_csrf_token(database: Database) -> None:
     hq = prepare_hq(database, with_members=False)
     with serve(database) as url:
-        with httpx.Client(base_url=url) as anonymous:
+        with httpx.Client(base_url=url, timeout=60) as anonymous:
             reply = anonymous.get("/members?q=x")
             assert reply.status_code == 303
             assert reply.headers["location"] == "/signin?next=/members%3Fq%3Dx"
@@ -41,7 +44,7 @@ def test_failed_sign_ins_are_rate_limited(database: Database) -> None:
     # Three failures are free; the fourth attempt then waits an hour (not the default 1 s), so
     # it is refused however slow the machine. No lock-out: tests/server/hq/test_sign_in_limits.py.
     slow = {"sign_in_first_delay_seconds": 3600, "sign_in_max_delay_seconds": 3600}
-    with serve(database, **slow) as url, httpx.Client(base_url=url) as client:
+    with serve(database, **slow) as url, httpx.Client(base_url=url, timeout=60) as client:
         for _ in range(3):
             wrong = client.post("/signin", data={"username": "mo", "password": "guess"})
             assert wrong.status_code == 401

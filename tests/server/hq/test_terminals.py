@@ -199,7 +199,7 @@ def test_dashboard_registers_a_till_showing_its_token_once_and_revokes_it(
             assert f'server_url = "{url}"' in shown.text
             assert f'server_token = "{till_token}"' in shown.text
             assert "shown only on this page" in shown.text
-            with httpx.Client(base_url=url) as till:
+            with httpx.Client(base_url=url, timeout=60) as till:
                 assert till.get(PULL, headers=bearer(till_token)).status_code == 200
             # Never again: not on the list, not on the till's page.
             listed = admin.get("/terminals")
@@ -224,7 +224,7 @@ def test_dashboard_registers_a_till_showing_its_token_once_and_revokes_it(
             row = _row(admin.get("/terminals").text, "T0002")
             assert "revoked" in row
             assert "by ada" in row
-            with httpx.Client(base_url=url) as till:
+            with httpx.Client(base_url=url, timeout=60) as till:
                 assert till.get(PULL, headers=bearer(till_token)).status_code == 401
             twice = admin.post("/terminals/T0002/revoke", data={"csrf_token": token})
             assert twice.status_code == 303

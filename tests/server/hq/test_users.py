@@ -34,7 +34,7 @@ def _audit(database: Database, action: str) -> list[Any]:
 
 
 def _signs_in(url: str, username: str, password: str) -> bool:
-    with httpx.Client(base_url=url) as client:
+    with httpx.Client(base_url=url, timeout=60) as client:
         reply = client.post("/signin", data={"username": username, "password": password})
         return reply.status_code == 303
 
@@ -240,7 +240,7 @@ def test_staff_page_adds_users_showing_the_password_once(database: Database) -> 
             password = _token_on(shown.text, "password")
             api_token = _token_on(shown.text, "token")
             assert _signs_in(url, "eve", password)
-            with httpx.Client(base_url=url) as client:
+            with httpx.Client(base_url=url, timeout=60) as client:
                 assert client.get("/api/v1/terminals", headers=bearer(api_token)).status_code == 200
             listed = admin.get("/users")
             assert password not in listed.text
@@ -270,7 +270,7 @@ def test_staff_page_adds_users_showing_the_password_once(database: Database) -> 
                 assert "disabled" in row[: row.index("</tr>")]
                 assert eve.get("/terminals").status_code == 303
             assert not _signs_in(url, "eve", password)
-            with httpx.Client(base_url=url) as client:
+            with httpx.Client(base_url=url, timeout=60) as client:
                 for secret in (api_token, second):
                     assert (
                         client.get("/api/v1/terminals", headers=bearer(secret)).status_code == 401
