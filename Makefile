@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit install browser clean soak fuzz
+.PHONY: demo test lint typecheck unit install browser clean soak fuzz test-under-load
 
 # (Re)install whenever the project metadata changes; otherwise reuse the venv.
 $(STAMP): pyproject.toml
@@ -34,6 +34,11 @@ unit: $(STAMP) browser
 	$(BIN)/pytest -n auto
 
 test: lint typecheck unit
+
+# The tests as `make test` runs them, beside stress-ng keeping every core busy: proof that no
+# test depends on the machine being fast. Skipped, saying so, when stress-ng is not installed.
+test-under-load: $(STAMP) browser
+	.ci/test-under-load $(ARGS)
 
 # Longer proofs than `make test` runs (it runs a slice of each), with figures printed:
 # ≥ 1,000 injected faults (server and till SIGKILLs, cut/stalled/garbled connections,

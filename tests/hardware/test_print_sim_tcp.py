@@ -22,7 +22,7 @@ from hardware.printing import (
 from hardware.sim.printer_sim import PrinterMode, PrinterSimulator
 from shared.receipt import REFERENCE_CARD_NUMBER, reference_receipt
 
-WAIT_S = 10.0
+WAIT_S = 60.0
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from hardware.printing.errors import translate
 from hardware.sim.printer_sim import PrinterMode, PrinterSimulator
 from shared.receipt import reference_receipt
 
-WAIT_S = 10.0
+WAIT_S = 60.0
 
 
 def test_accepted_forms() -> None:
@@ -188,7 +188,7 @@ def test_serial_printer_prints_and_reports_status(
     serial_printer: tuple[str, PrinterSimulator],
 ) -> None:
     path, simulator = serial_printer
-    printer = ReceiptPrinter(f"serial://{path}?baudrate=19200", profile="TM-T88V", timeout_s=5)
+    printer = ReceiptPrinter(f"serial://{path}?baudrate=19200", profile="TM-T88V", timeout_s=WAIT_S)
     assert printer.status().online is True
     printer.print_receipt(reference_receipt())
     (receipt,) = simulator.wait_for_receipts(1, WAIT_S)

@@ -22,7 +22,7 @@ from terminal.cli.hw_scanner import listen
 
 ROOT = Path(__file__).resolve().parents[2]
 TILL = [sys.executable, "-c", "from terminal.cli.main import main; main()"]
-WAIT_S = 10.0
+WAIT_S = 60.0
 EAN = "4006381333931"
 CARD = card_number_from_serial(CodeConfig(), 7)
 

@@ -23,7 +23,7 @@ from hardware.sim.scanner_sim import ScannerSimulator
 from shared.codes import CodeConfig, card_number_from_serial
 from shared.scan import RejectedScan, Scan, SourceKind
 
-WAIT_S = 5.0
+WAIT_S = 60.0
 EAN = "4006381333931"
 CARD = card_number_from_serial(CodeConfig(), 7)
 

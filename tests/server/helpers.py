@@ -184,7 +184,7 @@ def server_process(db_url: str, *options: str, env: dict[str, str] | None = None
         # Keep draining stderr so the server never blocks on a full pipe.
         drain = threading.Thread(target=process.stderr.read, daemon=True)
         drain.start()
-        httpx.get(f"{url}/healthz", timeout=10).raise_for_status()
+        httpx.get(f"{url}/healthz", timeout=60).raise_for_status()
         yield url
     finally:
         process.terminate()

@@ -444,7 +444,7 @@ class ServerProcess:
                 time.sleep(0.05)
         while True:  # listening; healthy once its database answers too
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/healthz", timeout=10).status_code == 200:
+                if httpx.get(f"{url}/healthz", timeout=60).status_code == 200:
                     break
             if time.monotonic() > deadline:
                 self.kill()

@@ -26,7 +26,7 @@ def simulator() -> Iterator[PrinterSimulator]:
 
 
 def printer_at(simulator: PrinterSimulator) -> Callable[[], ReceiptSink]:
-    return lambda: ReceiptPrinter(simulator.url, "TM-T88V", timeout_s=2.0)
+    return lambda: ReceiptPrinter(simulator.url, "TM-T88V", timeout_s=60.0)
 
 
 async def _sell_one(pilot, key_clock, database) -> None:
