@@ -36,7 +36,7 @@ from terminal.ui import TillApp
 from terminal.ui.screens.sale import SaleScreen
 from terminal.ui.screens.sign_in import SignInScreen
 from terminal.ui.widgets.message_line import MessageLine
-from tests.sync.harness import FAST, Hq
+from tests.sync.harness import PATIENT, Hq
 
 DEADLINE_S = 60.0
 
@@ -74,7 +74,7 @@ def fresh_till(hq: Hq, base: Path, store: str = "S001") -> Iterator[FreshTill]:
         server_token=token,
     )
     database = open_database(config.database_path)
-    client = SyncClient(hq.url, token, timeout=FAST)
+    client = SyncClient(hq.url, token, timeout=PATIENT)
     try:
         yield FreshTill(config, database, client, SyncEngine(config, database, client))
     finally:

@@ -44,7 +44,7 @@ from terminal.till.errors import SignInFailedError
 from terminal.till.receipts import receipt_for_entry
 from terminal.till.service import Till
 from tests.shared.journal_samples import CARD, T0, entry_uuid, sample_sale
-from tests.sync.harness import FAST, running_hq
+from tests.sync.harness import PATIENT, running_hq
 from tests.terminal.conftest import FakeClock
 from tests.terminal.helpers import journal_count, products
 
@@ -194,7 +194,7 @@ def test_supervisors_pulled_from_hq_approve_offline(sqlite_template: Path, tmp_p
                 server_token=token,
             )
             database = open_database(config.database_path)
-            client = SyncClient(hq.url, token, timeout=FAST)
+            client = SyncClient(hq.url, token, timeout=PATIENT)
             try:
                 # A till with no supervisor yet says so, and how to get one.
                 with pytest.raises(SignInFailedError, match="No supervisor is set up"):

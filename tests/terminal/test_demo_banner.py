@@ -35,7 +35,7 @@ def test_the_demo_prints_a_staff_api_token_that_works(tmp_path: Path) -> None:
 
     database = Database(f"sqlite:///{data / 'hq.sqlite3'}")
     try:
-        with serve_in_thread(database) as url, httpx.Client(base_url=url) as client:
+        with serve_in_thread(database) as url, httpx.Client(base_url=url, timeout=60) as client:
             refused = client.get("/api/v1/terminals", headers={"Authorization": "Bearer nope"})
             assert refused.status_code == 401
             listed = client.get("/api/v1/terminals", headers={"Authorization": f"Bearer {token}"})

@@ -25,6 +25,7 @@ from terminal.ui import TillApp
 from terminal.ui.screens.resume_sale import ResumeSaleScreen
 from terminal.ui.screens.sale import SaleScreen
 from tests.terminal.helpers import products
+from tests.ui.helpers import press, settle
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIALS = 12
@@ -100,13 +101,12 @@ def test_a_basket_killed_mid_sale_is_offered_back_intact(tmp_path: Path) -> None
 
     async def restart() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause()
+            await settle(pilot)
             offer = app.screen
             assert isinstance(offer, ResumeSaleScreen)
             assert "2 lines, member" in offer.text
             assert "Already taken: €5.00 cash" in offer.text
-            await pilot.press("f12")
-            await pilot.pause()
+            await press(pilot, "f12")  # waits for the key and what it sets off, however slow
             sale = app.screen
             assert isinstance(sale, SaleScreen)
             basket = sale.basket

@@ -59,7 +59,7 @@ def test_history_is_in_time_order_with_a_running_balance_on_every_page(
     late.sale(ANNA)
     early.ret(early_sales[0], ANNA, reversed_points=2)  # 09:04
     with serve(database) as url:
-        with httpx.Client(base_url=url) as api:
+        with httpx.Client(base_url=url, timeout=60) as api:
             # The till that sold later syncs first: arrival order is not time order.
             assert push(api, late_token, late_id, late.records).status_code == 200
             assert push(api, early_token, early_id, early.records).status_code == 200
