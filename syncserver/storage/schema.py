@@ -416,5 +416,7 @@ member_words = Table(
         "word", String(100).with_variant(String(100, collation="C"), "postgresql"), primary_key=True
     ),
     Column("member_id", MemberId, ForeignKey("members.member_id"), primary_key=True),
-    Index(None, "member_id"),
+    # A member's words in order: "does this member have a word in [a, b)?" is one probe
+    # (search checks the other words typed this way, syncserver.hq.members).
+    Index(None, "member_id", "word"),
 )

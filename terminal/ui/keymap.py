@@ -77,7 +77,7 @@ SALE_KEYS = (
         show=False,
     ),
     TillKey("f4", "remove_member", "Unlink", "Take the member off this sale"),
-    TillKey("f5", "redeem", "Redeem", "Redeem points (empty or max = as many as allowed, 0 = none)"),
+    TillKey("f5", "redeem", "Redeem", "Redeem points (empty = as many as allowed, 0 = none)"),
     TillKey("f6", "enrol", "Enrol", "Enrol a new member and give them a card"),
     TillKey("f7", "returns", "Return", "Refund items of an earlier sale"),
     TillKey("f8", "print_queue", "Print", "Print queue: retry failed receipts, reprint"),

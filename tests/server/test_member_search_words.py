@@ -264,7 +264,7 @@ def test_word_and_phone_searches_are_index_ranges(seeded: Database) -> None:
         if search.kind == "name":
             index = "pk_member_words" if seeded.is_postgres else "sqlite_autoindex_member_words_1"
             assert index in joined, joined
-            assert "ix_member_words_member_id" in joined, joined
+            assert "ix_member_words_member_id_word" in joined, joined
         else:
             assert "ix_members_phone_rkey_member_id" in joined, joined
         if not seeded.is_postgres:

@@ -1,6 +1,8 @@
 """Phone search by the end of a number: members' phone keys re-made with shared.phones
 (E.164 digits, in the country of the member's home store where it is set) and stored
-reversed in ``phone_rkey``, so "4567" is an index range on a prefix.
+reversed in ``phone_rkey``, so "4567" is an index range on a prefix. And member_words'
+member index gains the word: a name search checks "has this member a word starting so?"
+with one probe of (member_id, word).
 
 Revision ID: 0004
 Revises: 0003
@@ -28,6 +30,8 @@ def upgrade() -> None:
         table.add_column(sa.Column("phone_rkey", PhoneRKey, nullable=True))
     _rekey_phones()
     op.create_index("ix_members_phone_rkey_member_id", "members", ["phone_rkey", "member_id"])
+    op.create_index("ix_member_words_member_id_word", "member_words", ["member_id", "word"])
+    op.drop_index("ix_member_words_member_id", "member_words")
 
 
 def _rekey_phones() -> None:
@@ -77,6 +81,8 @@ def _rekey_phones() -> None:
 
 
 def downgrade() -> None:
+    op.create_index("ix_member_words_member_id", "member_words", ["member_id"])
+    op.drop_index("ix_member_words_member_id_word", "member_words")
     op.drop_index("ix_members_phone_rkey_member_id", "members")
     with op.batch_alter_table("members") as table:
         table.drop_column("phone_rkey")
