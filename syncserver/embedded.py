@@ -43,9 +43,10 @@ def uvicorn_config(
 
 
 @contextmanager
-def run_in_thread(config: uvicorn.Config, *, startup_timeout_s: float = 20) -> Iterator[str]:
+def run_in_thread(config: uvicorn.Config, *, startup_timeout_s: float = 60) -> Iterator[str]:
     """A real uvicorn for ``config`` in a thread of this process, until the block ends;
-    yields its base URL (port 0 in the config: a free port)."""
+    yields its base URL (port 0 in the config: a free port). ``startup_timeout_s`` only
+    guards against a server that never starts: a busy machine may take many seconds."""
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="embedded-syncserver", daemon=True)
     thread.start()
@@ -69,7 +70,7 @@ def serve_in_thread(
     settings: ServerSettings | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
-    startup_timeout_s: float = 20,
+    startup_timeout_s: float = 60,
 ) -> Iterator[str]:
     """A real uvicorn serving ``database`` (port 0: a free port); yields its base URL."""
     settings = settings or ServerSettings()

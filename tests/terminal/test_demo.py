@@ -11,6 +11,7 @@ import httpx
 from click.testing import CliRunner
 
 from syncserver.embedded import serve_in_thread
+from syncserver.settings import ServerSettings
 from syncserver.storage.database import Database
 from terminal.cli.main import till
 
@@ -30,7 +31,12 @@ def test_demo_sets_up_hq_and_hands_over_the_dashboard(tmp_path: Path) -> None:
     # The password really opens the dashboard of the demo's HQ database.
     database = Database(f"sqlite:///{data / 'hq.sqlite3'}")
     try:
-        with serve_in_thread(database) as url, httpx.Client(base_url=url, timeout=60) as client:
+        # Password checks at normal priority, as tests/server/hq/helpers.TEST_SETTINGS explains.
+        settings = ServerSettings(sign_in_hash_niceness=0)
+        with (
+            serve_in_thread(database, settings=settings) as url,
+            httpx.Client(base_url=url, timeout=60) as client,
+        ):
             wrong = client.post("/signin", data={"username": "admin", "password": "nope"})
             assert wrong.status_code == 401
             right = client.post("/signin", data={"username": "admin", "password": found.group(1)})

@@ -16,7 +16,7 @@ from syncserver.storage.database import Database
 from syncserver.storage.users import Role, add_user, create_token
 from tests.server.helpers import Server, bearer, prepare
 
-__all__ = ["Hq", "Staff", "csrf_of", "prepare_hq", "serve", "signed_in"]
+__all__ = ["TEST_SETTINGS", "Hq", "Staff", "csrf_of", "prepare_hq", "serve", "signed_in"]
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -58,12 +58,22 @@ def prepare_hq(database: Database, *, with_members: bool = True) -> Hq:
     return Hq(server, staff[Role.ADMIN], staff[Role.MANAGER], staff[Role.VIEWER])
 
 
+TEST_SETTINGS: dict[str, object] = {
+    "cookie_secure": False,
+    # Password checks at the server's normal priority: the production default (nice 19, so
+    # the tills' pushes get the CPU first) gives a check ~1 % of a core beside a busy process,
+    # and a test's sign-in would wait minutes on a loaded machine. test_sign_in_pool checks
+    # the priority itself.
+    "sign_in_hash_niceness": 0,
+}
+
+
 @contextmanager
 def serve(database: Database, **settings: object) -> Iterator[str]:
     """A real uvicorn on loopback; the session cookie is not marked Secure, because httpx
     (rightly) never sends a Secure cookie over plain http. Tests of the flag pass
     ``cookie_secure=True``."""
-    config = ServerSettings(**{"cookie_secure": False, **settings})  # type: ignore[arg-type]
+    config = ServerSettings(**{**TEST_SETTINGS, **settings})  # type: ignore[arg-type]
     with serve_in_thread(database, settings=config) as url:
         yield url
 
@@ -77,7 +87,7 @@ def csrf_of(html: str) -> str:
 @contextmanager
 def signed_in(url: str, staff: Staff) -> Iterator[httpx.Client]:
     """A browser-like client signed in to the dashboard as ``staff``."""
-    with httpx.Client(base_url=url, timeout=30, follow_redirects=False) as client:
+    with httpx.Client(base_url=url, timeout=60, follow_redirects=False) as client:
         reply = client.post(
             "/signin", data={"username": staff.username, "password": staff.password}
         )
