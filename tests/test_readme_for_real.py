@@ -18,7 +18,6 @@ import shlex
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ import httpx
 import pytest
 
 from tests.server_databases import PgCluster
+from tests.sync.harness import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "### Running HQ and several tills for real"
@@ -82,16 +82,15 @@ def _serving(argv: list[str], env: dict[str, str], log: Path) -> Iterator[None]:
         )
     try:
         url = f"http://127.0.0.1:{argv[argv.index('--port') + 1]}"
-        deadline = time.monotonic() + 120
-        while True:
+
+        def healthy() -> bool:
             assert process.poll() is None, log.read_text(errors="replace")[-3000:]
             try:
-                if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                    break
+                return httpx.get(f"{url}/healthz", timeout=5).status_code == 200
             except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "HQ did not become healthy"
-            time.sleep(0.2)
+                return False
+
+        wait_for(healthy, "HQ to answer /healthz", timeout_s=120, interval_s=0.2)
         yield
     finally:
         process.terminate()

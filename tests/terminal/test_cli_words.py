@@ -13,8 +13,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,7 +27,7 @@ from terminal.till.printing import PrintQueue
 from terminal.till.service import Till
 from terminal.ui import TillApp
 from terminal.ui.screens.sale import SaleScreen
-from tests.sync.harness import running_hq, till_config_file
+from tests.sync.harness import running_hq, till_config_file, wait_for
 from tests.terminal.helpers import products
 from tests.ui.helpers import KeyClock, press, type_text
 
@@ -152,13 +150,6 @@ def test_every_key_the_tills_refusals_name_is_worded_for_the_command_line() -> N
         assert not TILL_KEY.search(command_line_words(text)), (where, text)
 
 
-def _wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {DEADLINE_S:.0f} s: {what}"
-        time.sleep(0.1)
-
-
 def test_till_sync_without_once_keeps_syncing_until_sigterm(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{tmp_path / 'hq.sqlite3'}")
     base = tmp_path / "hq"
@@ -192,9 +183,9 @@ def test_till_sync_without_once_keeps_syncing_until_sigterm(tmp_path: Path) -> N
             reader.start()
             try:
                 first = till.sale(None)
-                _wait_for(lambda: hq.acked(till.terminal_id) >= first.seq, "the first sale")
+                wait_for(lambda: hq.acked(till.terminal_id) >= first.seq, "the first sale")
                 second = till.sale(None)  # a later round picks this one up too
-                _wait_for(lambda: hq.acked(till.terminal_id) >= second.seq, "the second sale")
+                wait_for(lambda: hq.acked(till.terminal_id) >= second.seq, "the second sale")
                 assert child.poll() is None, "".join(output)
                 os.kill(child.pid, signal.SIGTERM)
                 assert child.wait(timeout=DEADLINE_S) == 0, "".join(output)
