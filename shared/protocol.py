@@ -19,13 +19,16 @@ __all__ = [
     "ErrorBody",
     "ErrorDetail",
     "ExceptionKind",
+    "ExpiringPoints",
     "LiveMemberResponse",
     "MemberState",
     "OfferState",
+    "OriginalSaleResponse",
     "ProductState",
     "PullResponse",
     "PushRequest",
     "PushResponse",
+    "QualifyingState",
     "RaisedException",
     "StoreInfo",
     "SyncStatus",
@@ -46,10 +49,15 @@ ExceptionKind = Literal[
     "unknown_original",
     "entry_refused",
     "journal_behind",
+    "tier_mismatch",
+    "return_mismatch",
 ]
 """``entry_refused``: a record HQ could not store or post (a 422 ``refused`` to the till, kept
 as evidence). ``journal_behind``: a till reported a journal tip behind, or a hash different
-from, what HQ already acknowledged (a truncated journal or a restore of an older copy)."""
+from, what HQ already acknowledged (a truncated journal or a restore of an older copy).
+``tier_mismatch``: a sale earned with, or claimed an upgrade to, a tier HQ's figures do not
+support (amount: the points it makes a difference). ``return_mismatch``: the points a return
+moved differ from what HQ computes from the original sale (amount: till minus HQ)."""
 
 
 class _Model(BaseModel):
@@ -121,6 +129,27 @@ class CardState(_Model):
     blocked_reason: str | None = None
 
 
+class ExpiringPoints(_Model):
+    """Points of the member that expire after ``expires_on`` (their last usable day)."""
+
+    expires_on: str
+    """ISO date."""
+    points: int
+
+
+class QualifyingState(_Model):
+    """The member's qualifying figures for tiers in the window that counts on ``as_of``
+    (docs/rules.md, "Tiers"): the till adds its own unsent sales to decide an upgrade."""
+
+    as_of: str
+    """ISO date (HQ's day when it sent them)."""
+    window_start: str
+    """ISO date: the first day that counts."""
+    points: int = 0
+    spend_minor: int = 0
+    visits: int = 0
+
+
 class MemberState(_Model):
     member_id: str
     local_member_id: str | None = None
@@ -132,6 +161,15 @@ class MemberState(_Model):
     balance: int
     marketing_consent: bool = False
     cards: list[CardState] = []
+    tier_since: str | None = None
+    """ISO date the member reached (or last kept) ``tier``."""
+    tier_review_on: str | None = None
+    """ISO date of the member's next tier review (None: nothing to review)."""
+    tier_grace: bool = False
+    """The member holds ``tier`` on grace until ``tier_review_on``."""
+    qualifying: QualifyingState | None = None
+    expiring: list[ExpiringPoints] = []
+    """The member's points by the day they expire, soonest first (at most 12 days)."""
 
 
 class ProductState(_Model):
@@ -217,6 +255,17 @@ class PullResponse(_Model):
     from HQ's acknowledged seq (docs/protocol.md, "HQ restored from a backup")."""
     total_members: int | None = None
     """On a first download (since=0): how many members to expect, for a progress bar."""
+
+
+class OriginalSaleResponse(_Model):
+    """``GET /api/v1/sync/original``: a sale from any till of the chain, for a return at a till
+    that has not seen it, with the returns HQ holds against it (so partial returns reverse
+    the right share of points)."""
+
+    entry: dict[str, Any]
+    """The sale's journal record as stored (hash included)."""
+    returns: list[dict[str, Any]] = []
+    """Records of the returns against it that HQ has, in seq order per till."""
 
 
 class LiveMemberResponse(_Model):

@@ -48,6 +48,7 @@ __all__ = [
     "ShiftClose",
     "Tender",
     "TenderMethod",
+    "TierUpgrade",
     "Void",
 ]
 
@@ -139,6 +140,19 @@ class SaleLine(_Frozen):
         return self
 
 
+class TierUpgrade(_Frozen):
+    """The till moved the member up a tier with this sale (offline-first, docs/rules.md,
+    "Tiers"): its qualifying total — as of its last pull plus its own entries HQ had not
+    applied, this sale included — reached the tier's threshold. HQ confirms it from its own
+    figures or raises ``tier_mismatch``; it never changes a tier silently."""
+
+    from_tier: Identifier | None
+    to_tier: Identifier
+    qualifying_total: NonNegMinor
+    """In the unit of the program's qualification metric (points, minor units, visits)."""
+    threshold: NonNegMinor
+
+
 class PointsRedeemed(_Frozen):
     points: Annotated[Points, Field(gt=0)]
     discount_minor: Annotated[NonNegMinor, Field(gt=0)]
@@ -173,6 +187,11 @@ class Sale(_Frozen):
     member: MemberRef | None = None
     earned: EarnResult | None = None
     redeemed: PointsRedeemed | None = None
+    tier: Identifier | None = Field(default=None, exclude_if=_absent)
+    """The member's tier the till computed ``earned`` with (HQ checks it against the tier it
+    holds for the member). Written only when set, like ``SaleLine.price_override``."""
+    tier_upgrade: TierUpgrade | None = Field(default=None, exclude_if=_absent)
+    """Set when this sale moved the member up a tier at the till."""
 
     @model_validator(mode="after")
     def check_totals(self) -> Self:
@@ -200,6 +219,14 @@ class Sale(_Frozen):
             raise JournalInvariantError("points can only be earned or redeemed by a member")
         if self.earned is not None:
             self.earned.check_totals()
+        if (self.tier or self.tier_upgrade) and self.member is None:
+            raise JournalInvariantError("only a member has a tier")
+        upgrade = self.tier_upgrade
+        if upgrade is not None and upgrade.qualifying_total < upgrade.threshold:
+            raise JournalInvariantError(
+                f"a tier upgrade needs the threshold {upgrade.threshold}, "
+                f"not {upgrade.qualifying_total}"
+            )
         return self
 
     @property
@@ -236,6 +263,10 @@ class Return(_Frozen):
     approved_by: Identifier | None = Field(default=None, exclude_if=_absent)
     """The supervisor (cashier id) who approved a refund above the till's limit. Written only
     when set, like ``SaleLine.price_override``."""
+    original_unavailable: Literal[True] | None = Field(default=None, exclude_if=_absent)
+    """True when the till had not seen the original sale and could not ask HQ for it: it
+    refunded the money and moved no points. HQ works out the points from the original and
+    raises ``return_mismatch`` for the difference (docs/ledger.md)."""
 
     @model_validator(mode="after")
     def check_totals(self) -> Self:

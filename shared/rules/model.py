@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime
 from fractions import Fraction
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BeforeValidator, Field, StrictBool, field_validator, model_validator
 
@@ -30,10 +30,12 @@ from shared.rules._fields import (
 __all__ = [
     "Campaign",
     "EarnRules",
+    "ExpiryRules",
     "OfflineRules",
     "ProgramRules",
     "RedemptionRules",
     "Tier",
+    "TierQualification",
     "UnitBonus",
 ]
 
@@ -239,17 +241,73 @@ class Campaign(FrozenModel):
         )
 
 
+Months = Annotated[int, Field(strict=True, ge=1, le=120), BeforeValidator(refuse_float)]
+"""A number of months in a rule (1 to 120)."""
+
+GraceMonths = Annotated[int, Field(strict=True, ge=0, le=24), BeforeValidator(refuse_float)]
+
+Perk = Annotated[str, Field(strict=True, min_length=1, max_length=60)]
+"""One benefit of a tier as the till and the receipt show it ("Free delivery")."""
+
+
 class Tier(FrozenModel):
     """A membership level; its multiplier applies to every line the member buys."""
 
     code: Name
     name: Name
     threshold_points: NonNegativeInt
+    """The qualifying total that reaches this tier, in the unit of
+    :attr:`TierQualification.metric`: points earned, spend in minor units, or visits. The
+    name says points because that is the default metric (and what older rules files say)."""
     multiplier: Ratio = "1"
+    perks: tuple[Perk, ...] = ()
+    """Shown at the till with the member and printed on the receipt; the engine ignores them."""
 
     @property
     def multiplier_fraction(self) -> Fraction:
         return parse_ratio(self.multiplier)
+
+
+class TierQualification(FrozenModel):
+    """How a member qualifies for a tier and when HQ reviews it (docs/rules.md, "Tiers").
+
+    Upgrades happen at once, when a sale takes the qualifying total over a threshold.
+    Downgrades happen only at a review: HQ's ``tiers review`` (daily inside ``serve``) looks at
+    every member whose review date has come and keeps them in the tier they requalify for.
+    """
+
+    metric: Literal["points", "spend", "visits"] = "points"
+    """What counts: points earned (net of returns), spend in minor units (net of refunds),
+    or visits (sales with the card shown, net of voids)."""
+    period: Literal["rolling", "calendar_year"] = "rolling"
+    """``rolling``: the last ``window_months`` months; a tier reached on a day is reviewed
+    ``window_months`` after that day. ``calendar_year``: the current calendar year; tiers
+    are reviewed on 1 January against the year just ended."""
+    window_months: Months = 12
+    """Length of the rolling window (ignored for ``calendar_year``)."""
+    grace_months: GraceMonths = 0
+    """A member who fails to requalify keeps the tier this much longer, once."""
+    one_tier_down: StrictBool = False
+    """A review moves a member down at most one tier."""
+
+
+class ExpiryRules(FrozenModel):
+    """When earned points expire (docs/rules.md, "Points expiry"). Points are kept in lots,
+    one per earning, and every use takes the oldest lot first (FIFO)."""
+
+    mode: Literal["never", "months_after_earn", "end_of_year", "inactivity"] = "never"
+    """``months_after_earn``: a lot expires ``months`` after the day it was earned.
+    ``end_of_year``: a lot expires on 31 December of the ``years``-th year after the year it
+    was earned (0 = the same year). ``inactivity``: all of a member's points expire
+    ``months`` after their last visit (any visit extends every lot)."""
+    months: Months | None = None
+    years: Annotated[int, Field(strict=True, ge=0, le=50), BeforeValidator(refuse_float)] = 1
+
+    @model_validator(mode="after")
+    def _months_when_needed(self) -> Self:
+        if self.mode in ("months_after_earn", "inactivity") and self.months is None:
+            raise ValueError(f"expiry mode {self.mode!r} needs 'months'")
+        return self
 
 
 class RedemptionRules(FrozenModel):
@@ -316,6 +374,8 @@ class ProgramRules(FrozenModel):
     earn: EarnRules
     campaigns: tuple[Campaign, ...] = ()
     tiers: tuple[Tier, ...] = ()
+    tier_qualification: TierQualification = TierQualification()
+    expiry: ExpiryRules = ExpiryRules()
     redemption: RedemptionRules
     offline: OfflineRules
 
@@ -348,3 +408,8 @@ class ProgramRules(FrozenModel):
 
     def tier(self, code: str) -> Tier | None:
         return next((t for t in self.tiers if t.code == code), None)
+
+    @property
+    def tiers_by_threshold(self) -> tuple[Tier, ...]:
+        """The tiers from the lowest threshold to the highest."""
+        return tuple(sorted(self.tiers, key=lambda t: t.threshold_points))

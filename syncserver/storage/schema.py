@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 __all__ = [
@@ -35,7 +36,9 @@ __all__ = [
     "hq_events",
     "hq_users",
     "journal_entries",
+    "member_activity",
     "member_balances",
+    "member_lots",
     "member_words",
     "members",
     "metadata",
@@ -49,6 +52,7 @@ __all__ = [
     "stores",
     "terminal_codes",
     "terminals",
+    "tier_changes",
 ]
 
 metadata = MetaData(
@@ -143,6 +147,12 @@ members = Table(
     # The key reversed: a search by the end of a number ("4567") is a prefix range (byte
     # order on PostgreSQL, as name_key), keyset-paginated by (phone_rkey, member_id).
     Column("phone_rkey", String(64).with_variant(String(64, collation="C"), "postgresql")),
+    # Tier status (docs/rules.md, "Tiers"), derived from the ledger and replayed by rebuild:
+    # the ISO day the tier was reached or last kept, the day of its next review (NULL: the
+    # base tier, nothing to review), and whether the member holds it on grace.
+    Column("tier_since", String(10)),
+    Column("tier_review_on", String(10)),
+    Column("tier_grace", Boolean, nullable=False, server_default=false()),
     # Name search pages by (name_key, member_id): the index gives that order without a sort.
     Index(None, "name_key", "member_id"),
     Index(None, "last_active_at"),
@@ -151,6 +161,7 @@ members = Table(
     Index(None, "email"),
     Index(None, "change_seq"),
     Index(None, "origin_terminal", "origin_seq", unique=True),
+    Index(None, "tier_review_on"),
 )
 
 cards = Table(
@@ -170,6 +181,50 @@ member_balances = Table(
     Column("member_id", MemberId, ForeignKey("members.member_id"), primary_key=True),
     # Derived: the sum of the member's postings, kept in the transaction that posts them.
     Column("points", BigInteger, nullable=False),
+)
+
+member_lots = Table(
+    "member_lots",
+    metadata,
+    Column("member_id", MemberId, ForeignKey("members.member_id"), primary_key=True),
+    # shared.points.lots.LotBook as compact JSON: the member's points by the day they were
+    # earned and expire. Derived from the postings; its balance always equals the member's.
+    Column("book", Text, nullable=False),
+    # The earliest last-usable day of points the member holds: an expiry run reads only the
+    # members whose day has passed (an index range).
+    Column("next_expiry", String(10)),
+    Index(None, "next_expiry"),
+)
+
+member_activity = Table(
+    "member_activity",
+    metadata,
+    Column("member_id", MemberId, ForeignKey("members.member_id"), primary_key=True),
+    # ISO day (UTC) of the till entries: the qualifying figures of tiers are sums over a range
+    # of days.
+    Column("day", String(10), primary_key=True),
+    Column("points", BigInteger, nullable=False),
+    Column("spend_minor", BigInteger, nullable=False),
+    Column("visits", BigInteger, nullable=False),
+)
+
+tier_changes = Table(
+    "tier_changes",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("member_id", MemberId, nullable=False),
+    # upgrade (a sale crossed a threshold), review (kept, grace, down), import, set (HQ).
+    Column("kind", String(16), nullable=False),
+    Column("from_tier", String(64)),
+    Column("to_tier", String(64)),
+    Column("reason", String(500), nullable=False),
+    # The ISO day the change took effect.
+    Column("effective_on", String(10), nullable=False),
+    # What caused it: a till entry, or an HQ event (a review, an import).
+    Column("terminal_id", TerminalId),
+    Column("seq", BigInteger),
+    Column("hq_event_id", BigInteger),
+    Index(None, "member_id", "id"),
 )
 
 postings = Table(

@@ -234,12 +234,37 @@ def _m005_receipt_provisional(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m006_tiers_expiry(db: sqlite_utils.Database) -> None:
+    """Tiers and expiry as HQ sends them (shared.protocol.MemberState): the tier's dates and
+    grace, the qualifying figures as of the pull (the till adds its own unsent sales to
+    upgrade a member offline), and the points that expire by day (JSON list of
+    [iso_date, points]). ``tier_claimed`` is a tier this till upgraded the member to with a
+    sale HQ has not applied yet: shown and used until a pull brings HQ's answer."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE members ADD COLUMN tier_since TEXT;
+        ALTER TABLE members ADD COLUMN tier_review_on TEXT;
+        ALTER TABLE members ADD COLUMN tier_grace INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE members ADD COLUMN qualifying_as_of TEXT;
+        ALTER TABLE members ADD COLUMN qualifying_window_start TEXT;
+        ALTER TABLE members ADD COLUMN qualifying_points INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE members ADD COLUMN qualifying_spend_minor INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE members ADD COLUMN qualifying_visits INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE members ADD COLUMN expiring TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE members ADD COLUMN tier_claimed TEXT;
+        ALTER TABLE members ADD COLUMN tier_claimed_seq INTEGER;
+        """,
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_member_applied_through", _m002_member_applied_through),
     ("003_store_staff_basket_search", _m003_store_staff_basket_search),
     ("004_phone_keys", _m004_phone_keys),
     ("005_receipt_provisional", _m005_receipt_provisional),
+    ("006_tiers_expiry", _m006_tiers_expiry),
 ]
 
 
