@@ -35,6 +35,7 @@ __all__ = [
     "StoreHeader",
     "TaxRow",
     "Tender",
+    "TierStanding",
     "VoucherIssued",
     "reference_receipt",
     "reference_return_receipt",
@@ -129,6 +130,27 @@ class PointsLine:
 
 
 @dataclass(frozen=True, slots=True)
+class TierStanding:
+    """The member's tier and what comes next, in the words the receipt prints them."""
+
+    name: str
+    """The tier's name ("Silver"), never its code."""
+    upgraded: bool = False
+    """This sale moved the member up: printed as "You are now Silver"."""
+    perks: tuple[str, ...] = ()
+    progress: str | None = None
+    """ "488 pts to Gold by 31 Dec"."""
+    grace: str | None = None
+    """ "On grace until 31 Mar 2027"."""
+    expiring: str | None = None
+    """ "1,200 pts expire on 31 Jan"."""
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ReceiptError("a tier standing needs the tier's name")
+
+
+@dataclass(frozen=True, slots=True)
 class PointsSummary:
     """Points on this sale as the till's rules engine computed them (invariant 5).
 
@@ -148,6 +170,8 @@ class PointsSummary:
     provisional: bool = False
     """``new_balance`` is the till's own view, not yet confirmed by HQ (the till was offline,
     or HQ has not seen this member's earlier entries from it): printed as provisional."""
+    standing: TierStanding | None = None
+    """The tier, its perks, progress and expiring points; when set it replaces ``tier``."""
 
     def __post_init__(self) -> None:
         if min(self.earned, self.redeemed, self.returned, self.taken_back) < 0:

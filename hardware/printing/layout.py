@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Final, Literal, TypeAlias
 
 from shared.money import Money, format_points
-from shared.receipt import Receipt, TaxRow
+from shared.receipt import Receipt, TaxRow, TierStanding
 
 __all__ = [
     "MIN_COLUMNS",
@@ -358,11 +358,29 @@ def _loyalty(page: _Page, receipt: Receipt) -> None:
             page.text(PROVISIONAL_NOTE, indent=_INDENT)
         else:
             page.pair("New balance", format_points(points.new_balance), bold=True)
+    standing = points.standing if points is not None else None
+    if standing is not None:
+        _standing(page, standing)
+        return
     tier_before = member.tier if member is not None else None
     tier_now = (points.tier if points is not None else None) or tier_before
     if tier_now:
         upgraded = tier_before is not None and tier_now != tier_before
         page.pair("New tier" if upgraded else "Tier", tier_now)
+
+
+def _standing(page: _Page, standing: TierStanding) -> None:
+    """The tier by name ("You are now Silver" on the sale that reached it), its perks, then
+    what comes next: grace, progress to the next tier, the next points to expire."""
+    if standing.upgraded:
+        page.text(f"You are now {standing.name}", align=Align.CENTER, bold=True)
+    else:
+        page.pair("Tier", standing.name)
+    for perk in standing.perks:
+        page.text(f"- {perk}", indent=_INDENT)
+    for line in (standing.grace, standing.progress, standing.expiring):
+        if line:
+            page.text(line)
 
 
 def layout_lines(title: str, lines: Sequence[str], columns: int) -> list[PrintOp]:

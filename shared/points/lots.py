@@ -19,8 +19,11 @@ order, by two rules:
    lot was alive on the debt's day; a lot that had already expired by then stays a lot (and
    the next run expires it), exactly as if it had arrived first.
 
-An expiry never takes a member below zero: it expires at most the member's positive
-balance, and what is left of the expiring lots pays the member's debts instead.
+An expiry never takes a member below zero by points they owed while the points were alive:
+what is left of an expiring lot first pays the debts it was alive for (as a credit would,
+rule 2) and only the rest expires. A debt dated after the lot's last day is the overdraft
+of a debit made when those points were already gone; the lot does not pay it, so the result
+is the same whether the run reached HQ before or after that debit.
 
 The book is a pure value: every operation returns a new book and what moved, and the caller
 posts the movements (the server's ledger, the till's display).
@@ -126,7 +129,7 @@ class Expiry:
     lots: tuple[tuple[str, date, int], ...]
     """(lot ref, expires_on, points expired) per lot."""
     paid_debt: int = 0
-    """Points of expiring lots that paid debts instead (an expiry never goes below zero)."""
+    """Points of expiring lots that paid debts they were alive for instead of expiring."""
 
 
 @dataclass(frozen=True)
@@ -286,31 +289,32 @@ class LotBook:
         due = [i for i, lot in enumerate(lots) if lot.remaining and _due(lot, as_of)]
         if not due:
             return self, Expiry(0, ())
-        expiring = sum(lots[i].remaining for i in due)
-        allowed = min(expiring, max(0, self.balance))
-        to_debts = expiring - allowed
         debts = list(self.debts)
-        # What may not expire (the member is at or below zero) pays the oldest debts.
         paid_debt = 0
-        while to_debts and debts:
-            paid = min(to_debts, debts[0].amount)
-            to_debts -= paid
-            paid_debt += paid
-            debts[0] = Debt(debts[0].on, debts[0].amount - paid)
-            if not debts[0].amount:
-                debts.pop(0)
-        expired_left = allowed
+        expired_total = 0
         moved: list[tuple[str, date, int]] = []
         for i in due:
             lot = lots[i]
-            expire_now = min(expired_left, lot.remaining)
-            expired_left -= expire_now
             assert lot.expires_on is not None
-            if expire_now:
-                moved.append((lot.ref, lot.expires_on, expire_now))
-            lots[i] = replace(lot, remaining=0, expired=lot.expired + expire_now)
+            # What is left of the lot first pays the debts it was alive for, oldest first,
+            # exactly as a credit does (rule 2): those points were owed before they expired.
+            # A debt dated after the lot's last day is not paid from it: the points were
+            # already gone when it was incurred, and paying it would make the result depend
+            # on whether the run reached HQ before or after the debit.
+            left = lot.remaining
+            for k, debt in enumerate(debts):
+                if left and debt.amount and debt.on <= lot.expires_on:
+                    paid = min(left, debt.amount)
+                    left -= paid
+                    paid_debt += paid
+                    debts[k] = Debt(debt.on, debt.amount - paid)
+            debts = [debt for debt in debts if debt.amount]
+            expired_total += left
+            if left:
+                moved.append((lot.ref, lot.expires_on, left))
+            lots[i] = replace(lot, remaining=0, expired=lot.expired + left)
         book = replace(self, lots=_pruned(lots), debts=tuple(debts))
-        return book, Expiry(allowed, tuple(moved), paid_debt)
+        return book, Expiry(expired_total, tuple(moved), paid_debt)
 
     # --- storage ---------------------------------------------------------------------------
 

@@ -63,11 +63,16 @@ The same capabilities are in the HQ dashboard at `/` (sign in with a staff accou
 
 
 def create_app(
-    settings: ServerSettings | None = None, *, database: Database | None = None
+    settings: ServerSettings | None = None,
+    *,
+    database: Database | None = None,
+    daily_runs: bool = False,
 ) -> FastAPI:
     """The app for ``settings`` (or an already open ``database``, which the caller owns).
 
     Startup refuses a database whose schema is not current: `syncserver init` migrates.
+    ``daily_runs`` (``syncserver serve``): the tier review and points expiry run once a day
+    in a background thread that lives as long as the app (syncserver.ledger.periodic).
     """
     config = settings or ServerSettings()
 
@@ -77,7 +82,18 @@ def create_app(
         try:
             check_current(db)
             app.state.database = db
-            yield
+            runs = None
+            if daily_runs:
+                from syncserver.hq.setup import CLI
+                from syncserver.ledger.periodic import DailyRuns
+
+                runs = app.state.daily_runs = DailyRuns(db, config.timezone, CLI)
+                runs.start()
+            try:
+                yield
+            finally:
+                if runs is not None:
+                    runs.stop()
         finally:
             if database is None:
                 db.dispose()

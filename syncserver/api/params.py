@@ -38,7 +38,9 @@ __all__ = [
     "SafeMultilineText",
     "SafeText",
     "SeqPath",
+    "SeqQuery",
     "TerminalIdPath",
+    "TerminalIdQuery",
     "UsernamePath",
     "VersionPath",
     "VersionQuery",
@@ -90,6 +92,17 @@ UsernamePath = Annotated[str, Path(min_length=1, max_length=100)]
 
 DraftIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="A draft's id.")]
 VersionQuery = Annotated[int | None, Query(ge=1, le=MAX_INT32, description="A version.")]
+TerminalIdQuery = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=16,
+        pattern=r"^[^\x00-\x1f\x7f-\x9f]+$",
+        description="A till's id, e.g. T0001 (printable characters).",
+        examples=["T0001"],
+    ),
+]
+SeqQuery = Annotated[int, Query(ge=1, le=MAX_SEQ, description="The entry's number on that till.")]
 
 PULL_CURSOR_PATTERN: Final = r"^[0-9]{1,18}$"
 """A pull cursor: ASCII digits, at most 18 of them (below 2^63 whatever they say)."""

@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -173,7 +173,9 @@ def server_config(
     from syncserver.embedded import uvicorn_config
 
     return uvicorn_config(
-        settings, app if app is not None else create_app(settings), log_level=log_level
+        settings,
+        app if app is not None else create_app(settings, daily_runs=True),
+        log_level=log_level,
     )
 
 
@@ -543,6 +545,86 @@ def ledger_rebuild(db_url: str | None, check: bool) -> None:
     for difference in report.differences[1:]:
         click.echo(f"  also: {difference}", err=True)
     sys.exit(1)
+
+
+def _as_of_option(command: F) -> F:
+    return click.option(
+        "--as-of",
+        "as_of",
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="The day of the run (default: today in the server's time zone setting, "
+        "LOYALTILL_SERVER_TIMEZONE).",
+    )(command)
+
+
+def _as_of(value: str | None, settings: ServerSettings) -> date:
+    from syncserver.ledger.periodic import local_today
+
+    if value is None:
+        return local_today(settings.timezone)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.ClickException(
+            f"--as-of {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2027-01-01"
+        ) from None
+
+
+def _daily_run(db_url: str | None, as_of: str | None, kind: str) -> None:
+    """``tiers review`` / ``points expire``: one HQ event in one transaction, progress on
+    stderr, a one-line summary on stdout."""
+    from syncserver.ledger.periodic import run_points_expiry, run_tier_review
+
+    settings = _settings(db_url)
+    day = _as_of(as_of, settings)
+    run = run_tier_review if kind == "tier_review" else run_points_expiry
+    shown = {"at": 0}
+
+    def progress(done: int, total: int) -> None:
+        # A line per 10 % (and the last): readable in a log, not a flood at a million.
+        step = max(1, total // 10)
+        if done - shown["at"] >= step or done >= total:
+            shown["at"] = done
+            click.echo(f"  {done:,} of {total:,} members", err=True)
+
+    with _database(db_url) as database:
+        result = run(database, day, CLI, progress=progress)
+    click.echo(result.summary())
+
+
+@main.group()
+def tiers() -> None:
+    """Member tiers (docs/ledger.md, "Tiers")."""
+
+
+@tiers.command("review")
+@db_option
+@_as_of_option
+def tiers_review(db_url: str | None, as_of: str | None) -> None:
+    """Review every member whose tier review date has come (idempotent).
+
+    Members keep the tier they requalify for over the window just ended, with the program's
+    grace period and "one tier down" option. `syncserver serve` runs this daily on its own.
+    """
+    _daily_run(db_url, as_of, "tier_review")
+
+
+@main.group()
+def points() -> None:
+    """Points lots and expiry (docs/ledger.md, "Points lots and expiry")."""
+
+
+@points.command("expire")
+@db_option
+@_as_of_option
+def points_expire(db_url: str | None, as_of: str | None) -> None:
+    """Expire the points whose last usable day is before --as-of (idempotent).
+
+    Posts each member's expired points to program:expired, never below zero.
+    `syncserver serve` runs this daily on its own.
+    """
+    _daily_run(db_url, as_of, "points_expiry")
 
 
 # Command groups in modules of their own use the helpers above, so they are added last.

@@ -48,6 +48,15 @@ the old figures while one background thread computes new ones, and the page show
 (cached page view: about 6 / 9 ms). Only the first view after a server start waits for them.
 Where they are cheap (a small program, the tests) they are computed on every view.
 Open exceptions, offline tills and the point value are small indexed reads, always live.
+
+* **Points expiring in the next 12 months** (:func:`syncserver.hq.tiers.expiry_forecast`):
+  per calendar month, the current one first, the points of every member's lots whose last
+  usable day falls in it (debts taken off the soonest first, as the member page shows them).
+  It reads every book with something expiring in the window — a full read at a million
+  members (``bench/expiry_forecast_bench.py``) — so it has its own slot in the cache, kept
+  for :data:`FORECAST_MAX_AGE` (lots change slowly, and the expiry run is daily). A large
+  program (more than :data:`FORECAST_INLINE_BOOKS` books in the window) never computes it in
+  a request: the first view starts it in the background and says so.
 """
 
 from __future__ import annotations
@@ -66,6 +75,12 @@ from sqlalchemy import Connection, func, select
 from shared.journal import format_utc
 from shared.money import Money, Rounding, round_fraction
 from syncserver.hq.terminals import OFFLINE_AFTER
+from syncserver.hq.tiers import (
+    current_rules,
+    expiry_forecast,
+    expiry_sentence,
+    forecast_horizon,
+)
 from syncserver.ledger.accounts import ISSUED, REDEEMED, REVERSED
 from syncserver.settings import as_utc, utc_now
 from syncserver.storage.database import Database, exact_sum
@@ -73,6 +88,7 @@ from syncserver.storage.rules import parse_rules
 from syncserver.storage.schema import (
     exceptions,
     member_balances,
+    member_lots,
     members,
     postings,
     rules_versions,
@@ -82,6 +98,8 @@ from syncserver.storage.schema import (
 __all__ = [
     "ACTIVE_WINDOWS",
     "CACHE_MAX_AGE",
+    "FORECAST_INLINE_BOOKS",
+    "FORECAST_MAX_AGE",
     "OFFLINE_AFTER",
     "OVERVIEW_CACHE",
     "SERIES_DAYS",
@@ -89,12 +107,14 @@ __all__ = [
     "DayFigures",
     "ExceptionCount",
     "Figures",
+    "ForecastFigures",
     "OfflineTill",
     "Overview",
     "OverviewCache",
     "PointValue",
     "active_members",
     "compute_figures",
+    "compute_forecast",
     "daily_series",
     "load_overview",
     "offline_tills",
@@ -115,6 +135,10 @@ SLOW_MS = 200.0
 """The heavy figures are cached once computing them took longer than this."""
 CACHE_MAX_AGE = timedelta(seconds=60)
 """How old cached heavy figures may get before a background refresh starts."""
+FORECAST_MAX_AGE = timedelta(minutes=10)
+"""How old a slow expiry forecast may get before a background refresh starts."""
+FORECAST_INLINE_BOOKS = 20_000
+"""With more books than this to read, the first forecast is computed in the background."""
 OPEN = "open"
 
 
@@ -177,6 +201,18 @@ class Figures:
 
 
 @dataclass(frozen=True, slots=True)
+class ForecastFigures:
+    """Points expiring per calendar month over the next 12 (the current month first)."""
+
+    computed_at: datetime
+    cost_ms: float
+    months: list[tuple[str, int]]
+    """("2026-12", points), oldest first."""
+    books: int
+    """Members' books read."""
+
+
+@dataclass(frozen=True, slots=True)
 class Overview:
     figures: Figures
     cached: bool
@@ -188,6 +224,11 @@ class Overview:
     open_exceptions: list[ExceptionCount]
     offline_tills: list[OfflineTill]
     now: datetime = field(default_factory=utc_now)
+    forecast: ForecastFigures | None = None
+    """None while a large program's first forecast is being computed in the background."""
+    forecast_cached: bool = False
+    expiry_rule: str | None = None
+    """The newest rules' expiry rule in words; None until a version is published."""
 
     @property
     def liability(self) -> Money | None:
@@ -344,6 +385,32 @@ def compute_figures(database: Database, now: datetime | None = None) -> Figures:
     )
 
 
+def compute_forecast(database: Database, now: datetime | None = None) -> ForecastFigures:
+    """The expiry forecast, in one read snapshot."""
+    started = time.perf_counter()
+    moment = now or utc_now()
+    with database.read() as conn:
+        forecast = expiry_forecast(conn, moment.astimezone(UTC).date())
+    return ForecastFigures(
+        computed_at=moment,
+        cost_ms=(time.perf_counter() - started) * 1000,
+        months=forecast.months,
+        books=forecast.books,
+    )
+
+
+def _forecast_books(database: Database, now: datetime) -> int:
+    """How many books a forecast would read: a count over the ``next_expiry`` index."""
+    horizon = forecast_horizon(now.astimezone(UTC).date())
+    with database.read() as conn:
+        count = conn.execute(
+            select(func.count())
+            .select_from(member_lots)
+            .where(member_lots.c.next_expiry.is_not(None), member_lots.c.next_expiry < horizon)
+        ).scalar_one()
+    return int(count)
+
+
 # --- the cache --------------------------------------------------------------------------------
 
 
@@ -352,6 +419,8 @@ class _Slot:
     lock: threading.Lock = field(default_factory=threading.Lock)
     figures: Figures | None = None
     refreshing: bool = False
+    forecast: ForecastFigures | None = None
+    forecast_refreshing: bool = False
 
 
 class OverviewCache:
@@ -375,9 +444,13 @@ class OverviewCache:
         max_age: timedelta = CACHE_MAX_AGE,
         clock: Callable[[], datetime] = utc_now,
         background: bool = True,
+        forecast_max_age: timedelta = FORECAST_MAX_AGE,
+        forecast_inline_books: int = FORECAST_INLINE_BOOKS,
     ) -> None:
         self.slow_ms = slow_ms
         self.max_age = max_age
+        self.forecast_max_age = forecast_max_age
+        self.forecast_inline_books = forecast_inline_books
         self.clock = clock
         self.background = background
         self._slots: weakref.WeakKeyDictionary[Database, _Slot] = weakref.WeakKeyDictionary()
@@ -429,6 +502,52 @@ class OverviewCache:
 
         threading.Thread(target=refresh, name="overview-refresh", daemon=True).start()
 
+    def forecast(self, database: Database) -> tuple[ForecastFigures | None, bool]:
+        """The expiry forecast and whether it came from the cache; None while a large
+        program's first one is computed in the background. Kept like the heavy figures,
+        but for ``forecast_max_age``."""
+        slot = self._slot(database)
+        current = slot.forecast
+        if current is None:
+            if self.background and _forecast_books(database, self.clock()) > (
+                self.forecast_inline_books
+            ):
+                self._refresh_forecast_in_background(database, slot)
+                return slot.forecast, slot.forecast is not None
+            with slot.lock:
+                if slot.forecast is None:
+                    slot.forecast = compute_forecast(database, self.clock())
+                    return slot.forecast, False
+                current = slot.forecast
+        if current.cost_ms < self.slow_ms:
+            fresh = compute_forecast(database, self.clock())
+            slot.forecast = fresh
+            return fresh, False
+        if self.clock() - current.computed_at < self.forecast_max_age:
+            return current, True
+        if not self.background:
+            fresh = compute_forecast(database, self.clock())
+            slot.forecast = fresh
+            return fresh, False
+        self._refresh_forecast_in_background(database, slot)
+        return current, True
+
+    def _refresh_forecast_in_background(self, database: Database, slot: _Slot) -> None:
+        with slot.lock:
+            if slot.forecast_refreshing:
+                return
+            slot.forecast_refreshing = True
+
+        def refresh() -> None:
+            try:
+                slot.forecast = compute_forecast(database, self.clock())
+            except Exception:  # the next request tries again; the page keeps the old forecast
+                log.exception("computing the expiry forecast failed")
+            finally:
+                slot.forecast_refreshing = False
+
+        threading.Thread(target=refresh, name="expiry-forecast", daemon=True).start()
+
     def clear(self, database: Database) -> None:
         with self._guard:
             self._slots.pop(database, None)
@@ -441,11 +560,13 @@ OVERVIEW_CACHE = OverviewCache()
 def load_overview(database: Database, cache: OverviewCache = OVERVIEW_CACHE) -> Overview:
     """Everything the overview shows: the heavy figures through ``cache``, the rest live."""
     figures, cached = cache.get(database)
+    forecast, forecast_cached = cache.forecast(database)
     now = cache.clock()
     with database.read() as conn:
         value = point_value(conn)
         by_kind = open_exceptions(conn)
         offline = offline_tills(conn, now)
+        rules = current_rules(conn)
     return Overview(
         figures=figures,
         cached=cached,
@@ -454,4 +575,7 @@ def load_overview(database: Database, cache: OverviewCache = OVERVIEW_CACHE) -> 
         open_exceptions=by_kind,
         offline_tills=offline,
         now=now,
+        forecast=forecast,
+        forecast_cached=forecast_cached,
+        expiry_rule=expiry_sentence(rules[1].expiry) if rules else None,
     )

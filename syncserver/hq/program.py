@@ -27,6 +27,7 @@ from sqlalchemy import Connection
 
 from shared.bounds import MAX_MINOR, MAX_QUANTITY
 from shared.money import CURRENCIES, Money, Rounding, parse_ratio
+from shared.points.tiers import describe_total
 from shared.rules import (
     BasketLine,
     Campaign,
@@ -44,6 +45,7 @@ from syncserver.hq.rules import (
     RulesConflictError,
     publish_next_version,
 )
+from syncserver.hq.tiers import expiry_sentence, qualification_sentence
 from syncserver.settings import utc_now
 from syncserver.storage.audit import Actor, record_action
 from syncserver.storage.database import Database, run_write
@@ -158,8 +160,17 @@ def _weekdays(days: Any) -> str:
 def field_text(spec: FieldSpec, value: Any, currency: str) -> str:
     """One document value, formatted by its kind for summaries and diffs."""
     kind = spec.kind
+    if value is None and spec.default is not None:
+        value = spec.default  # a document from before the field existed: its default
     if kind == "money" and isinstance(value, int) and not isinstance(value, bool):
         return money_text(value, currency)
+    if kind == "choice":
+        label = spec.choice_label(value)
+        return label if label is not None else "—" if value is None else str(value)
+    if kind == "lines":
+        if not value:
+            return spec.empty or "none"
+        return "; ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
     if kind == "ratio" and isinstance(value, str):
         return ratio_text(value)
     if kind == "bool":
@@ -208,7 +219,9 @@ class TierSummary:
     code: str
     name: str
     threshold: str
+    """In the qualifying unit: "2,500 pts", "€500.00", "12 visits"."""
     multiplier: str
+    perks: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +240,10 @@ class ProgramSummary:
     unit_bonuses: list[str]
     campaigns: list[CampaignSummary]
     tiers: list[TierSummary]
+    tier_rules: str
+    """"Tiers: by points earned in the last 12 months; review 12 months after …"."""
+    expiry: str
+    """"Points expire 12 months after they are earned." """
     redemption: list[str]
     point_value: str
     offline: str
@@ -343,11 +360,17 @@ def describe(rules: ProgramRules, today: date) -> ProgramSummary:
             TierSummary(
                 code=t.code,
                 name=t.name,
-                threshold=f"{t.threshold_points:,}",
+                threshold=describe_total(rules, t.threshold_points),
                 multiplier=f"×{ratio_text(t.multiplier)}",
+                perks=list(t.perks),
             )
             for t in sorted(rules.tiers, key=lambda t: t.threshold_points)
         ],
+        tier_rules=qualification_sentence(rules.tier_qualification)
+        if rules.tiers
+        else "No tiers: every member earns at the base rate.",
+        expiry=expiry_sentence(rules.expiry)
+        + (" Redemptions use the oldest points first." if rules.expiry.mode != "never" else ""),
         redemption=redemption,
         point_value=f"1 point is worth {worth} when redeemed.",
         offline=offline,
@@ -398,7 +421,7 @@ def _entity_line(spec: ListSpec, item: Mapping[str, Any], currency: str) -> str:
     shown = []
     for f in spec.fields[1:]:
         value = item.get(f.key)
-        if value in (None, "", 0, "1") and not f.required:
+        if (value in (None, "", 0, "1") or value == []) and not f.required:
             continue
         shown.append(f"{f.label.lower()} {field_text(f, value, currency)}")
     return ", ".join(shown)

@@ -38,6 +38,8 @@ Kind = Literal[
     "hours",  # [from, to) whole hours, both empty = all day (null)
     "target",  # a unit bonus's "sku" or "category"
     "datetime",  # a local date and time (the editor's sample basket)
+    "choice",  # a select of FieldSpec.choices
+    "lines",  # a text area, one item per line (a tier's perks); empty = none
 ]
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -55,6 +57,14 @@ class FieldSpec:
     readonly: bool = False
     empty: str = ""
     """What an empty value means, in summaries and diffs ("no maximum")."""
+    choices: tuple[tuple[str, str], ...] = ()
+    """For ``choice``: (document value, label), the model's default first."""
+    default: str | int | None = None
+    """The model's default, shown in the form and in diffs when a document (an older
+    version) leaves the field out."""
+
+    def choice_label(self, value: object) -> str | None:
+        return next((label for key, label in self.choices if key == value), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +133,99 @@ _TIERS = ListSpec(
     title="Tiers",
     item="Tier",
     shape="models",
-    help="Membership levels; a tier's multiplier applies to every line its members buy.",
+    help=(
+        "Membership levels; a tier's multiplier applies to every line its members buy, and "
+        "its perks are shown at the till and printed on the receipt."
+    ),
     fields=(
         FieldSpec("code", "Code", "text", required=True),
         FieldSpec("name", "Name", "text", required=True),
-        FieldSpec("threshold_points", "Threshold (points)", "int", required=True),
+        FieldSpec(
+            "threshold_points",
+            "Threshold",
+            "int",
+            "in the qualifying unit below: points, cents of spend, or visits",
+            required=True,
+        ),
         FieldSpec("multiplier", "Multiplier", "ratio"),
+        FieldSpec("perks", "Perks", "lines", "one per line, e.g. Free delivery", empty="none"),
+    ),
+)
+
+_TIER_QUALIFICATION = SectionSpec(
+    key="tier_qualification",
+    anchor="section-tier-qualification",
+    title="Tier qualification",
+    help=(
+        "A member moves up at once when a sale takes their qualifying total over a tier's "
+        "threshold; they move down only at a review, to the tier they requalify for."
+    ),
+    fields=(
+        FieldSpec(
+            "metric",
+            "Qualify by",
+            "choice",
+            choices=(("points", "points earned"), ("spend", "spend"), ("visits", "visits")),
+            default="points",
+        ),
+        FieldSpec(
+            "period",
+            "Counted over",
+            "choice",
+            choices=(("rolling", "a rolling window"), ("calendar_year", "the calendar year")),
+            default="rolling",
+            help="calendar year: reviewed on 1 January",
+        ),
+        FieldSpec(
+            "window_months",
+            "Window (months)",
+            "int",
+            "rolling window: 1–120; reviewed this long after a tier is reached",
+            default=12,
+        ),
+        FieldSpec(
+            "grace_months",
+            "Grace (months)",
+            "int",
+            "0–24: a member who misses keeps the tier this much longer, once",
+            default=0,
+        ),
+        FieldSpec("one_tier_down", "At most one tier down per review", "bool"),
+    ),
+)
+
+_EXPIRY = SectionSpec(
+    key="expiry",
+    anchor="section-expiry",
+    title="Points expiry",
+    help="Points are kept in lots, one per earning; redemptions use the oldest points first.",
+    fields=(
+        FieldSpec(
+            "mode",
+            "Points expire",
+            "choice",
+            choices=(
+                ("never", "never"),
+                ("months_after_earn", "months after they are earned"),
+                ("end_of_year", "at the end of a year"),
+                ("inactivity", "months after the last visit"),
+            ),
+            default="never",
+        ),
+        FieldSpec(
+            "months",
+            "Months",
+            "optional_int",
+            "1–120: for 'after they are earned' and 'after the last visit'",
+            empty="—",
+        ),
+        FieldSpec(
+            "years",
+            "Years after the year earned",
+            "int",
+            "end of a year: 0 = 31 Dec of the same year, 1 = of the next",
+            default=1,
+        ),
     ),
 )
 
@@ -236,6 +333,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
     ),
     SectionSpec(key=None, anchor="section-campaigns", title="Campaigns", lists=(_CAMPAIGNS,)),
     SectionSpec(key=None, anchor="section-tiers", title="Tiers", lists=(_TIERS,)),
+    _TIER_QUALIFICATION,
     SectionSpec(
         key="redemption",
         anchor="section-redemption",
@@ -262,6 +360,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
             FieldSpec("max_basket_percent", "Maximum share of the basket (%)", "int", "1–100"),
         ),
     ),
+    _EXPIRY,
     SectionSpec(
         key="offline",
         anchor="section-offline",

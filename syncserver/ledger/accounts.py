@@ -40,7 +40,9 @@ ADJUSTED = "program:adjusted"
 WRITTEN_OFF = "program:written_off"
 """Points HQ gave up on: an offline overdraft forgiven, points held for an unknown card."""
 EXPIRED = "program:expired"
-"""Reserved for points expiry (FIFO lots), which will post member -> expired."""
+"""Points that expired (FIFO lots, syncserver.ledger.points): an expiry run posts member ->
+expired (``expire``); a late debit that uses points a run had already expired posts them back
+(``unexpire``, docs/ledger.md "Points lots and expiry")."""
 GIFTCARD_LIABILITY = "program:giftcard_liability"
 """Reserved for gift cards: money (minor units) owed to card holders, against giftcard:<n>."""
 
@@ -56,6 +58,11 @@ class PostingKind(StrEnum):
     OPENING = "opening"
     ADJUST = "adjust"
     WRITE_OFF = "write_off"
+    EXPIRE = "expire"
+    """An expiry run: member -X / ``program:expired`` +X."""
+    UNEXPIRE = "unexpire"
+    """A late entry takes back points a run had expired: ``program:expired`` -X / member +X,
+    posted just before the debit (or visit) that needs them."""
 
 
 def member_account(member_id: str) -> str:

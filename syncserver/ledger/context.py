@@ -27,10 +27,13 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from shared.bounds import MAX_BALANCE_POINTS
+from shared.points.lots import lot_expiry
 from shared.protocol import ExceptionKind, RaisedException
 from shared.rules import ProgramRules
-from syncserver.ledger.accounts import Leg
+from shared.rules.model import ExpiryRules
+from syncserver.ledger.accounts import EXPIRED, POINTS, Leg, PostingKind, member_account, pair
 from syncserver.ledger.earn_check import EarnCheck
+from syncserver.ledger.points import MemberPoints, day_of, lot_ref
 from syncserver.storage.counter import allocate_positions, lock_counter
 from syncserver.storage.database import driver_value
 from syncserver.storage.exceptions import insert_exception
@@ -55,7 +58,7 @@ from syncserver.storage.postings import (
     posting_rows,
     postings_of_entry,
 )
-from syncserver.storage.rules import parse_rules, rules_document
+from syncserver.storage.rules import latest_version, parse_rules, rules_document
 from syncserver.storage.schema import hq_events, postings
 
 __all__ = [
@@ -128,6 +131,11 @@ class LedgerContext:
         """Balance changes not yet written (flush); ``_balances`` already includes them."""
         self._active_at: dict[str, str] = {}
         """Latest till activity per member in this transaction (written by :meth:`finish`)."""
+        self.points = MemberPoints(conn)
+        """Lot books, qualifying activity and tier status of the members touched
+        (syncserver.ledger.points), written with the postings by :meth:`flush`."""
+        self._latest: ProgramRules | None = None
+        self._latest_read = False
 
     # --- locks -------------------------------------------------------------------------------
 
@@ -138,11 +146,13 @@ class LedgerContext:
             found = lock_balances(self.conn, todo)
             self._balances.update(found)
             self._members.update(found)
+            self.points.load(found)
 
     def adopt_new_member(self, member_id: str) -> None:
         """A member this transaction just created: its zero balance row is ours already."""
         self._balances[member_id] = 0
         self._members.add(member_id)
+        self.points.new_member(member_id)
 
     # --- members, cards and rules, read through what this transaction already knows ---------
 
@@ -218,6 +228,25 @@ class LedgerContext:
         rules = self._rules[version] = parse_rules(document[1])
         return rules
 
+    def latest_rules(self) -> ProgramRules | None:
+        """The newest published rules version, read under the change counter's lock: what
+        an entry or event that names no version is applied with. Without the lock a version
+        published concurrently (with a smaller position than this transaction's, so replayed
+        before it) could be missed live and used by the replay, and the two would differ."""
+        if not self._latest_read:
+            self.confirm_absence()
+            found = latest_version(self.conn)
+            if found is not None and found.document is not None:
+                self._latest = self._rules.setdefault(found.version, parse_rules(found.document))
+            self._latest_read = True
+        return self._latest
+
+    def rules_for(self, version: int | None) -> ProgramRules | None:
+        """The rules version an entry names (a pure function of the entry, so the replay
+        agrees); only when it names none, or one HQ has never published, the latest."""
+        named = self.rules(version) if version is not None else None
+        return named if named is not None else self.latest_rules()
+
     def entry_head(self, terminal_id: str, seq: int) -> EntryHead | None:
         """A stored journal entry (immutable once stored, so remembered when found)."""
         known = self._heads.get((terminal_id, seq))
@@ -257,16 +286,94 @@ class LedgerContext:
         self.lock_members([member_id])
         return self._balances[member_id]
 
-    def post(self, source: PostingSource, legs: Sequence[Leg], occurred_at: str) -> None:
+    def post(
+        self,
+        source: PostingSource,
+        legs: Sequence[Leg],
+        occurred_at: str,
+        *,
+        rules: ProgramRules | None = None,
+        rules_named: bool = False,
+    ) -> None:
         """Write legs that sum to zero per unit, and move the cached member balances with them
-        (in this transaction, under the members' locks)."""
+        (in this transaction, under the members' locks).
+
+        Every points leg on a member account moves the member's lot book
+        (syncserver.ledger.points): a credit opens a lot (expiring by ``rules``), a debit
+        consumes the oldest lots alive on the entry's day; where that takes back points an
+        expiry run had already expired, an ``unexpire`` pair is posted just before the
+        debit. ``rules``: the version the entry names; with ``rules_named`` False (an HQ
+        event of an older kind) the latest published version is used instead."""
         if not legs:
             return
+        self._check_sums(source, legs)
+        self.lock_members({leg.member_id for leg in legs if leg.member_id is not None})
+        if any(leg.member_id is not None and leg.unit == POINTS for leg in legs):
+            if not rules_named and rules is None:
+                rules = self.latest_rules()
+            legs = self._move_lots(source, legs, occurred_at, rules)
+        self.post_raw(source, legs, occurred_at)
+
+    def _move_lots(
+        self,
+        source: PostingSource,
+        legs: Sequence[Leg],
+        occurred_at: str,
+        rules: ProgramRules | None,
+    ) -> list[Leg]:
+        expiry = rules.expiry if rules is not None else ExpiryRules()
+        day = day_of(occurred_at)
+        ref = lot_ref(source)
+        out: list[Leg] = []
+        for leg in legs:
+            member_id = leg.member_id
+            if member_id is None or leg.unit != POINTS or leg.amount == 0:
+                out.append(leg)
+                continue
+            book = self.points.book(member_id, day, expiry)
+            if leg.amount > 0:
+                book = book.credit(day, leg.amount, lot_expiry(expiry, day), ref)
+            else:
+                book, used = book.debit(day, -leg.amount)
+                if used.unexpired:
+                    out += pair(leg.account, EXPIRED, used.unexpired, PostingKind.UNEXPIRE)
+            self.points.set_book(member_id, book, expiry)
+            out.append(leg)
+        return out
+
+    def visit_lots(
+        self,
+        source: PostingSource,
+        member_id: str,
+        occurred_at: str,
+        rules: ProgramRules | None,
+    ) -> None:
+        """A visit (a member sale): in ``inactivity`` expiry mode it extends every lot, and
+        takes back (``unexpire``) what a run expired that this visit would have saved."""
+        if rules is None or rules.expiry.mode != "inactivity":
+            return
+        self.lock_members([member_id])
+        day = day_of(occurred_at)
+        book = self.points.book(member_id, day, rules.expiry)
+        book, unexpired = book.visit(day, rules.expiry)
+        self.points.set_book(member_id, book, rules.expiry)
+        if unexpired:
+            legs = pair(member_account(member_id), EXPIRED, unexpired, PostingKind.UNEXPIRE)
+            self.post_raw(source, legs, occurred_at)
+
+    def _check_sums(self, source: PostingSource, legs: Sequence[Leg]) -> None:
         totals: dict[str, int] = defaultdict(int)
         for leg in legs:
             totals[leg.unit] += leg.amount
         if any(totals.values()):
             raise UnbalancedPostingError(f"{source.label()}: legs do not sum to zero: {legs}")
+
+    def post_raw(self, source: PostingSource, legs: Sequence[Leg], occurred_at: str) -> None:
+        """:meth:`post` without moving lot books: for legs whose lots the caller has already
+        moved (an expiry run, an un-expiry)."""
+        if not legs:
+            return
+        self._check_sums(source, legs)
         deltas: dict[str, int] = defaultdict(int)
         for leg in legs:
             if leg.member_id is not None:
@@ -303,6 +410,7 @@ class LedgerContext:
         if deltas:
             add_to_balances(self.conn, deltas)
         self._deltas.clear()
+        self.points.flush()
 
     def changed(self, member_id: str) -> None:
         """The member's state (balance, cards, profile) changed: tills should pull it."""

@@ -14,7 +14,7 @@ from functools import lru_cache
 from shared.journal import JournalEntry, Sale
 from shared.rules import BasketLine, EarnContext, EarnResult, ProgramRules, compute_earn
 
-__all__ = ["EarnCheck", "check_earn", "precheck_earn", "tier_from_breakdown"]
+__all__ = ["FROM_ENTRY", "EarnCheck", "check_earn", "precheck_earn", "tier_from_breakdown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +58,26 @@ def _local_time(entry: JournalEntry) -> datetime:
     return (entry.occurred_at + timedelta(minutes=entry.utc_offset_min)).replace(tzinfo=None)
 
 
-def check_earn(entry: JournalEntry, sale: Sale, rules: ProgramRules | None) -> EarnCheck | None:
-    """Compare the till's points with the server's; None when the sale earned nothing to check."""
+class _FromEntry:
+    """The default of ``check_earn(tier=...)``: the tier the entry names, else the breakdown's."""
+
+
+FROM_ENTRY = _FromEntry()
+
+
+def check_earn(
+    entry: JournalEntry,
+    sale: Sale,
+    rules: ProgramRules | None,
+    *,
+    tier: str | _FromEntry | None = FROM_ENTRY,
+) -> EarnCheck | None:
+    """Compare the till's points with the server's; None when the sale earned nothing to check.
+
+    ``tier``: the tier to recompute with. By default the one the sale names (``Sale.tier``,
+    what the till says it earned with), or for older entries that do not name one, the tier
+    read off the breakdown (:func:`tier_from_breakdown`). The tier check
+    (syncserver.ledger.points) passes HQ's tier for the member instead."""
     earned = sale.earned
     if earned is None:
         return None
@@ -90,7 +108,7 @@ def check_earn(entry: JournalEntry, sale: Sale, rules: ProgramRules | None) -> E
             EarnContext(
                 store_id=sale.store_id,
                 local_time=_local_time(entry),
-                tier=tier_from_breakdown(earned, rules),
+                tier=_tier(sale, earned, rules, tier),
             ),
             order_discount_minor=sale.redeemed.discount_minor if sale.redeemed else 0,
         )
@@ -111,6 +129,16 @@ def check_earn(entry: JournalEntry, sale: Sale, rules: ProgramRules | None) -> E
         f"rules version {rules.version}: till {till} points, server {server.total_points}"
         + (f" ({'; '.join(differing)})" if differing else ""),
     )
+
+
+def _tier(
+    sale: Sale, earned: EarnResult, rules: ProgramRules, tier: str | _FromEntry | None
+) -> str | None:
+    if not isinstance(tier, _FromEntry):
+        return tier
+    if sale.tier is not None:
+        return sale.tier
+    return tier_from_breakdown(earned, rules)
 
 
 def _points(result: EarnResult) -> tuple[tuple[int, int], ...]:

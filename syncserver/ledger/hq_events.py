@@ -9,12 +9,23 @@ HQ acted, so a replay needs nothing but the event. Kinds:
 - ``points_adjustment``: a manual correction of a member's points (with a reason);
 - ``card_block`` / ``card_replacement``: HQ blocks a card, or blocks it and issues another;
 - ``exception_resolution``: HQ's decision on an exception — accept (no points move),
-  write off, adjust, or block a card.
+  write off, adjust, or block a card;
+- ``tier_review`` / ``points_expiry``: the daily runs (syncserver.ledger.periodic). These do
+  not list what they change — a run over a million members would make a record of hundreds
+  of megabytes — but name the day (``as_of``) and the rules version, and their apply code is
+  a pure function of those and the ledger at the event's position, which the replay has
+  reached in the same state.
+
+Points onto or off a member move the member's lot book (syncserver.ledger.points). The
+older kinds do not name a rules version: they use the latest published one, read under the
+change counter's lock (LedgerContext.latest_rules), which is the one the replay has too.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -29,6 +40,7 @@ from syncserver.ledger.accounts import (
     pair,
 )
 from syncserver.ledger.context import LedgerContext
+from syncserver.ledger.points import apply_expiry, apply_review
 from syncserver.storage.members import NewMember, insert_card, insert_member
 from syncserver.storage.postings import PostingSource
 from syncserver.storage.schema import hq_events
@@ -42,6 +54,8 @@ __all__ = [
     "ImportedMember",
     "MemberImport",
     "PointsAdjustment",
+    "PointsExpiry",
+    "TierReview",
     "apply_event",
     "record_event",
 ]
@@ -115,8 +129,31 @@ class ExceptionResolution(_Event):
     """The card a ``block_card`` resolution blocks."""
 
 
+class TierReview(_Event):
+    """Review every member whose tier review date is on or before ``as_of``."""
+
+    kind: Literal["tier_review"] = "tier_review"
+    as_of: date
+    rules_version: int | None
+    """The rules version the run used (the latest published when it ran)."""
+
+
+class PointsExpiry(_Event):
+    """Expire every member's points whose last usable day is before ``as_of``."""
+
+    kind: Literal["points_expiry"] = "points_expiry"
+    as_of: date
+    rules_version: int | None
+
+
 HqEvent = Annotated[
-    MemberImport | PointsAdjustment | CardBlock | CardReplacement | ExceptionResolution,
+    MemberImport
+    | PointsAdjustment
+    | CardBlock
+    | CardReplacement
+    | ExceptionResolution
+    | TierReview
+    | PointsExpiry,
     Field(discriminator="kind"),
 ]
 _EVENTS: TypeAdapter[HqEvent] = TypeAdapter(HqEvent)
@@ -137,11 +174,25 @@ def record_event(conn: Connection, event: _Event, actor: str, ctx: LedgerContext
     return int(key[0])
 
 
-def apply_event(ctx: LedgerContext, event_id: int, kind: str, record: dict[str, Any]) -> None:
-    """Post what the event says. The same code runs live and in ``ledger rebuild``."""
+def apply_event(
+    ctx: LedgerContext,
+    event_id: int,
+    kind: str,
+    record: dict[str, Any],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Post what the event says. The same code runs live and in ``ledger rebuild``. Returns
+    what a daily run counted (empty for other kinds); ``progress`` gets members done."""
     event = _EVENTS.validate_python({**record, "kind": record.get("kind", kind)})
     source = PostingSource(hq_event_id=event_id)
     match event:
+        case TierReview() | PointsExpiry():
+            rules = ctx.rules(event.rules_version) if event.rules_version is not None else None
+            if event.rules_version is not None and rules is None:
+                raise HqEventConflictError(f"rules version {event.rules_version} is unknown")
+            run = apply_review if isinstance(event, TierReview) else apply_expiry
+            return run(ctx, source, event.as_of, rules, progress)
         case MemberImport():
             _import(ctx, source, event)
         case PointsAdjustment():
@@ -174,6 +225,7 @@ def apply_event(ctx: LedgerContext, event_id: int, kind: str, record: dict[str, 
                     ctx.changed(member_id)
             if event.card_number is not None:
                 _block(ctx, event.card_number, event.reason)
+    return {}
 
 
 def _block(ctx: LedgerContext, card_number: str, reason: str) -> None:

@@ -42,6 +42,14 @@ from syncserver.ledger.accounts import (
 )
 from syncserver.ledger.context import LedgerContext
 from syncserver.ledger.earn_check import check_earn
+from syncserver.ledger.points import (
+    after_return,
+    after_sale,
+    after_void,
+    original_rules_version,
+    sale_rules_version,
+)
+from syncserver.ledger.return_check import check_return
 from syncserver.storage.journal import EntryHead, void_of
 from syncserver.storage.members import CardRow, NewMember
 from syncserver.storage.postings import PostingSource
@@ -157,6 +165,10 @@ def _sale(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, sale: 
         return  # an anonymous sale moves no points
     found = resolve_member(ctx, sale.member)
     account = _account(found, sale.member)
+    # Lots and tiers follow the rules version the sale names (syncserver.ledger.points).
+    rules = ctx.rules_for(sale_rules_version(sale)) if found.member_id else None
+    if found.member_id is not None:
+        ctx.visit_lots(source, found.member_id, format_utc(entry.occurred_at), rules)
     earned, redeemed = sale.points_earned, sale.points_redeemed
     before = ctx.balance(found.member_id) if found.member_id else 0
     legs: list[Leg] = []
@@ -164,7 +176,7 @@ def _sale(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, sale: 
         legs += pair(account, ISSUED, earned, PostingKind.EARN)
     if redeemed:
         legs += pair(REDEEMED, account, redeemed, PostingKind.REDEEM)
-    ctx.post(source, legs, format_utc(entry.occurred_at))
+    ctx.post(source, legs, format_utc(entry.occurred_at), rules=rules, rules_named=True)
 
     moved = earned - redeemed
     _card_exceptions(ctx, source, sale.member, found, moved)
@@ -186,6 +198,8 @@ def _sale(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, sale: 
             ctx.raise_exception(
                 "rules_mismatch", source, found.member_id, check.difference, check.detail
             )
+    if found.member_id is not None:
+        after_sale(ctx, source, entry, sale, found.member_id, rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,11 +366,19 @@ def _return(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, ret:
             legs += pair(REVERSED, account, ret.points_reversed, PostingKind.REVERSE)
         if ret.points_restored:
             legs += pair(account, REDEEMED, ret.points_restored, PostingKind.RESTORE)
-        ctx.post(source, legs, format_utc(entry.occurred_at))
+        # Lots follow the original sale's rules version (the latest when HQ lacks it).
+        rules = (
+            ctx.rules_for(original_rules_version(ctx, entry)) if legs and found.member_id else None
+        )
+        ctx.post(source, legs, format_utc(entry.occurred_at), rules=rules, rules_named=True)
         _card_exceptions(ctx, source, ret.member, found, moved)
         member_id = found.member_id
         if member_id is not None:
             ctx.visited(member_id, format_utc(entry.occurred_at))
+            after_return(ctx, entry, ret, member_id)
+    # HQ recomputes the points from the original sale (return_mismatch); a return made
+    # without the original finds it by (terminal, seq), so no unknown_original for that.
+    problem = check_return(ctx, source, entry, ret, member_id, original, problem)
     if problem is not None:
         ctx.raise_exception(
             "unknown_original",
@@ -396,7 +418,10 @@ def _void(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, void: 
         Leg(leg.account, -leg.amount, PostingKind.VOID, leg.unit)
         for leg in ctx.postings_of(ref.terminal_id, ref.seq)
     ]
-    ctx.post(source, legs, format_utc(entry.occurred_at))
+    member_ids = sorted({leg.member_id for leg in legs if leg.member_id is not None})
+    rules = ctx.rules_for(original_rules_version(ctx, entry)) if member_ids else None
+    ctx.post(source, legs, format_utc(entry.occurred_at), rules=rules, rules_named=True)
+    after_void(ctx, entry, void, member_ids)
 
 
 def _enrolment(

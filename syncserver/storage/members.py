@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, delete, func, select, update
 
 from shared.phones import phone_key as shared_phone_key
 from shared.phones import reversed_key
-from shared.protocol import CardState, MemberState
+from shared.points.lots import LotBook
+from shared.points.tiers import qualifying_window
+from shared.protocol import CardState, ExpiringPoints, MemberState, QualifyingState
+from shared.rules import ProgramRules
 from shared.text import search_words
-from syncserver.storage.database import insert_ignore
+from syncserver.storage.database import insert_ignore, is_postgres
 from syncserver.storage.schema import (
     cards,
+    member_activity,
     member_balances,
+    member_lots,
     member_words,
     members,
+    rules_versions,
     stores,
     terminals,
 )
@@ -28,6 +35,7 @@ __all__ = [
     "add_to_balance",
     "add_to_balances",
     "block_card",
+    "bulk_update",
     "card_row",
     "card_rows",
     "count_members",
@@ -254,8 +262,32 @@ _ADD_TO_BALANCE = (
 )
 
 
+BULK_ROWS = 500
+"""From this many rows on, PostgreSQL gets one UPDATE … FROM unnest(arrays) instead of an
+executemany (which psycopg sends row by row): the daily runs over a million members."""
+
+
+def bulk_update(conn: Connection, sql: str, arrays: Mapping[str, Sequence[Any]]) -> bool:
+    """Run ``sql`` (an ``UPDATE … FROM unnest(%(name)s::type[], …)``) with ``arrays`` on
+    PostgreSQL when they are long; False (nothing done) otherwise: use the executemany."""
+    if not is_postgres(conn) or len(next(iter(arrays.values()))) < BULK_ROWS:
+        return False
+    conn.exec_driver_sql(sql, {name: list(values) for name, values in arrays.items()})
+    return True
+
+
+_BULK_BALANCES = (
+    "UPDATE member_balances AS t SET points = t.points + v.delta "
+    "FROM unnest(%(ids)s::text[], %(deltas)s::bigint[]) AS v(member_id, delta) "
+    "WHERE t.member_id = v.member_id"
+)
+
+
 def add_to_balances(conn: Connection, deltas: Mapping[str, int]) -> None:
     """Move many balances in one executemany (in member-id order, rows already locked)."""
+    ids = sorted(deltas)
+    if bulk_update(conn, _BULK_BALANCES, {"ids": ids, "deltas": [deltas[m] for m in ids]}):
+        return
     if deltas:
         conn.execute(
             _ADD_TO_BALANCE,
@@ -296,6 +328,15 @@ _STAMP = (
 )
 
 
+_BULK_STAMP = (
+    "UPDATE members AS t SET change_seq = v.position, last_active_at = CASE "
+    "WHEN coalesce(v.active, '') > coalesce(t.last_active_at, '') THEN v.active "
+    "ELSE t.last_active_at END "
+    "FROM unnest(%(ids)s::text[], %(positions)s::bigint[], %(active)s::text[]) "
+    "AS v(member_id, position, active) WHERE t.member_id = v.member_id"
+)
+
+
 def stamp_members(
     conn: Connection,
     member_ids: Sequence[str],
@@ -304,8 +345,15 @@ def stamp_members(
 ) -> None:
     """Give each changed member the next change_seq, so the next pull sends it again, and
     record the time of its latest till activity (``active_at``, ISO text) where there is one."""
+    active = active_at or {}
+    arrays: dict[str, list[Any]] = {
+        "ids": list(member_ids),
+        "positions": [first_position + offset for offset in range(len(member_ids))],
+        "active": [active.get(member_id) for member_id in member_ids],
+    }
+    if member_ids and bulk_update(conn, _BULK_STAMP, arrays):
+        return
     if member_ids:
-        active = active_at or {}
         conn.execute(
             _STAMP,
             [
@@ -323,8 +371,72 @@ def count_members(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(members)).scalar_one())
 
 
-def member_states(conn: Connection, member_ids: Sequence[str]) -> list[MemberState]:
-    """Members as a till or HQ sees them: profile, reconciled balance and every card."""
+_RULES: dict[int, ProgramRules] = {}
+"""Published rules versions never change: parsed once per process."""
+
+
+def _latest_rules(conn: Connection) -> ProgramRules | None:
+    version = conn.execute(select(func.max(rules_versions.c.version))).scalar_one_or_none()
+    if version is None:
+        return None
+    known = _RULES.get(int(version))
+    if known is None:
+        document = conn.execute(
+            select(rules_versions.c.document).where(rules_versions.c.version == version)
+        ).scalar_one()
+        known = _RULES[int(version)] = ProgramRules.from_json(document)
+    return known
+
+
+def _points_states(
+    conn: Connection, member_ids: Sequence[str], today: date
+) -> tuple[QualifyingState | None, dict[str, QualifyingState], dict[str, list[ExpiringPoints]]]:
+    """Each member's qualifying figures in the window that counts today (one grouped query)
+    and points by expiry day (from their lot book), by the latest published rules."""
+    rules = _latest_rules(conn)
+    if rules is None:
+        return None, {}, {}
+    start, end = qualifying_window(rules.tier_qualification, today)
+    empty = QualifyingState(as_of=today.isoformat(), window_start=start.isoformat())
+    sums = conn.execute(
+        select(
+            member_activity.c.member_id,
+            func.sum(member_activity.c.points),
+            func.sum(member_activity.c.spend_minor),
+            func.sum(member_activity.c.visits),
+        )
+        .where(
+            member_activity.c.member_id.in_(list(member_ids)),
+            member_activity.c.day >= start.isoformat(),
+            member_activity.c.day < end.isoformat(),
+        )
+        .group_by(member_activity.c.member_id)
+    )
+    qualifying = {
+        row[0]: empty.model_copy(
+            update={"points": int(row[1]), "spend_minor": int(row[2]), "visits": int(row[3])}
+        )
+        for row in sums
+    }
+    expiring: dict[str, list[ExpiringPoints]] = {}
+    books = conn.execute(
+        select(member_lots.c.member_id, member_lots.c.book).where(
+            member_lots.c.member_id.in_(list(member_ids))
+        )
+    )
+    for member_id, text in books:
+        expiring[member_id] = [
+            ExpiringPoints(expires_on=day.isoformat(), points=points)
+            for day, points in LotBook.from_json(text).expiring(rules.expiry)
+        ]
+    return empty, qualifying, expiring
+
+
+def member_states(
+    conn: Connection, member_ids: Sequence[str], *, today: date | None = None
+) -> list[MemberState]:
+    """Members as a till or HQ sees them: profile, reconciled balance, every card, tier
+    status, qualifying figures as of HQ's UTC ``today`` and points by expiry day."""
     if not member_ids:
         return []
     rows = conn.execute(
@@ -347,6 +459,9 @@ def member_states(conn: Connection, member_ids: Sequence[str]) -> list[MemberSta
                 blocked_reason=card.blocked_reason,
             )
         )
+    empty, qualifying, expiring = _points_states(
+        conn, member_ids, today or datetime.now(UTC).date()
+    )
     states = []
     for member_id in member_ids:
         row = by_id.get(member_id)
@@ -363,6 +478,11 @@ def member_states(conn: Connection, member_ids: Sequence[str]) -> list[MemberSta
                 balance=int(row["points"]),
                 marketing_consent=bool(row["marketing_consent"]),
                 cards=member_cards.get(member_id, []),
+                tier_since=row["tier_since"],
+                tier_review_on=row["tier_review_on"],
+                tier_grace=bool(row["tier_grace"]),
+                qualifying=qualifying.get(member_id, empty),
+                expiring=expiring.get(member_id, []),
             )
         )
     return states

@@ -116,10 +116,14 @@ def _text(spec: FieldSpec, value: Any, currency: str) -> list[str]:
     """What the inputs of ``spec`` show for a document value (tolerant: a draft may hold
     anything)."""
     if value is None:
+        value = spec.default
+    if value is None:
         return []
     kind = spec.kind
     if kind == "money" and isinstance(value, int) and not isinstance(value, bool):
         return [minor_text(value, currency)]
+    if kind == "lines" and isinstance(value, list | tuple):
+        return ["\n".join(str(v) for v in value)] if value else []
     if kind == "bool":
         return ["on"] if value is True else []
     if kind in ("names",) and isinstance(value, list | tuple):
@@ -249,7 +253,9 @@ def _convert(spec: FieldSpec, values: FormValues, name: str, currency: str) -> A
     if kind == "names":
         names = [part.strip() for part in text.split(",")]
         return [n for n in names if n] or None
-    return text  # text, ratio, currency, rounding, target: the model judges them
+    if kind == "lines":
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    return text  # text, ratio, currency, rounding, target, choice: the model judges them
 
 
 @dataclass
@@ -291,6 +297,13 @@ class Checked:
                 if lowered.startswith(word):
                     return anchor
             return ""
+        if len(parts) == 1:
+            # A section's own check names the field it is about ("… needs 'months'").
+            for section in SECTIONS:
+                if section.key == parts[0]:
+                    for f in section.fields:
+                        if f"'{f.key}'" in message:
+                            return section.path(f)
         while parts:
             if parts in self.locs:
                 return self.locs[parts]

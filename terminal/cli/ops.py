@@ -159,14 +159,25 @@ def enrol(
 @config_option
 @click.argument("card")
 def balance(config_path: Path | None, card: str) -> None:
-    """A member's balance as this till sees it (server balance + unsent entries)."""
+    """A member's balance as this till sees it (server balance + unsent entries), with their
+    tier by name, its perks, progress to the next tier and the next points to expire."""
     config = load(config_path)
     till, _ = open_till(config)
     try:
         view = till.member_view(card)
     except TillError as error:
         fail(str(error))
-    emit_json({"card": card, "name": view.name, "tier": view.tier, "balance": view.balance})
+    standing = view.standing
+    said: dict[str, Any] = {}
+    if standing is not None:
+        said = {
+            "tier_name": standing.name,
+            "perks": list(standing.perks),
+            "progress": standing.progress or None,
+            "grace": standing.grace_text or None,
+            "expiring": standing.expiring_text or None,
+        }
+    emit_json({"card": card, "name": view.name, "tier": view.tier, "balance": view.balance, **said})
 
 
 @click.command()

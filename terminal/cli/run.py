@@ -36,6 +36,7 @@ def _run_app(config: TillConfig, about: tuple[str, ...] = ()) -> None:
         client = SyncClient(config.server_url, config.server_token)
         worker = SyncWorker(SyncEngine(config, database, client))
     till = Till(config, database, hq=client.member if client else None)
+    till.hq_original = client.original_sale if client else None  # returns at any till
     app = TillApp(
         till,
         print_queue_for(till),

@@ -12,27 +12,39 @@ Search keys, kept in step by every writer of a member row (:func:`upsert_member`
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 import sqlite_utils
 
 from shared.phones import looks_like_phone, phone_key, phone_suffix, reversed_key
+from shared.points.tiers import Contribution
+from shared.protocol import MemberState
 from shared.text import fold, search_words
 
 __all__ = [
     "CardRecord",
     "MemberRecord",
+    "MemberStanding",
     "card_by_number",
+    "claim_tier",
     "index_names",
+    "lapsed_points",
+    "lots_left",
     "member_balance",
     "member_by_key",
+    "member_standing",
     "phone_keys",
     "redeemed_on",
     "search_members",
     "search_sql",
+    "unsent_debits",
+    "unsent_qualifying",
     "write_member_keys",
+    "write_member_standing",
     "write_members_keys",
 ]
 
@@ -50,8 +62,16 @@ class MemberRecord:
     phone: str | None
     email: str | None
     tier: str | None
+    """HQ's tier for the member (as of the last pull)."""
     server_balance: int
     marketing_consent: bool
+    tier_claimed: str | None = None
+    """A tier this till moved the member up to with a sale HQ has not applied yet."""
+
+    @property
+    def current_tier(self) -> str | None:
+        """The tier the till sells with: its own upgrade until HQ answers, else HQ's."""
+        return self.tier_claimed or self.tier
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +88,7 @@ class CardRecord:
 
 _MEMBER_COLUMNS = (
     "member_key, member_id, local_member_id, name, phone, email, tier, server_balance, "
-    "marketing_consent"
+    "marketing_consent, tier_claimed"
 )
 
 
@@ -83,6 +103,7 @@ def _member(row: tuple[object, ...]) -> MemberRecord:
         tier=row[6] if isinstance(row[6], str) else None,
         server_balance=int(row[7]),  # type: ignore[call-overload]
         marketing_consent=bool(row[8]),
+        tier_claimed=row[9] if isinstance(row[9], str) else None,
     )
 
 
@@ -249,15 +270,24 @@ def search_members(
     return [_member(row) for row in rows]
 
 
-def member_balance(db: sqlite_utils.Database, member: MemberRecord) -> int:
-    """The server's balance plus this till's effects the server had not yet applied."""
+def member_balance(
+    db: sqlite_utils.Database, member: MemberRecord, *, today: date | None = None
+) -> int:
+    """The server's balance plus this till's effects the server had not yet applied.
+
+    With ``today``: less the points whose last usable day has passed but which HQ's expiry
+    run had not taken when the till last pulled (:func:`lapsed_points`), so an offline till
+    neither shows nor redeems points that are gone."""
     row = db.execute(
         "SELECT COALESCE(SUM(e.delta), 0) FROM points_effects e "
         "JOIN members m ON m.member_key = e.member_key "
         "WHERE e.member_key = ? AND e.seq > m.applied_through_seq",
         [member.member_key],
     ).fetchone()
-    return member.server_balance + int(row[0])
+    balance = member.server_balance + int(row[0])
+    if today is None:
+        return balance
+    return balance - lapsed_points(db, member.member_key, today)
 
 
 def redeemed_on(db: sqlite_utils.Database, member_key: str, local_date: str) -> int:
@@ -319,3 +349,197 @@ def block_card(db: sqlite_utils.Database, card_number: str, reason: str) -> None
         "UPDATE cards SET status = 'blocked', blocked_reason = ? WHERE card_number = ?",
         [reason, card_number],
     )
+
+
+# --- tiers and expiry (docs/rules.md, "Tiers" and "Points expiry") ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStanding:
+    """The member's tier and expiry figures as HQ last sent them (``MemberState``), with the
+    till's own claim. Dates are ISO strings as stored; None where HQ said nothing."""
+
+    tier: str | None
+    tier_since: str | None
+    tier_review_on: str | None
+    tier_grace: bool
+    qualifying_as_of: str | None
+    """None: HQ never sent qualifying figures for this member (the figures below are 0)."""
+    qualifying: Contribution
+    expiring: tuple[tuple[date, int], ...]
+    """(last usable day, points), soonest first."""
+    tier_claimed: str | None
+    tier_claimed_seq: int | None
+    applied_through_seq: int
+
+
+def member_standing(db: sqlite_utils.Database, member_key: str) -> MemberStanding | None:
+    row = db.execute(
+        "SELECT tier, tier_since, tier_review_on, tier_grace, qualifying_as_of, "
+        "qualifying_points, qualifying_spend_minor, qualifying_visits, expiring, "
+        "tier_claimed, tier_claimed_seq, applied_through_seq FROM members WHERE member_key = ?",
+        [member_key],
+    ).fetchone()
+    if row is None:
+        return None
+    return MemberStanding(
+        tier=row[0],
+        tier_since=row[1],
+        tier_review_on=row[2],
+        tier_grace=bool(row[3]),
+        qualifying_as_of=row[4],
+        qualifying=Contribution(points=int(row[5]), spend_minor=int(row[6]), visits=int(row[7])),
+        expiring=_expiring_from_json(row[8]),
+        tier_claimed=row[9],
+        tier_claimed_seq=None if row[10] is None else int(row[10]),
+        applied_through_seq=int(row[11]),
+    )
+
+
+def _expiring_from_json(text: str | None) -> tuple[tuple[date, int], ...]:
+    try:
+        items = json.loads(text or "[]")
+        return tuple((date.fromisoformat(str(day)), int(points)) for day, points in items)
+    except (ValueError, TypeError):
+        return ()  # a damaged cache shows no expiry rather than stopping the till
+
+
+def write_member_standing(
+    db: sqlite_utils.Database, member_key: str, member: MemberState, applied_through: int
+) -> None:
+    """Store HQ's tier and expiry figures for a member a pull brought (after the member row:
+    ``tier`` is HQ's new tier). A tier this till claimed with a sale HQ has now applied
+    (``tier_claimed_seq <= applied_through``), or that HQ already gives, is cleared: HQ's
+    tier speaks from now on (it agreed, or raised ``tier_mismatch``)."""
+    q = member.qualifying
+    db.execute(
+        "UPDATE members SET tier_since = :since, tier_review_on = :review, tier_grace = :grace, "
+        "qualifying_as_of = :as_of, qualifying_window_start = :start, "
+        "qualifying_points = :points, qualifying_spend_minor = :spend, "
+        "qualifying_visits = :visits, expiring = :expiring, "
+        # HQ applied the claiming sale (or already says the claimed tier): HQ's tier speaks.
+        "tier_claimed = CASE WHEN tier_claimed_seq <= :applied OR tier_claimed = tier "
+        "THEN NULL ELSE tier_claimed END, "
+        "tier_claimed_seq = CASE WHEN tier_claimed_seq <= :applied OR tier_claimed = tier "
+        "THEN NULL ELSE tier_claimed_seq END "
+        "WHERE member_key = :key",
+        {
+            "since": member.tier_since,
+            "review": member.tier_review_on,
+            "grace": int(member.tier_grace),
+            "as_of": q.as_of if q else None,
+            "start": q.window_start if q else None,
+            "points": q.points if q else 0,
+            "spend": q.spend_minor if q else 0,
+            "visits": q.visits if q else 0,
+            "expiring": json.dumps([[e.expires_on, e.points] for e in member.expiring]),
+            "applied": applied_through,
+            "key": member_key,
+        },
+    )
+
+
+def claim_tier(db: sqlite_utils.Database, member_key: str, tier: str, seq: int) -> None:
+    """This till's sale ``seq`` moved the member up to ``tier`` (until a pull answers)."""
+    db.execute(
+        "UPDATE members SET tier_claimed = ?, tier_claimed_seq = ? WHERE member_key = ?",
+        [tier, seq, member_key],
+    )
+
+
+_UNSENT_SALES = """
+SELECT j.kind,
+       COALESCE(json_extract(j.record, '$.payload.earned.total_points'), 0),
+       COALESCE(json_extract(j.record, '$.payload.total_minor'), 0),
+       COALESCE(json_extract(j.record, '$.payload.points_reversed'), 0),
+       COALESCE(json_extract(j.record, '$.payload.refund_minor'), 0)
+FROM journal j
+JOIN cards c ON c.card_number = json_extract(j.record, '$.payload.member.card_number')
+WHERE j.kind IN ('sale', 'return') AND c.member_key = ?2 AND {scope}
+"""
+
+_UNSENT_VOIDS = """
+SELECT COALESCE(json_extract(s.record, '$.payload.earned.total_points'), 0),
+       COALESCE(json_extract(s.record, '$.payload.total_minor'), 0)
+FROM journal v
+JOIN journal s ON s.seq = json_extract(v.record, '$.payload.original.seq') AND s.kind = 'sale'
+JOIN cards c ON c.card_number = json_extract(s.record, '$.payload.member.card_number')
+WHERE v.kind = 'void' AND c.member_key = ?2 AND {scope}
+"""
+
+_EVERY_ENTRY = "{j}.seq > ?1"
+_ENTRIES_WITH_POINTS = (
+    "{j}.seq IN (SELECT seq FROM points_effects WHERE member_key = ?2 AND seq > ?1)"
+)
+"""Only entries that moved the member's points, found through ``points_effects_member``:
+enough when the program qualifies by points (an entry that moved none adds none), and an
+index range instead of a read of the journal since the member's last pull."""
+
+
+def unsent_qualifying(
+    db: sqlite_utils.Database, member_key: str, applied_through: int, *, points_only: bool = False
+) -> Contribution:
+    """What this till's entries HQ had not applied (seq > ``applied_through``) add to the
+    member's qualifying figures: a sale its earned points, its total and one visit; a return
+    takes off the points it reversed and its refund; a void takes off the whole sale.
+
+    ``points_only``: only the points figure is wanted (its spend and visits may then miss
+    sales that moved no points)."""
+    scope = _ENTRIES_WITH_POINTS if points_only else _EVERY_ENTRY
+    args = [applied_through, member_key]
+    points = spend = visits = 0
+    sales = _UNSENT_SALES.format(scope=scope.format(j="j"))
+    for kind, earned, total, reversed_, refund in db.execute(sales, args).fetchall():
+        if kind == "sale":
+            points, spend, visits = points + int(earned), spend + int(total), visits + 1
+        else:
+            points, spend = points - int(reversed_), spend - int(refund)
+    voids = _UNSENT_VOIDS.format(scope=scope.format(j="v"))
+    for earned, total in db.execute(voids, args).fetchall():
+        points, spend, visits = points - int(earned), spend - int(total), visits - 1
+    return Contribution(points=points, spend_minor=spend, visits=visits)
+
+
+Debit = tuple[date, int]
+"""(The till's local day of the entry, points it took from the member's lots)."""
+
+
+def lapsed_points(db: sqlite_utils.Database, member_key: str, today: date) -> int:
+    """Points of HQ's last-pulled expiring lots whose last usable day is before ``today``,
+    less what this till's unsent entries dated on or before that day took from them."""
+    standing = member_standing(db, member_key)
+    if standing is None or not any(day < today for day, _ in standing.expiring):
+        return 0
+    debits = unsent_debits(db, member_key, standing.applied_through_seq)
+    return sum(points for day, points in lots_left(standing.expiring, debits) if day < today)
+
+
+def lots_left(expiring: Iterable[tuple[date, int]], debits: Iterable[Debit]) -> list[Debit]:
+    """HQ's expiring lots (last usable day, points) after this till's unsent debits, taken as
+    HQ's FIFO book takes them: each from the soonest lots still alive on its day (a lot whose
+    last day had passed pays nothing), in the order they were made."""
+    lots = sorted((day, points) for day, points in expiring if points > 0)
+    amounts = [points for _, points in lots]
+    for debit_day, points in debits:
+        left = points
+        for i, (day, _) in enumerate(lots):
+            if left <= 0:
+                break
+            if day < debit_day:
+                continue
+            taken = min(amounts[i], left)
+            amounts[i] -= taken
+            left -= taken
+    return [(day, amount) for (day, _), amount in zip(lots, amounts, strict=True) if amount > 0]
+
+
+def unsent_debits(db: sqlite_utils.Database, member_key: str, applied_through: int) -> list[Debit]:
+    """Points this till's unsent entries took from the member's lots, entry by entry in seq
+    order: redemptions and the points returns took back (a sale's earn opens a new lot, which
+    expires last)."""
+    rows = db.execute(
+        "SELECT local_date, redeemed + MAX(0, -(delta + redeemed)) FROM points_effects "
+        "WHERE member_key = ? AND seq > ? ORDER BY seq",
+        [member_key, applied_through],
+    ).fetchall()
+    return [(date.fromisoformat(day), int(points)) for day, points in rows if int(points) > 0]

@@ -258,6 +258,18 @@ def _m006_tiers_expiry(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m007_receipt_standing(db: sqlite_utils.Database) -> None:
+    """What a member's receipt says of their tier, progress and expiring points
+    (shared.receipt.TierStanding as JSON), decided when the receipt is queued, so a reprint
+    says the same."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE print_jobs ADD COLUMN standing TEXT;
+        """,
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_member_applied_through", _m002_member_applied_through),
@@ -265,6 +277,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("004_phone_keys", _m004_phone_keys),
     ("005_receipt_provisional", _m005_receipt_provisional),
     ("006_tiers_expiry", _m006_tiers_expiry),
+    ("007_receipt_standing", _m007_receipt_standing),
 ]
 
 

@@ -13,6 +13,7 @@ from shared.journal import canonical_json
 from shared.protocol import (
     ErrorBody,
     LiveMemberResponse,
+    OriginalSaleResponse,
     PullResponse,
     PushResponse,
     SyncStatus,
@@ -30,7 +31,9 @@ from terminal.sync.errors import (
 
 __all__ = ["SyncClient", "SyncError", "claim_terminal", "encode_push", "push_overhead"]
 
-_Reply = TypeVar("_Reply", PushResponse, PullResponse, LiveMemberResponse, SyncStatus)
+_Reply = TypeVar(
+    "_Reply", PushResponse, PullResponse, LiveMemberResponse, SyncStatus, OriginalSaleResponse
+)
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 LOOKUP_TIMEOUT = httpx.Timeout(2.0, connect=1.0)
@@ -118,6 +121,18 @@ class SyncClient:
             "GET", "/api/v1/sync/member", params={"card": card_number}, timeout=LOOKUP_TIMEOUT
         )
         return self._parse(LiveMemberResponse, response)
+
+    def original_sale(self, terminal_id: str, seq: int) -> OriginalSaleResponse:
+        """Another till's sale and the returns HQ holds against it, for a return of goods
+        this till did not sell (404 ``SyncRejectedError``: HQ has no such sale). Short
+        timeout: a cashier is waiting."""
+        response = self._send(
+            "GET",
+            "/api/v1/sync/original",
+            params={"terminal_id": terminal_id, "seq": seq},
+            timeout=LOOKUP_TIMEOUT,
+        )
+        return self._parse(OriginalSaleResponse, response)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

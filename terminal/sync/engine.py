@@ -37,7 +37,7 @@ from terminal.store import TillDatabase
 from terminal.store.cashiers import apply_hq_cashier
 from terminal.store.catalog import save_rules
 from terminal.store.journal import MalformedRecordError, hash_at, iter_records, journal_tip
-from terminal.store.members import digits_only, write_members_keys
+from terminal.store.members import digits_only, write_member_standing, write_members_keys
 from terminal.store.settings import get_setting, set_setting
 from terminal.sync.client import SyncClient, encode_push, push_overhead
 from terminal.sync.errors import (
@@ -494,6 +494,7 @@ def _apply_member(
             applied_through,
         ],
     )
+    write_member_standing(db, key, member, applied_through)
     for card in member.cards:
         if card.status == "active" and card.card_number in blocked_here:
             continue

@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import sqlite_utils
 from pydantic import ValidationError
@@ -23,6 +23,8 @@ from shared.journal import (
     JournalInvariantError,
     MemberRef,
     Payload,
+    Return,
+    Sale,
 )
 from shared.protocol import LiveMemberResponse
 from shared.rules import ProgramRules
@@ -30,7 +32,7 @@ from terminal.config import TillConfig
 from terminal.store.cashiers import Cashier, check_pin
 from terminal.store.catalog import current_rules, offers_for
 from terminal.store.database import TillDatabase
-from terminal.store.journal import append_entry, journal_tip
+from terminal.store.journal import append_entry, get_entry, journal_tip
 from terminal.store.members import (
     MemberRecord,
     active_card_of,
@@ -52,6 +54,7 @@ from terminal.till.errors import (
 )
 from terminal.till.provisional import entry_balance_is_provisional
 from terminal.till.results import MemberView
+from terminal.till.standing import Standing, standing_of, standing_to_json
 
 __all__ = ["Clock", "TillBase", "describe_validation_error"]
 
@@ -183,14 +186,25 @@ class TillBase:
                     "keep the card and ask the member for their current card",
                 )
             _, _, local = self._now()
+            today = local.date()
             return MemberView(
                 member_key=member.member_key,
                 name=member.name,
                 card_number=card_number,
-                tier=member.tier,
-                balance=member_balance(db, member),
-                offers=tuple(offers_for(db, member.tier, local.date().isoformat())),
+                tier=member.current_tier,
+                balance=member_balance(db, member, today=today),
+                offers=tuple(offers_for(db, member.current_tier, today.isoformat())),
+                standing=standing_of(db, current_rules(db), member, today),
             )
+
+    def standing(self, member_key: str) -> Standing | None:
+        """The member's tier, progress and expiring points as the till shows them now."""
+        _, _, local = self._now()
+        with self.database.read() as db:
+            member = member_by_key(db, member_key)
+            if member is None:
+                return None
+            return standing_of(db, current_rules(db), member, local.date())
 
     def find_members(self, query: str) -> list[tuple[MemberRecord, str | None]]:
         """Members matching a phone, email or name, each with their active card."""
@@ -262,22 +276,44 @@ class TillBase:
             )
 
     @staticmethod
-    def _balance(db: sqlite_utils.Database, member_key: str) -> int | None:
+    def _balance(db: sqlite_utils.Database, member_key: str, today: date) -> int | None:
         member = member_by_key(db, member_key)
-        return member_balance(db, member) if member else None
+        return member_balance(db, member, today=today) if member else None
 
-    @staticmethod
     def _queue_print(
-        db: sqlite_utils.Database, seq: int, balance: int | None, tier: str | None, now: datetime
+        self,
+        db: sqlite_utils.Database,
+        seq: int,
+        balance: int | None,
+        tier: str | None,
+        now: datetime,
     ) -> int:
-        # Decided now, with the sale: whether HQ can vouch for the balance printed.
+        # Decided now, with the sale: whether HQ can vouch for the balance printed, and what
+        # the receipt says of the member's tier and points (a reprint says the same).
         provisional = balance is not None and entry_balance_is_provisional(db, seq, now)
+        standing = self._receipt_standing(db, seq, now)
         cursor = db.execute(
             "INSERT INTO print_jobs (seq, balance_after, tier_after, balance_provisional, "
-            "created_at) VALUES (?, ?, ?, ?, ?)",
-            [seq, balance, tier, int(provisional), now.isoformat()],
+            "created_at, standing) VALUES (?, ?, ?, ?, ?, ?)",
+            [seq, balance, tier, int(provisional), now.isoformat(), standing],
         )
         return int(cursor.lastrowid or 0)
+
+    def _receipt_standing(self, db: sqlite_utils.Database, seq: int, now: datetime) -> str | None:
+        """The member's standing after entry ``seq`` (a sale or a return), as JSON for
+        ``print_jobs.standing``; None for an entry without a member."""
+        entry = get_entry(db, seq)
+        payload = entry.payload if entry is not None else None
+        if not isinstance(payload, Sale | Return) or payload.member is None:
+            return None
+        key = self._member_key_for(db, payload.member)
+        member = member_by_key(db, key) if key else None
+        if member is None:
+            return None
+        today = now.astimezone(self.config.zone).date()
+        standing = standing_of(db, current_rules(db), member, today)
+        upgraded = isinstance(payload, Sale) and payload.tier_upgrade is not None
+        return standing_to_json(standing.for_receipt(upgraded=upgraded))
 
     def _member_key_for(self, db: sqlite_utils.Database, ref: MemberRef | None) -> str | None:
         if ref is None:

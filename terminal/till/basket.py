@@ -67,7 +67,8 @@ class AttachedMember:
 
     @property
     def tier(self) -> str | None:
-        return self.member.tier
+        """The tier the member earns in here: this till's own upgrade until HQ answers."""
+        return self.member.current_tier
 
 
 @dataclass

@@ -11,9 +11,12 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from shared.journal import ShiftClose
-from shared.receipt import Receipt
+from shared.receipt import Receipt, TierStanding
+from terminal.store.catalog import current_rules
 from terminal.store.journal import get_entry
+from terminal.till.receipts import with_standing
 from terminal.till.service import Till
+from terminal.till.standing import standing_from_json, tier_display_name
 
 __all__ = ["PrintJob", "PrintOutcome", "PrintQueue", "ReceiptSink"]
 
@@ -73,11 +76,15 @@ class PrintQueue:
         """Print one job; on failure record why and leave it queued for a reprint."""
         with self.till.database.read() as db:
             row = db.execute(
-                "SELECT seq, reprint, balance_after, tier_after, balance_provisional "
+                # A reprint says what the first receipt of the sale said of the tier.
+                "SELECT seq, reprint, balance_after, tier_after, balance_provisional, "
+                "COALESCE(standing, (SELECT o.standing FROM print_jobs o WHERE o.seq = "
+                "print_jobs.seq AND o.standing IS NOT NULL ORDER BY o.id LIMIT 1)) "
                 "FROM print_jobs WHERE id = ?",
                 [job_id],
             ).fetchone()
             entry = get_entry(db, int(row[0])) if row else None
+            rules = current_rules(db)
         if row is None or entry is None:
             return PrintOutcome(job_id, 0, False, f"print job {job_id} does not exist")
         seq = int(row[0])
@@ -88,15 +95,20 @@ class PrintQueue:
             if isinstance(entry.payload, ShiftClose):
                 printer.print_lines(self.till.z_report(entry), title="Z REPORT")
             else:
-                printer.print_receipt(
-                    self.till.receipt_for(
-                        entry,
-                        balance_after=row[2],
-                        tier_after=row[3],
-                        reprint=bool(row[1]),
-                        provisional=bool(row[4]),
-                    )
+                receipt = self.till.receipt_for(
+                    entry,
+                    balance_after=row[2],
+                    tier_after=row[3],
+                    reprint=bool(row[1]),
+                    provisional=bool(row[4]),
                 )
+                standing = standing_from_json(row[5])
+                if standing is None and row[3]:
+                    # Queued before receipts kept a standing: the tier's name, not its code.
+                    standing = TierStanding(name=tier_display_name(rules, row[3]))
+                if standing is not None:
+                    receipt = with_standing(receipt, standing)
+                printer.print_receipt(receipt)
         # Any printer failure, ours or the library's, must leave the job queued.
         except Exception as error:
             message = str(error) or type(error).__name__

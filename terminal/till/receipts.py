@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from shared.codes import format_receipt_barcode
@@ -25,13 +26,24 @@ from shared.receipt import (
     ReceiptMember,
     StoreHeader,
     TaxRow,
+    TierStanding,
 )
 from shared.receipt import Tender as ReceiptTender
 from shared.rules import EarnResult
 from terminal.config import TillConfig
 from terminal.till.tax import tax_by_rate
 
-__all__ = ["TENDER_LABELS", "receipt_for_entry", "z_report_lines"]
+__all__ = [
+    "POINTS_NOT_ADJUSTED",
+    "TENDER_LABELS",
+    "receipt_for_entry",
+    "with_standing",
+    "z_report_lines",
+]
+
+POINTS_NOT_ADJUSTED = "Points not adjusted: the original sale is at another till; HQ will reconcile"
+"""Said to the cashier and printed on the refund slip of a return made without the original
+sale (``Return.original_unavailable``): no points moved, HQ adjusts the member."""
 
 TENDER_LABELS = {
     TenderMethod.CASH: "Cash",
@@ -90,15 +102,20 @@ def receipt_for_entry(
     reprint: bool = False,
     provisional: bool = False,
     original: JournalEntry | None = None,
+    standing: TierStanding | None = None,
 ) -> Receipt:
     """The customer receipt for a sale or a return entry.
 
     ``provisional``: the balance is the till's own view HQ has not confirmed (see
     ``balance_is_provisional``). ``original``: for a return, the sale it refunds, so the
-    receipt names its items and its receipt; without it the lines are "Item of line N"."""
+    receipt names its items and its receipt; without it the lines are "Item of line N".
+    ``standing``: the member's tier by name, perks, progress and expiring points as they
+    stood when the sale was made (``print_jobs.standing``); it replaces ``tier_after``."""
     payload = entry.payload
     if not isinstance(payload, Sale | Return):
         raise ValueError(f"a {payload.kind} entry has no customer receipt")
+    if standing is not None:
+        tier_after = standing.name
     cur = payload.currency
     store = StoreHeader(
         name=config.store_name, address_lines=config.store_address, tax_id=config.store_tax_id
@@ -129,7 +146,7 @@ def receipt_for_entry(
     )
     if isinstance(payload, Return):
         return _return_receipt(
-            payload, original, common, member, balance_after, tier_after, provisional
+            payload, original, common, member, balance_after, tier_after, provisional, standing
         )
 
     rates = sorted({line.tax_rate_bp for line in payload.lines})
@@ -176,6 +193,7 @@ def receipt_for_entry(
             new_balance=balance_after or 0,
             tier=tier_after,
             provisional=provisional,
+            standing=standing,
         )
     return Receipt(
         **common,  # type: ignore[arg-type]
@@ -191,6 +209,17 @@ def receipt_for_entry(
     )
 
 
+def with_standing(receipt: Receipt, standing: TierStanding) -> Receipt:
+    """``receipt`` saying the member's tier by name with its perks, progress and expiry."""
+    if receipt.member is None and receipt.points is None:
+        return receipt
+    member = replace(receipt.member, tier=standing.name) if receipt.member else None
+    points = (
+        replace(receipt.points, tier=standing.name, standing=standing) if receipt.points else None
+    )
+    return replace(receipt, member=member, points=points)
+
+
 def _return_receipt(
     payload: Return,
     original: JournalEntry | None,
@@ -199,6 +228,7 @@ def _return_receipt(
     balance_after: int | None,
     tier_after: str | None,
     provisional: bool,
+    standing: TierStanding | None = None,
 ) -> Receipt:
     cur = payload.currency
     sale = original.payload if original is not None else None
@@ -215,12 +245,15 @@ def _return_receipt(
             new_balance=balance_after or 0,
             tier=tier_after,
             provisional=provisional,
+            standing=standing,
         )
     ref = payload.original
     refund_of = OriginalReceipt(
         receipt_no=sale.receipt_no if isinstance(sale, Sale) else f"{ref.terminal_id}-{ref.seq}",
         local_time_text=_local_time_text(original) if original is not None else None,
     )
+    if payload.original_unavailable:  # the till moved no points: say so, plainly
+        common = {**common, "footer_lines": (POINTS_NOT_ADJUSTED, *_footer_of(common))}
     refund = Money(-payload.refund_minor, cur)
     tenders = tuple(
         ReceiptTender(
@@ -240,6 +273,11 @@ def _return_receipt(
         points=points,
         refund_of=refund_of,
     )
+
+
+def _footer_of(common: dict[str, object]) -> tuple[str, ...]:
+    footer = common.get("footer_lines")
+    return tuple(str(line) for line in footer) if isinstance(footer, tuple | list) else ()
 
 
 def _breakdown(sale: Sale, earned: EarnResult) -> tuple[PointsLine, ...]:

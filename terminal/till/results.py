@@ -11,6 +11,7 @@ from shared.journal import (
     JournalEntry,
 )
 from terminal.store.catalog import Offer
+from terminal.till.standing import Standing
 
 __all__ = ["MemberView", "ReturnableLine", "SaleDone", "ScanResult"]
 
@@ -26,6 +27,8 @@ class MemberView:
     balance: int
     offers: tuple[Offer, ...]
     blocked: bool = False
+    standing: Standing | None = None
+    """Tier name, perks, progress and expiring points (None: not known here)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from datetime import date
 
 import sqlite_utils
 from pydantic import ValidationError
@@ -27,7 +28,9 @@ from shared.journal import (
     Tender,
     TenderMethod,
 )
+from shared.journal.payloads import TierUpgrade
 from shared.money import Money, format_points
+from shared.points.tiers import contribution, upgrade_for
 from shared.rules import BasketLine as EarnLine
 from shared.rules import EarnContext, EarnResult, ProgramRules, compute_earn, plan_redemption
 from shared.rules.redeem import RedemptionQuote
@@ -36,8 +39,10 @@ from terminal.store.catalog import product_by_sku
 from terminal.store.journal import journal_tip
 from terminal.store.members import (
     card_by_number,
+    claim_tier,
     member_balance,
     member_by_key,
+    member_standing,
     redeemed_on,
 )
 from terminal.store.open_sale import clear_open_sale, save_open_sale
@@ -59,6 +64,7 @@ from terminal.till.errors import (
     UnknownProductError,
 )
 from terminal.till.results import MemberView, SaleDone, ScanResult
+from terminal.till.standing import qualifying_total
 
 __all__ = ["SellingActions", "parse_points"]
 
@@ -251,7 +257,7 @@ class SellingActions(TillBase):
         with self.database.read() as db:
             member = member_by_key(db, basket.member.member.member_key)
             assert member is not None
-            balance = member_balance(db, member)
+            balance = member_balance(db, member, today=local.date())
             used_today = redeemed_on(db, member.member_key, local.date().isoformat())
         # Offline, a per-member daily cap bounds the risk (docs/design.md); above it the till asks
         # HQ for the live balance when it can, and refuses clearly when it cannot.
@@ -361,6 +367,12 @@ class SellingActions(TillBase):
                         rules_version=rules.version,
                     )
                 earned = self._earn(rules, basket.earn_lines(), basket)
+            tier = self._tier(basket)
+            upgrade = (
+                self._tier_upgrade(db, basket, rules, earned, local.date())
+                if rules is not None and earned is not None
+                else None
+            )
             change = -basket.due_minor
             seq, _ = journal_tip(db)
             sale = Sale(
@@ -376,6 +388,8 @@ class SellingActions(TillBase):
                 member=member_ref,
                 earned=earned,
                 redeemed=redeemed,
+                tier=tier,
+                tier_upgrade=upgrade,
             )
             entry = self._append(db, sale, now, offset, cashier_id)
             balance_after = None
@@ -389,8 +403,12 @@ class SellingActions(TillBase):
                     sale.points_redeemed,
                     local.date().isoformat(),
                 )
-                balance_after = self._balance(db, key)
-            job = self._queue_print(db, entry.seq, balance_after, self._tier(basket), now)
+                if upgrade is not None:
+                    # The member's next sales here earn in the new tier until HQ answers.
+                    claim_tier(db, key, upgrade.to_tier, entry.seq)
+                    tier = upgrade.to_tier
+                balance_after = self._balance(db, key, local.date())
+            job = self._queue_print(db, entry.seq, balance_after, tier, now)
             if basket.durable:
                 # In the journal's transaction: never journaled and still offered back.
                 clear_open_sale(db)
@@ -399,6 +417,39 @@ class SellingActions(TillBase):
 
     def _tier(self, basket: Basket) -> str | None:
         return basket.member.tier if basket.member else None
+
+    def _tier_upgrade(
+        self,
+        db: sqlite_utils.Database,
+        basket: Basket,
+        rules: ProgramRules,
+        earned: EarnResult,
+        today: date,
+    ) -> TierUpgrade | None:
+        """The upgrade this sale makes, offline-first (docs/rules.md, "Tiers"): HQ's
+        qualifying total as of the pull + this till's entries HQ had not applied + this sale.
+        The sale itself earns in the tier the member had when it began."""
+        assert basket.member is not None
+        if not rules.tiers:
+            return None
+        member = member_by_key(db, basket.member.member.member_key)
+        stored = member_standing(db, basket.member.member.member_key)
+        if member is None or stored is None:
+            return None
+        this_sale = contribution(
+            earned=earned.total_points, spend_minor=basket.total_minor, visit=True
+        )
+        total, _ = qualifying_total(db, rules, member, stored, today, plus=this_sale)
+        current = member.current_tier
+        reached = upgrade_for(rules, current, total)
+        if reached is None:
+            return None
+        return TierUpgrade(
+            from_tier=current,
+            to_tier=reached.code,
+            qualifying_total=total,
+            threshold=reached.threshold_points,
+        )
 
     def _check_card_still_usable(self, db: sqlite_utils.Database, card_number: str) -> None:
         card = card_by_number(db, card_number)
@@ -416,7 +467,7 @@ class SellingActions(TillBase):
         assert basket.redemption is not None
         member = member_by_key(db, basket.member.member.member_key)
         assert member is not None
-        balance = member_balance(db, member)
+        balance = member_balance(db, member, today=date.fromisoformat(today))
         used = redeemed_on(db, member.member_key, today)
         cap_left = rules.offline.redemption_cap_points_per_day - used
         limit = basket.hq_approved_balance

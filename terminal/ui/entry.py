@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from shared.bounds import MAX_MINOR
+from shared.codes import ReceiptRef
 from shared.money import Money
 from terminal.till.errors import TillError
 
@@ -20,6 +21,7 @@ __all__ = [
     "parse_keyed_item",
     "parse_quantity",
     "parse_receipt",
+    "parse_receipt_ref",
 ]
 
 MAX_QUANTITY = 999
@@ -94,6 +96,21 @@ def parse_quantity(text: str, *, allow_zero: bool = False) -> int:
     if quantity == 0 and not allow_zero:
         raise EntryRefusedError("The quantity must be at least 1", "type a whole number")
     return quantity
+
+
+def parse_receipt_ref(text: str, terminal_id: str) -> ReceiptRef:
+    """A receipt number as printed (``T1-12``), of this till or any other (returns at any
+    till), or just its sequence number (``12``, this till's)."""
+    match = _RECEIPT_TEXT.match(text.strip())
+    if match is None:
+        raise EntryRefusedError(
+            f"{text.strip() or 'Nothing'} is not a receipt number",
+            f"scan the receipt's barcode or type e.g. {terminal_id}-12",
+        )
+    terminal = (match.group("terminal") or terminal_id).upper()
+    if terminal == terminal_id.upper():
+        terminal = terminal_id
+    return ReceiptRef(terminal=terminal, seq=int(match.group("seq")))
 
 
 def parse_receipt(text: str, terminal_id: str) -> int:

@@ -102,6 +102,7 @@ SERVER_BAD: dict[str, Bad] = {
         {"csv": "{work}/bad-byte.csv"}, words=("line 3", "0x81", "not Windows-1252 text")
     ),
     "csv bad row": Bad({"csv": "{work}/bad-row.csv"}, words=("line 4, field",)),
+    "as-of not a date": Bad({"as_of": "31.12.2027"}, words=("is not a date", "YYYY-MM-DD")),
 }
 DB = ("db down", "db unsupported", "db not a url", "db unwritable")
 MEMBERS_CSV = (
@@ -144,6 +145,8 @@ SERVER: list[Row] = [
     Row("members import", ("{csv}",), (*DB, "file unreadable", *MEMBERS_CSV), csv="members"),
     Row("catalog import", ("{csv}",), (*DB, "file unreadable", *MEMBERS_CSV), csv="catalog"),
     Row("ledger rebuild", ("--check",), DB),
+    Row("tiers review", ("--as-of", "{as_of}"), (*DB, "as-of not a date")),
+    Row("points expire", ("--as-of", "{as_of}"), (*DB, "as-of not a date")),
     Row(
         "cashier add",
         ("--store", "S001", "--id", "7", "--name", "Ann", "--pin", "4711"),
@@ -316,6 +319,7 @@ def test_syncserver(work: Path, row: Row, name: str) -> None:
         "db": "sqlite:///{work}/hq.sqlite3",
         "rules": "{work}/rules.json",
         "csv": f"{{work}}/{row.csv}.csv",
+        "as_of": "2027-01-01",
         **bad.values,
     }
     if "file" in bad.values:  # the command's file argument, whatever the row calls it

@@ -31,6 +31,7 @@ from shared.journal import (
     Void,
 )
 from shared.rules import BasketLine, EarnContext, ProgramRules, compute_earn
+from shared.rules.returns import compute_return_reversal
 from terminal.config import TillConfig
 from terminal.demo.seed import demo_rules
 
@@ -143,23 +144,41 @@ class JournalWriter:
         sale: JournalEntry,
         member: MemberRef | None,
         *,
-        reversed_points: int = 0,
-        restored: int = 0,
+        reversed_points: int | None = None,
+        restored: int | None = None,
         refund: int = 100,
         original: EntryRef | None = None,
+        line_no: int = 1,
+        quantity: int = 1,
+        before: int | dict[int, int] = 0,
+        unavailable: bool = False,
     ) -> JournalEntry:
+        """A return of ``quantity`` units of line ``line_no`` (``before`` units of it already
+        returned). Points: as a till computes them (the shared engine) unless given, and
+        none when ``unavailable`` (the till refunded without the original)."""
+        computed = (0, 0)
+        if not unavailable and (reversed_points is None or restored is None):
+            computed = return_points(sale, line_no, quantity, before)
         return self.append(
             Return(
                 store_id=STORE,
                 receipt_no=f"{self.terminal_id}-R",
                 currency="EUR",
-                original=original or ref_of(sale),
-                lines=(ReturnLine(original_line_no=1, quantity=1, refund_minor=refund),),
+                original=original
+                or (
+                    EntryRef(terminal_id=sale.terminal_id, seq=sale.seq, entry_id=NO_ENTRY_ID)
+                    if unavailable
+                    else ref_of(sale)
+                ),
+                lines=(
+                    ReturnLine(original_line_no=line_no, quantity=quantity, refund_minor=refund),
+                ),
                 refund_minor=refund,
                 tenders=(Tender(method=TenderMethod.CASH, amount_minor=refund),),
                 member=member,
-                points_reversed=reversed_points,
-                points_restored=restored,
+                points_reversed=computed[0] if reversed_points is None else reversed_points,
+                points_restored=computed[1] if restored is None else restored,
+                original_unavailable=True if unavailable else None,
             )
         )
 
@@ -221,6 +240,47 @@ class JournalWriter:
                 cash_expected_minor=0,
             )
         )
+
+
+NO_ENTRY_ID = "00000000-0000-0000-0000-000000000000"
+"""What a till that refunded without the original names its entry id with."""
+
+
+def return_points(
+    sale: JournalEntry, line_no: int, quantity: int, before: int | dict[int, int]
+) -> tuple[int, int]:
+    """(reversed, restored) for returning ``quantity`` units of a line after ``before`` units
+    of it (an int) or of each line (a dict) came back, computed as the till does
+    (terminal/till/returning.py) with the shared engine."""
+    payload = sale.payload
+    if not isinstance(payload, Sale) or payload.member is None or payload.earned is None:
+        return 0, 0
+    done = before if isinstance(before, dict) else {line_no: before}
+    values_before = {
+        ln.line_no: ln.net_minor * done.get(ln.line_no, 0) // ln.quantity for ln in payload.lines
+    }
+    values_now = {ln.line_no: 0 for ln in payload.lines}
+    for ln in payload.lines:
+        if ln.line_no == line_no:
+            after = done.get(line_no, 0) + quantity
+            values_now[line_no] = ln.net_minor * after // ln.quantity - values_before[line_no]
+    reversal = compute_return_reversal(
+        payload.earned,
+        [
+            BasketLine(
+                line_no=ln.line_no,
+                sku=ln.sku,
+                category=ln.category,
+                quantity=ln.quantity,
+                net_minor=ln.net_minor,
+            )
+            for ln in payload.lines
+        ],
+        values_before,
+        values_now,
+        redeemed_points=payload.points_redeemed,
+    )
+    return reversal.points_reversed, reversal.points_restored
 
 
 def ref_of(entry: JournalEntry) -> EntryRef:

@@ -1,4 +1,5 @@
-"""HQ API: members — search, profile, reconciled balance, ledger history, manual adjustments.
+"""HQ API: members — search, profile, reconciled balance, ledger history, tier status and
+history, points lots, manual adjustments.
 
 Reading needs the viewer role, adjusting the manager role; a till's token gets 403.
 """
@@ -28,6 +29,8 @@ from syncserver.hq.members import (
     member_ledger,
     search_members,
 )
+from syncserver.hq.tiers import LotsPage, TierHistoryPage, member_lots_page, member_tiers
+from syncserver.settings import utc_now
 
 router = APIRouter(prefix="/api/v1/members", tags=["members"])
 
@@ -126,6 +129,44 @@ def get_ledger(
             raise NotFoundError(_no_member(member_id))
         items, next_cursor = member_ledger(conn, member_id, limit, cursor)
     return Page[LedgerPosting](items=items, next_cursor=next_cursor)
+
+
+@router.get("/{member_id}/tiers", responses=_errors(401, 403, 404, 422))
+def get_tiers(
+    member_id: MemberIdPath,
+    _user: ViewerDep,
+    database: DatabaseDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> TierHistoryPage:
+    """The member's tier now (``status``: tier and perks, since, next review, grace, the
+    qualifying figure over the program's window as of today (UTC) and progress to the next
+    tier) and their tier history newest first (``items``: effective day, from → to, the
+    reason, and the till entry or HQ event behind it), keyset-paginated."""
+    with database.read() as conn:
+        found = member_tiers(conn, member_id, utc_now().date(), limit, cursor)
+    if found is None:
+        raise NotFoundError(_no_member(member_id))
+    return found
+
+
+@router.get("/{member_id}/lots", responses=_errors(401, 403, 404, 422))
+def get_lots(
+    member_id: MemberIdPath,
+    _user: ViewerDep,
+    database: DatabaseDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> LotsPage:
+    """The member's points lots, oldest first (a redemption takes the oldest first):
+    earned and expiry day, amount, points left, points expired and the source (``ref``),
+    keyset-paginated; with the balance they hold, points owed, the next expiry day and the
+    points expiring by day."""
+    with database.read() as conn:
+        found = member_lots_page(conn, member_id, limit, cursor)
+    if found is None:
+        raise NotFoundError(_no_member(member_id))
+    return found
 
 
 class AdjustmentRequest(BaseModel):

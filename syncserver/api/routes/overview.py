@@ -12,6 +12,7 @@ from shared.money import Money, format_points
 from shared.protocol import ErrorBody
 from syncserver.api.deps import DatabaseDep, ViewerDep
 from syncserver.hq.overview import ACTIVE_WINDOWS, OFFLINE_AFTER, SERIES_DAYS, load_overview
+from syncserver.hq.tiers import FORECAST_MONTHS, ExpiryMonth
 from syncserver.storage.database import Database
 
 __all__ = ["OverviewView", "overview_view", "router"]
@@ -109,6 +110,24 @@ class OverviewView(BaseModel):
     redeemed_total: int = Field(description="Redeemed over the days shown.")
     open_exceptions: OpenExceptions
     offline_tills: OfflineTills
+    expiry_forecast: list[ExpiryMonth] = Field(
+        description=f"Points expiring in each of the next {FORECAST_MONTHS} calendar months, "
+        "the current one first (points past their day that the daily run has not expired "
+        "yet count in the current month); empty while a large program's first forecast is "
+        "computed in the background."
+    )
+    expiry_forecast_total: int = Field(description="The forecast's months together.")
+    expiry_forecast_money: MoneyView | None = Field(
+        description="Their value at the program's point value; null without rules."
+    )
+    expiry_forecast_as_of: datetime | None = Field(
+        description="When the forecast was computed (kept up to ten minutes on large "
+        "programs); null while it is being computed."
+    )
+    expiry_rule: str | None = Field(
+        description="The program's expiry rule in words (\"Points expire 12 months after "
+        'they are earned."); null until a rules version is published.'
+    )
 
 
 def exceptions_link(kind: str) -> str:
@@ -121,6 +140,8 @@ def overview_view(database: Database) -> OverviewView:
     figures = overview.figures
     value = overview.point_value
     liability = overview.liability
+    forecast = overview.forecast
+    expiring = sum(points for _, points in forecast.months) if forecast else 0
     short, long = ACTIVE_WINDOWS
     return OverviewView(
         as_of=figures.computed_at,
@@ -171,6 +192,15 @@ def overview_view(database: Database) -> OverviewView:
                 for t in overview.offline_tills[:OFFLINE_LIST_LIMIT]
             ],
         ),
+        expiry_forecast=[
+            ExpiryMonth(month=month, points=points) for month, points in forecast.months
+        ]
+        if forecast
+        else [],
+        expiry_forecast_total=expiring,
+        expiry_forecast_money=MoneyView.of(value.value_of(expiring)) if value else None,
+        expiry_forecast_as_of=forecast.computed_at if forecast else None,
+        expiry_rule=overview.expiry_rule,
     )
 
 
@@ -178,6 +208,8 @@ def overview_view(database: Database) -> OverviewView:
 def get_overview(_user: ViewerDep, database: DatabaseDep) -> OverviewView:
     """Members (total, active in 30 and 90 days), points outstanding in points and money,
     points issued and redeemed per day over the last 30 days, open exceptions by kind and
-    tills offline for more than an hour. Large programs get the member, liability and daily
-    figures from a cache of at most about a minute (``as_of``, ``cached``)."""
+    tills offline for more than an hour, and the points expiring in each of the next 12
+    months. Large programs get the member, liability and daily figures from a cache of at
+    most about a minute (``as_of``, ``cached``), the expiry forecast from one of at most ten
+    minutes (``expiry_forecast_as_of``)."""
     return overview_view(database)

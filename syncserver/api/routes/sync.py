@@ -13,15 +13,17 @@ from shared.bounds import MAX_SEQ
 from shared.protocol import (
     ErrorBody,
     LiveMemberResponse,
+    OriginalSaleResponse,
     PullResponse,
     PushRequest,
     PushResponse,
     SyncStatus,
 )
 from syncserver.api.deps import DatabaseDep, TerminalDep
-from syncserver.api.params import PullCursorQuery
+from syncserver.api.params import PullCursorQuery, SeqQuery, TerminalIdQuery
 from syncserver.errors import MalformedError
 from syncserver.settings import utc_now
+from syncserver.sync.original import original_sale
 from syncserver.sync.pull import MAX_PULL_LIMIT, live_member, pull, report_pull
 from syncserver.sync.push import push
 from syncserver.sync.status import sync_status
@@ -108,3 +110,16 @@ def member_now(
 ) -> LiveMemberResponse:
     """One member's live balance: the till asks before redeeming beyond its offline cap."""
     return live_member(database, terminal.terminal_id, card)
+
+
+@router.get("/original", responses=_ERRORS)
+def original_of_return(
+    terminal: TerminalDep,
+    database: DatabaseDep,
+    terminal_id: TerminalIdQuery,
+    seq: SeqQuery,
+) -> OriginalSaleResponse:
+    """A sale of any till with the returns HQ holds against it: a till asks before it takes
+    back goods it did not sell, so the points come back as at the till that sold them.
+    404 when HQ has no such sale."""
+    return original_sale(database, terminal_id, seq)

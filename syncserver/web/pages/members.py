@@ -1,5 +1,6 @@
-"""Dashboard: member search, the member page (profile, balance, cards, ledger history,
-exceptions) and the staff actions on it (adjust points, block or replace a card).
+"""Dashboard: member search, the member page (profile, balance, tier and tier history, points
+lots, cards, ledger history, exceptions) and the staff actions on it (adjust points, block or
+replace a card).
 
 Reading needs the viewer role; the forms need the manager role and are only shown to
 managers. A form the action refuses (0 points, no reason, a bad card number, a card already
@@ -33,6 +34,8 @@ from syncserver.hq.members import (
     member_ledger,
     search_members,
 )
+from syncserver.hq.tiers import lot_source, member_lots_page, member_tiers
+from syncserver.settings import utc_now
 from syncserver.storage.members import card_row
 from syncserver.storage.users import Role
 from syncserver.web.session import CheckedSession, ViewerPage, WebSession, redirect, require_role
@@ -42,6 +45,8 @@ router = APIRouter(include_in_schema=False)
 
 SEARCH_PAGE = 50
 HISTORY_PAGE = 25
+TIER_HISTORY_PAGE = 10
+LOTS_PAGE = 25
 
 _POINTS = re.compile(r"^[+-]?\d[\d,_ ]*$")
 _REFUSED = (MalformedError, ConflictError, NotFoundError)
@@ -86,8 +91,18 @@ def member_page(
     session: ViewerPage,
     database: DatabaseDep,
     cursor: CursorQuery = None,
+    tier_cursor: CursorQuery = None,
+    lot_cursor: CursorQuery = None,
 ) -> Response:
-    return _member_page(request, session, database, member_id, cursor)
+    return _member_page(
+        request,
+        session,
+        database,
+        member_id,
+        cursor,
+        tier_cursor=tier_cursor,
+        lot_cursor=lot_cursor,
+    )
 
 
 def _member_page(
@@ -97,6 +112,8 @@ def _member_page(
     member_id: str,
     cursor: str | None = None,
     *,
+    tier_cursor: str | None = None,
+    lot_cursor: str | None = None,
     status: int = 200,
     errors: dict[str, str] | None = None,
     values: dict[str, Any] | None = None,
@@ -107,6 +124,8 @@ def _member_page(
             raise NotFoundError(f"no member {member_id}: search for them by card, phone or name")
         history, next_cursor = member_ledger(conn, member_id, HISTORY_PAGE, cursor)
         member_exc = member_exceptions(conn, member_id)
+        tiers = member_tiers(conn, member_id, utc_now().date(), TIER_HISTORY_PAGE, tier_cursor)
+        lots = member_lots_page(conn, member_id, LOTS_PAGE, lot_cursor)
     if errors:
         # A message for a form this page does not show (a card that is not this member's, a
         # block of a card blocked meanwhile) goes to the top of the page.
@@ -119,6 +138,10 @@ def _member_page(
         session,
         status,
         member=member,
+        tiers=tiers,
+        lots=lots,
+        lot_source=lot_source,
+        today=utc_now().date(),
         history=history,
         next_cursor=next_cursor,
         exceptions=member_exc,

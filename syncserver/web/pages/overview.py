@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from syncserver.api.deps import DatabaseDep
 from syncserver.api.routes.overview import overview_view
 from syncserver.hq.overview import CACHE_MAX_AGE
+from syncserver.hq.tiers import month_label
 from syncserver.web.session import ViewerPage
 from syncserver.web.templating import render
 
@@ -17,13 +18,16 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def overview_page(request: Request, session: ViewerPage, database: DatabaseDep) -> HTMLResponse:
     view = overview_view(database)
-    # The chart reads exactly what GET /api/v1/overview answers as "days".
-    chart = view.model_dump(mode="json")["days"]
+    # The charts read exactly what GET /api/v1/overview answers as "days" and
+    # "expiry_forecast".
+    dumped = view.model_dump(mode="json")
     return render(
         request,
         "overview.html",
         session,
         view=view,
-        chart=chart,
+        chart=dumped["days"],
+        expiry_chart=dumped["expiry_forecast"],
+        month_label=month_label,
         refresh_seconds=int(CACHE_MAX_AGE.total_seconds()),
     )

@@ -15,8 +15,9 @@ from terminal.store.cashiers import Cashier
 from terminal.till.approvals import SupervisorNeededError
 from terminal.till.errors import TillError
 from terminal.till.receipts import TENDER_LABELS
+from terminal.till.returning import OriginalUnavailableError
 from terminal.till.service import ReturnableLine, SaleDone, Till
-from terminal.ui.entry import parse_quantity, parse_receipt
+from terminal.ui.entry import EntryRefusedError, parse_amount, parse_quantity, parse_receipt_ref
 from terminal.ui.keymap import RETURN_KEYS, bindings
 from terminal.ui.pins import check_supervisor_pin
 from terminal.ui.screens.dialog import Dialog, on_top
@@ -48,6 +49,10 @@ class ReturnsScreen(Dialog[SaleDone | None]):
         self.lines: list[ReturnableLine] = []
         self.quantities: dict[int, int] = {}
         self.method = TenderMethod.CASH
+        self.keyed: ReceiptRef | None = None
+        """Another till's receipt HQ could not give: lines are keyed from the paper receipt
+        and refunded without points (``Till.return_without_original``)."""
+        self.keyed_lines: dict[int, tuple[int, int]] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -98,7 +103,7 @@ class ReturnsScreen(Dialog[SaleDone | None]):
             self.load(code)
             return
         try:
-            self.load(parse_receipt(text, self.till.config.terminal_id))
+            self.load(parse_receipt_ref(text, self.till.config.terminal_id))
         except TillError as error:
             self._refused(error)
 
@@ -109,12 +114,27 @@ class ReturnsScreen(Dialog[SaleDone | None]):
     def load(self, receipt: ReceiptRef | int) -> None:
         try:
             entry, lines = self.till.find_sale(receipt)
+        except OriginalUnavailableError as error:
+            self._key_lines(error)
+            return
         except TillError as error:
             self._refused(error)
             return
+        self.keyed, self.keyed_lines = None, {}
         self.sale, self.lines, self.quantities = entry, lines, {}
         self.query_one("#receipt", Input).value = self._receipt_no()
         self.message.info("Choose the lines: F3 quantity, F5 everything, F12 refund")
+        self._show()
+        self.table.focus()
+
+    def _key_lines(self, why: OriginalUnavailableError) -> None:
+        """No original to show: the cashier keys what comes back from the paper receipt."""
+        self.sale, self.lines, self.quantities = None, [], {}
+        self.keyed = ReceiptRef(terminal=why.terminal_id, seq=why.seq)
+        self.keyed_lines = {}
+        self.message.warn(
+            f"{why.message} — F3 keys a line from the receipt, F12 refunds it without points"
+        )
         self._show()
         self.table.focus()
 
@@ -135,6 +155,16 @@ class ReturnsScreen(Dialog[SaleDone | None]):
         keep = table.cursor_row if row is None else row
         table.clear()
         currency = self._currency()
+        for no, (units, minor) in sorted(self.keyed_lines.items()):
+            table.add_row(
+                Text(str(no)),
+                Text(f"Item of line {no} (keyed)"),
+                Text("?", justify="right"),
+                Text("?", justify="right"),
+                Text(str(units), justify="right", style="bold"),
+                Text(Money(minor, currency).format(), justify="right"),
+                key=f"keyed-{no}",
+            )
         for line in self.lines:
             wanted = self.quantities.get(line.line_no, 0)
             table.add_row(
@@ -150,7 +180,14 @@ class ReturnsScreen(Dialog[SaleDone | None]):
             table.move_cursor(row=min(keep, len(self.lines) - 1))
         units = sum(self.quantities.values())
         summary = f"Refund by {TENDER_LABELS[self.method]} (F6 to change) · {units} item(s) chosen"
-        if self.sale is None:
+        if self.keyed is not None:
+            refund = Money(sum(minor for _, minor in self.keyed_lines.values()), currency)
+            summary = (
+                f"Receipt {self.keyed.terminal}-{self.keyed.seq}, without the original: "
+                f"refund {refund.format()} by {TENDER_LABELS[self.method]} (F6 to change) · "
+                "points not adjusted, HQ will reconcile"
+            )
+        elif self.sale is None:
             summary = "No receipt yet"
         self.query_one("#return-summary", Static).update(Content(summary))
 
@@ -167,6 +204,9 @@ class ReturnsScreen(Dialog[SaleDone | None]):
 
     @on_top
     def action_quantity(self) -> None:
+        if self.keyed is not None:
+            self._ask_keyed_line()
+            return
         line = self._selected()
         if line is None:
             self.message.warn("Find the sale first: scan or key the receipt number")
@@ -186,6 +226,35 @@ class ReturnsScreen(Dialog[SaleDone | None]):
             )
         )
 
+    def _ask_keyed_line(self) -> None:
+        currency = self._currency()
+
+        def add_line(text: str) -> None:
+            parts = text.replace(";", " ").split()
+            if len(parts) != 3:
+                raise EntryRefusedError(
+                    f"{text.strip() or 'Nothing'} is not a line, units and amount",
+                    "type e.g. 2 1 4.50 (line 2 of the receipt, 1 unit, 4.50 back)",
+                )
+            no = parse_quantity(parts[0])
+            units = parse_quantity(parts[1], allow_zero=True)
+            minor = parse_amount(parts[2], currency, allow_zero=True)
+            if units:
+                self.keyed_lines[no] = (units, minor)
+            else:
+                self.keyed_lines.pop(no, None)
+            self._show()
+
+        self.app.push_screen(
+            PromptScreen(
+                "Key a line from the receipt",
+                "Its line number on the receipt, how many come back and the amount to refund "
+                "(0 units removes the line)",
+                add_line,
+                placeholder="2 1 4.50",
+            )
+        )
+
     def action_return_all(self) -> None:
         self.quantities = {line.line_no: line.returnable_quantity for line in self.lines}
         self._show()
@@ -197,6 +266,9 @@ class ReturnsScreen(Dialog[SaleDone | None]):
 
     @on_top
     def action_confirm(self) -> None:
+        if self.keyed is not None:
+            self.refund(None)
+            return
         if self.sale is None:
             self.message.warn("Find the sale first: scan or key the receipt number")
             return
@@ -204,11 +276,20 @@ class ReturnsScreen(Dialog[SaleDone | None]):
 
     def refund(self, supervisor: Cashier | None) -> None:
         """Make the refund; one above the till's limit asks a supervisor first, then again."""
-        assert self.sale is not None
         try:
-            done = self.till.return_items(
-                self.sale.seq, dict(self.quantities), self.method, supervisor=supervisor
-            )
+            if self.keyed is not None:
+                done = self.till.return_without_original(
+                    self.keyed, dict(self.keyed_lines), self.method, supervisor=supervisor
+                )
+            else:
+                assert self.sale is not None
+                done = self.till.return_items(
+                    self.sale.seq,
+                    dict(self.quantities),
+                    self.method,
+                    supervisor=supervisor,
+                    original_terminal=self.sale.terminal_id,  # another till's: asked of HQ
+                )
         except SupervisorNeededError as error:
             if supervisor is None:
                 self.ask_supervisor(error)

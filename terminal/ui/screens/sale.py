@@ -14,7 +14,7 @@ from terminal.store.cashiers import Cashier
 from terminal.store.catalog import product_by_sku
 from terminal.till.approvals import check_new_price, check_price_change
 from terminal.till.errors import TillError, UnknownProductError
-from terminal.till.receipts import TENDER_LABELS
+from terminal.till.receipts import POINTS_NOT_ADJUSTED, TENDER_LABELS
 from terminal.till.service import MemberView, SaleDone, Till
 from terminal.ui import open_sale
 from terminal.ui.context import till_app
@@ -467,8 +467,12 @@ class SaleScreen(Screen[None]):
                 self.query_one(Totals).last_done = (
                     f"Last refund {payload.receipt_no} · {self._money(payload.refund_minor)}"
                     + (f" by {method}" if method else "")
+                    + (" · points not adjusted" if payload.original_unavailable else "")
                 )
-            self.message.success("Refund done. Printing the receipt…")
+            if isinstance(payload, Return) and payload.original_unavailable:
+                self.message.warn(f"Refund done. {POINTS_NOT_ADJUSTED}. Printing the receipt…")
+            else:
+                self.message.success("Refund done. Printing the receipt…")
             self._changed()
             till_app(self).print_jobs([done.print_job_id])
 

@@ -67,8 +67,11 @@ class SelfCheckScreen(Screen[None]):
             Content(f"Hello, {view.name}").stylize("bold"),
             Content(""),
             Content(format_points(view.balance)).stylize("bold"),
-            Content(f"{tier_name(view.tier)} tier"),
+            Content(f"{view.standing.name if view.standing else tier_name(view.tier)} tier"),
         ]
+        if view.standing is not None:
+            said = (view.standing.progress, view.standing.grace_text, view.standing.expiring_text)
+            rows += [Content(line) for line in said if line]
         if view.offers:
             rows += [Content(""), Content("Your offers").stylize("bold")]
             rows += [Content(f"• {o.title}: {o.description}") for o in view.offers]

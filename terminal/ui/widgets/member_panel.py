@@ -1,4 +1,5 @@
-"""Who the sale is for: name, tier, balance, points this sale earns (live), offers."""
+"""Who the sale is for: name, tier (by name, with its perks), balance, points this sale earns
+(live), progress to the next tier, the next points to expire, offers."""
 
 from __future__ import annotations
 
@@ -59,13 +60,19 @@ def render_member(shown: MemberShown | None, room: int = _WIDTH + 4) -> Content:
         return Content("No member\n\nScan a loyalty card, or F2 to find one").stylize("dim")
     width = min(_WIDTH, room)
     view = shown.view
+    standing = view.standing
     earn = shown.earn.total_points if shown.earn else 0
-    card = f"{tier_name(view.tier)} · card {mask_card_number(view.card_number)}"
+    tier = standing.name if standing is not None else tier_name(view.tier)
+    card = f"{tier} · card {mask_card_number(view.card_number)}"
     if len(card) > room:  # a small screen: the last four digits are what is checked
-        card = f"{tier_name(view.tier)} · card …{view.card_number[-4:]}"
+        card = f"{tier} · card …{view.card_number[-4:]}"
     rows: list[Content] = [
         Content(view.name).stylize("bold"),
         Content(card),
+    ]
+    if standing is not None:
+        rows += [Content(f"  {perk}").stylize("italic") for perk in standing.perks]
+    rows += [
         Content(""),
         _row("Balance", format_points(view.balance), width),
         _row("This sale earns", "+" + format_points(earn), width, short="Earns"),
@@ -75,6 +82,14 @@ def render_member(shown: MemberShown | None, room: int = _WIDTH + 4) -> Content:
         rows.append(
             _row("Redeeming", f"{format_points(shown.redemption.points)} = {discount}", width)
         )
+    if standing is not None:
+        # What comes next for the member: grace, the next tier, the next points to expire.
+        if standing.grace_text:
+            rows.append(Content(standing.grace_text).stylize("bold"))
+        if standing.progress:
+            rows.append(Content(standing.progress))
+        if standing.expiring_text:
+            rows.append(Content(standing.expiring_text).stylize("bold"))
     rows.append(Content(""))
     if not shown.breakdown:
         hint = "Ctrl+B: how the points add up"

@@ -7,6 +7,7 @@ import re
 
 import httpx
 
+from shared.journal import Return
 from syncserver.hq.actions import adjust_points
 from syncserver.storage.audit import Actor
 from syncserver.storage.database import Database
@@ -24,10 +25,12 @@ def test_member_page_shows_balance_cards_and_history_with_till_receipt_and_cashi
     terminal_id, token = hq.server.terminal(store="S042")
     till = JournalWriter(terminal_id)
     sale = till.sale(ANNA, redeem=100)
-    till.ret(sale, ANNA, reversed_points=2)
+    returned = till.ret(sale, ANNA)  # points as the till computes them
+    assert isinstance(returned.payload, Return)
+    took, gave = returned.payload.points_reversed, returned.payload.points_restored
     assert sale.payload.earned is not None  # type: ignore[union-attr]
     earned = sale.payload.earned.total_points  # type: ignore[union-attr]
-    balance = 1000 + earned - 100 - 2
+    balance = 1000 + earned - 100 - took + gave
     with serve(database) as url:
         with httpx.Client(base_url=url, timeout=60) as api:
             assert push(api, token, terminal_id, till.records).json()["exceptions"] == []
@@ -45,7 +48,8 @@ def test_member_page_shows_balance_cards_and_history_with_till_receipt_and_cashi
             rows = re.findall(r'<td class="num (pos|neg) ?">([^<]+)</td>', history)
             assert rows == [
                 ("pos", "+1,000"),
-                ("neg", "-2"),
+                ("pos", f"+{gave}"),
+                ("neg", f"-{took}"),
                 ("neg", "-100"),
                 ("pos", f"+{earned}"),
             ]
@@ -91,18 +95,18 @@ def test_member_page_shows_balance_cards_and_history_with_till_receipt_and_cashi
                 "points": balance,
             }
             first = api.get("/api/v1/members/M0000000001/ledger", params={"limit": 3}).json()
-            assert [p["points"] for p in first["items"]] == [1000, -2, -100]
+            assert [p["points"] for p in first["items"]] == [1000, gave, -took]
             assert [p["balance_after"] for p in first["items"]] == [
                 balance,
                 balance - 1000,
-                balance - 1000 + 2,
+                balance - 1000 - gave,
             ]
             assert first["items"][2]["till"] == {
                 "terminal_id": terminal_id,
                 "store_id": "S042",
-                "seq": 1,
-                "entry_kind": "sale",
-                "receipt_no": f"{terminal_id}-1",
+                "seq": 2,
+                "entry_kind": "return",
+                "receipt_no": f"{terminal_id}-R",
                 "cashier_id": "1",
             }
             assert first["items"][1]["hq"] is None
@@ -111,8 +115,9 @@ def test_member_page_shows_balance_cards_and_history_with_till_receipt_and_cashi
                 "/api/v1/members/M0000000001/ledger",
                 params={"limit": 3, "cursor": first["next_cursor"]},
             ).json()
-            assert [p["kind"] for p in rest["items"]] == ["earn"]
-            assert rest["items"][0]["balance_after"] == earned  # the first thing that happened
+            assert [p["kind"] for p in rest["items"]] == ["redeem", "earn"]
+            assert rest["items"][0]["till"]["entry_kind"] == "sale"
+            assert rest["items"][1]["balance_after"] == earned  # the first thing that happened
             assert rest["next_cursor"] is None
             stored = api.get(f"/api/v1/entries/{terminal_id}/1").json()
             assert stored["record"] == till.records[0]  # exactly what the till sent

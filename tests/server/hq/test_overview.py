@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from shared.journal import Sale, format_utc
+from shared.journal import Return, Sale, format_utc
 from shared.rules import ProgramRules
 from syncserver.hq import overview as ov
 from syncserver.hq.actions import resolve_exception
@@ -75,7 +75,11 @@ def test_figures_follow_real_till_pushes(database: Database) -> None:
     anna_redeem = recent.sale(ANNA, redeem=200)
     ben_sale = recent.sale(BEN)
     ben_void = recent.void(ben_sale)  # a voided sale: its earn comes off "issued" the same day
-    anna_return = recent.ret(anna_redeem, ANNA, reversed_points=5, restored=100)
+    anna_return = recent.ret(anna_redeem, ANNA)  # points as the till computes them
+    assert isinstance(anna_return.payload, Return)
+    took, gave = anna_return.payload.points_reversed, anna_return.payload.points_restored
+    assert took > 0
+    assert gave > 0
     # A till that was offline for weeks: its sales 40 days ago reach HQ after the recent ones.
     old = JournalWriter(old_id, start=_day_start(40, hour=10))
     carl_sale = old.sale(CARL)
@@ -104,8 +108,8 @@ def test_figures_follow_real_till_pushes(database: Database) -> None:
         + _earned(anna_sale)
         + _earned(anna_redeem)
         - 200
-        - 5
-        + 100
+        - took
+        + gave
         + _earned(carl_sale)
         + _earned(anna_late)
     )
@@ -127,15 +131,15 @@ def test_figures_follow_real_till_pushes(database: Database) -> None:
         # Earned at tills, less the voided sale's earn (Ben's sale never happened).
         "issued": _earned(anna_sale) + _earned(anna_redeem),
         # Redeemed, less the points the return gave back.
-        "redeemed": 200 - 100,
+        "redeemed": 200 - gave,
         # Earned points the return took back: on program:reversed, not off "issued".
-        "reversed": 5,
+        "reversed": took,
     }
     others = [d for d in days if d["day"] != day.date().isoformat()]
     assert all(d["issued"] == d["redeemed"] == d["reversed"] == 0 for d in others)
     # The 40-day-old sales are outside the 30 days shown.
     assert after["issued_total"] == _earned(anna_sale) + _earned(anna_redeem)
-    assert after["redeemed_total"] == 100
+    assert after["redeemed_total"] == 200 - gave
     assert after["open_exceptions"] == {"total": 0, "by_kind": []}
     assert after["cached"] is False
 

@@ -125,7 +125,7 @@ def test_unreadable_inputs_are_named_next_to_themselves() -> None:
     }
     assert "more than 2 decimals" in errors["earn.min_spend_minor"][0]
     assert "not a whole number" in errors["earn.per_order_points"][0]
-    assert errors["tiers.1.threshold_points"] == ["required: enter the threshold (points)"]
+    assert errors["tiers.1.threshold_points"] == ["required: enter the threshold"]
     assert "give both hours" in errors["campaigns.0.hours"][0]
     assert "not a date" in errors["campaigns.1.starts"][0]
 
@@ -271,7 +271,7 @@ def test_diff_names_each_changed_field() -> None:
             "name Bakery after 6pm, multiplier 3, hours 18:00–22:00, categories bakery",
             None,
         ),
-        ("Tier platinum", None, "name Platinum, threshold (points) 50,000, multiplier 1.5"),
+        ("Tier platinum", None, "name Platinum, threshold 50,000, multiplier 1.5"),
         ("Redeem in steps of (points)", "50", "the points above"),
     }
     assert diff_documents(before, before) == []
@@ -286,3 +286,111 @@ def test_numbers_for_people() -> None:
     assert minor_text(1500, "JPY") == "1500"
     money = next(f for s in SECTIONS for f in s.fields if f.key == "min_spend_minor")
     assert field_text(money, 1250, "GBP") == "£12.50"
+
+
+# --- tiers that move and points that expire (issue 12) -----------------------------------------
+
+
+def _tiered() -> dict[str, Any]:
+    document = _demo()
+    document["tier_qualification"] = {
+        "metric": "points",
+        "period": "rolling",
+        "window_months": 12,
+        "grace_months": 3,
+        "one_tier_down": True,
+    }
+    document["expiry"] = {"mode": "months_after_earn", "months": 12, "years": 1}
+    document["tiers"][2]["perks"] = ["Free delivery", "Birthday double points"]
+    return document
+
+
+def test_tier_qualification_expiry_and_perks_survive_the_form() -> None:
+    values = document_values(_tiered())
+    assert values.get("tier_qualification.grace_months") == "3"
+    assert values.get("tier_qualification.one_tier_down") == "on"
+    assert values.get("expiry.mode") == "months_after_earn"
+    assert values.get("tiers.2.perks") == "Free delivery\nBirthday double points"
+    checked = check_document(values)
+    assert checked.errors == {}
+    assert checked.rules == ProgramRules.model_validate_json(json.dumps(_tiered()))
+    assert checked.rules is not None
+    assert checked.rules.tiers[2].perks == ("Free delivery", "Birthday double points")
+    # A version from before these fields shows (and keeps) their defaults.
+    older = document_values(_demo())
+    assert older.get("tier_qualification.window_months") == "12"
+    assert older.get("tier_qualification.metric") == "points"
+    assert older.get("expiry.mode") == "never"
+    assert older.get("expiry.years") == "1"
+    assert check_document(older).rules == ProgramRules.from_json(demo_rules_json())
+
+
+def test_tier_and_expiry_problems_land_next_to_their_fields() -> None:
+    values = document_values(_tiered())
+    values.set("expiry.months", "")
+    values.set("tier_qualification.window_months", "0")
+    values.set("tier_qualification.grace_months", "25")
+    values.set("tier_qualification.metric", "miles")
+    values.set("tiers.2.perks", "x" * 61)
+    errors = check_document(values).errors
+    assert set(errors) == {
+        "expiry.months",
+        "tier_qualification.window_months",
+        "tier_qualification.grace_months",
+        "tier_qualification.metric",
+        "tiers.2.perks",
+    }
+    assert errors["expiry.months"] == ["expiry mode 'months_after_earn' needs 'months'"]
+    assert "greater than or equal to 1" in errors["tier_qualification.window_months"][0]
+    assert "less than or equal to 24" in errors["tier_qualification.grace_months"][0]
+    assert "'points', 'spend' or 'visits'" in errors["tier_qualification.metric"][0]
+    assert "at most 60 characters" in errors["tiers.2.perks"][0]
+
+
+def test_tier_and_expiry_rules_in_plain_language() -> None:
+    rules = ProgramRules.model_validate_json(json.dumps(_tiered()))
+    summary = describe(rules, date(2026, 12, 4))
+    assert summary.tier_rules == (
+        "Tiers: by points earned in the last 12 months; review 12 months after a tier is "
+        "reached, with 3 months' grace; at most one tier down per review."
+    )
+    assert summary.expiry == (
+        "Points expire 12 months after they are earned. Redemptions use the oldest points first."
+    )
+    gold = summary.tiers[-1]
+    assert gold.threshold == "10,000 pts"
+    assert gold.perks == ["Free delivery", "Birthday double points"]
+    plain = describe(ProgramRules.from_json(demo_rules_json()), date(2026, 12, 4))
+    assert plain.expiry == "Points never expire."
+    assert plain.tier_rules.startswith("Tiers: by points earned in the last 12 months;")
+    assert "without grace" in plain.tier_rules
+    by_spend = _tiered()
+    by_spend["tier_qualification"] = {"metric": "spend", "period": "calendar_year"}
+    by_spend["expiry"] = {"mode": "end_of_year", "years": 0}
+    spend = describe(ProgramRules.model_validate_json(json.dumps(by_spend)), date(2026, 12, 4))
+    assert spend.tier_rules == (
+        "Tiers: by spend in the calendar year; review on 1 January, without grace."
+    )
+    assert spend.tiers[1].threshold == "€25.00"
+    assert spend.expiry.startswith("Points expire on 31 December of the year they are earned.")
+    by_spend["expiry"] = {"mode": "inactivity", "months": 18}
+    idle = describe(ProgramRules.model_validate_json(json.dumps(by_spend)), date(2026, 12, 4))
+    assert idle.expiry.startswith(
+        "All of a member's points expire 18 months after their last visit (any visit extends them)."
+    )
+
+
+def test_diff_shows_tier_qualification_expiry_and_perks() -> None:
+    changes = {(c.section, c.item, c.before, c.after) for c in diff_documents(_demo(), _tiered())}
+    assert changes == {
+        ("Tier qualification", "Grace (months)", "0", "3"),
+        ("Tier qualification", "At most one tier down per review", "no", "yes"),
+        ("Points expiry", "Points expire", "never", "months after they are earned"),
+        ("Points expiry", "Months", "—", "12"),
+        ("Tiers", "Tier gold · Perks", "none", "Free delivery; Birthday double points"),
+    }
+    # An older version without the sections equals one that spells out their defaults.
+    spelt = _demo()
+    spelt["tier_qualification"] = {"metric": "points", "period": "rolling", "window_months": 12}
+    spelt["expiry"] = {"mode": "never", "years": 1}
+    assert diff_documents(_demo(), spelt) == []

@@ -502,3 +502,65 @@ def test_a_big_program_fits_in_the_form(database: Database) -> None:
         reply = client.post("/program/preview", data=_body(form.fields))
         assert reply.status_code == 200
         assert "The rules are valid: they can be published as version 5." in reply.text
+
+
+def test_tier_qualification_expiry_and_perks_publish_through_the_form(database: Database) -> None:
+    hq = prepare_hq(database, with_members=False)
+    with serve(database) as url, signed_in(url, hq.admin) as client:
+        form = _editor(client)
+        # Published before these fields existed: the form shows the model's defaults.
+        assert form.get("tier_qualification.metric") == "points"
+        assert form.get("tier_qualification.period") == "rolling"
+        assert form.get("tier_qualification.window_months") == "12"
+        assert form.get("expiry.mode") == "never"
+        gold = form.row_of("tiers", "code", "gold")
+        assert form.get(f"tiers.{gold}.perks") == ""
+        form.set("tier_qualification.grace_months", "3")
+        form.add("tier_qualification.one_tier_down", "on")
+        form.set("expiry.mode", "months_after_earn")  # … but no months yet
+        form.set("tier_qualification.window_months", "0")
+        form.set(f"tiers.{gold}.perks", "Free delivery\r\nBirthday double points\r\n")
+        form.set("note", "Tiers reviewed yearly with grace; points last 12 months")
+        refused = client.post("/program/publish", data=_body(form.fields))
+        assert refused.status_code == 422
+        html = refused.text
+        assert "2 problems to fix" in html
+        for field_id, message in (
+            ("f-expiry-months", "expiry mode &#39;months_after_earn&#39; needs &#39;months&#39;"),
+            ("f-tier_qualification-window_months", "greater than or equal to 1"),
+        ):
+            start = html.index(f'id="{field_id}"')
+            field = html[html.rindex('<div class="field', 0, start) : html.index("</div>", start)]
+            assert 'aria-invalid="true"' in field
+            assert message in field
+            assert f'href="#{field_id}"' in html
+        form.set("tier_qualification.window_months", "12")
+        form.set("expiry.months", "12")
+        published = client.post("/program/publish", data=_body(form.fields))
+        assert "Version 4" in _flash(client, published)
+        summary = client.get("/program").text
+        version = client.get("/program/versions/4").text
+    with database.read() as conn:
+        document = conn.execute(
+            select(rules_versions.c.document).where(rules_versions.c.version == 4)
+        ).scalar_one()
+    rules = ProgramRules.from_json(document)
+    assert rules.tier_qualification.grace_months == 3
+    assert rules.tier_qualification.one_tier_down is True
+    assert rules.tier_qualification.window_months == 12
+    assert (rules.expiry.mode, rules.expiry.months) == ("months_after_earn", 12)
+    tier = rules.tier("gold")
+    assert tier is not None
+    assert tier.perks == ("Free delivery", "Birthday double points")
+    assert (
+        "Tiers: by points earned in the last 12 months; review 12 months after a tier is "
+        "reached, with 3 months&#39; grace; at most one tier down per review." in summary
+    )
+    assert "Points expire 12 months after they are earned." in summary
+    assert "Free delivery, Birthday double points" in summary
+    diff = version[version.index('<table class="diff">') :]
+    diff = diff[: diff.index("</table>")]
+    assert "<td>Grace (months)</td>" in diff
+    assert "<td>months after they are earned</td>" in diff
+    assert "Tier gold · Perks" in diff
+    assert "<td>Free delivery; Birthday double points</td>" in diff
