@@ -621,7 +621,8 @@ def points() -> None:
 def points_expire(db_url: str | None, as_of: str | None) -> None:
     """Expire the points whose last usable day is before --as-of (idempotent).
 
-    Posts each member's expired points to program:expired, never below zero.
+    Posts each member's expired points to program:expired; points that paid a debt made
+    while they were usable are not expired (a late redemption is never overdrawn by a run).
     `syncserver serve` runs this daily on its own.
     """
     _daily_run(db_url, as_of, "points_expiry")

@@ -313,10 +313,13 @@ def import_members(
             for row in fresh
         ]
         ctx = LedgerContext(conn, now, member_ids=ids, live=True)
+        rules = ctx.latest_rules()
         event_ids = []
         for start in range(0, len(imported), _EVENT_SIZE):
             event = MemberImport(
-                occurred_at=format_utc(now), members=imported[start : start + _EVENT_SIZE]
+                occurred_at=format_utc(now),
+                members=imported[start : start + _EVENT_SIZE],
+                rules_version=rules.version if rules is not None else None,
             )
             event_id = record_event(conn, event, actor, ctx)
             apply_event(ctx, event_id, event.kind, event.model_dump(mode="json"))

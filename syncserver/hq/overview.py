@@ -513,7 +513,9 @@ class OverviewCache:
                 self.forecast_inline_books
             ):
                 self._refresh_forecast_in_background(database, slot)
-                return slot.forecast, slot.forecast is not None
+                # Pending for this request even if the thread is already done: what the
+                # page says must not depend on how fast the thread ran.
+                return None, False
             with slot.lock:
                 if slot.forecast is None:
                     slot.forecast = compute_forecast(database, self.clock())

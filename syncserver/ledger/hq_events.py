@@ -31,6 +31,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import Connection
 
+from shared.points.tiers import next_review, rank
+from shared.rules import ProgramRules
 from syncserver.ledger.accounts import (
     ADJUSTED,
     WRITTEN_OFF,
@@ -40,7 +42,7 @@ from syncserver.ledger.accounts import (
     pair,
 )
 from syncserver.ledger.context import LedgerContext
-from syncserver.ledger.points import apply_expiry, apply_review
+from syncserver.ledger.points import TierStatus, apply_expiry, apply_review, day_of
 from syncserver.storage.members import NewMember, insert_card, insert_member
 from syncserver.storage.postings import PostingSource
 from syncserver.storage.schema import hq_events
@@ -89,6 +91,10 @@ class ImportedMember(BaseModel):
 class MemberImport(_Event):
     kind: Literal["member_import"] = "member_import"
     members: list[ImportedMember] = Field(min_length=1)
+    rules_version: int | None = None
+    """The rules an imported tier is reviewed by: a member imported in Silver keeps it until
+    the review one window (or the calendar year) after the import, then requalifies like
+    everyone else. None (imports before tiers were reviewed): no review date."""
 
 
 class PointsAdjustment(_Event):
@@ -241,6 +247,8 @@ def _block(ctx: LedgerContext, card_number: str, reason: str) -> None:
 
 
 def _import(ctx: LedgerContext, source: PostingSource, event: MemberImport) -> None:
+    rules = ctx.rules(event.rules_version) if event.rules_version is not None else None
+    imported_on = day_of(event.occurred_at)
     for member in event.members:
         created = insert_member(
             ctx.conn,
@@ -269,7 +277,32 @@ def _import(ctx: LedgerContext, source: PostingSource, event: MemberImport) -> N
                 PostingKind.OPENING,
             )
             ctx.post(source, legs, event.occurred_at)
+        if rules is not None and rank(rules, member.tier) > 0:
+            _review_imported_tier(ctx, source, rules, member.member_id, member.tier, imported_on)
         ctx.changed(member.member_id)
+
+
+def _review_imported_tier(
+    ctx: LedgerContext,
+    source: PostingSource,
+    rules: ProgramRules,
+    member_id: str,
+    tier: str | None,
+    imported_on: date,
+) -> None:
+    """An imported tier above the base one is held from the import day and reviewed like an
+    earned one (the import is the member's tier history's first line)."""
+    review_on = next_review(rules.tier_qualification, imported_on)
+    found = rules.tier(tier) if tier else None
+    name = found.name if found is not None else tier
+    ctx.points.set_tier(
+        member_id,
+        TierStatus(tier, imported_on.isoformat(), review_on.isoformat(), False),
+        kind="import",
+        reason=f"imported in {name}; reviewed on {review_on.isoformat()}",
+        effective_on=imported_on,
+        source=source,
+    )
 
 
 def event_record(text: str) -> dict[str, Any]:

@@ -421,7 +421,7 @@ _CHANGE_COLUMNS = (
 )
 _BULK_BOOKS = (
     "UPDATE member_lots AS t SET book = v.book, next_expiry = v.next_expiry "
-    "FROM unnest(%(ids)s::text[], %(books)s::text[], %(nexts)s::text[]) "
+    "FROM unnest(%(ids)b::text[], %(books)b::text[], %(nexts)b::text[]) "
     "AS v(member_id, book, next_expiry) WHERE t.member_id = v.member_id"
 )
 _BULK_TIERS = (
@@ -621,8 +621,9 @@ def apply_expiry(
     progress: Progress | None = None,
 ) -> dict[str, int]:
     """Expire what was last usable before ``as_of`` for every member whose ``next_expiry``
-    has passed (an index range): member -> expired per member, never below zero (the book
-    sees to it). Returns counts: members, points."""
+    has passed (an index range): member -> expired per member. The book expires only what
+    the member did not owe while the points were usable (docs/rules.md, "Late entries").
+    Returns counts: members, points."""
     expiry = rules.expiry if rules is not None else ExpiryRules()
     occurred_at = f"{as_of.isoformat()}T00:00:00.000000Z"
     cutoff = as_of.isoformat()

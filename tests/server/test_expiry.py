@@ -1,7 +1,7 @@
 """Points lots and expiry at HQ (docs/ledger.md, "Points lots and expiry"): FIFO use of the
-oldest lot, the expiry run (idempotent, never below zero) and a redemption made before the
-expiry date that reaches HQ after the run — on SQLite and PostgreSQL, with ``ledger rebuild
---check`` after each."""
+oldest lot, the expiry run (idempotent; never overdraws a debt made while the points were
+usable) and a redemption made before the expiry date that reaches HQ after the run — on
+SQLite and PostgreSQL, with ``ledger rebuild --check`` after each."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from tests.server.journal import RULES, JournalWriter, card, member_ref
 from tests.server.test_tiers import assert_consistent, earned, send, setup
 
 CARL = member_ref(card(3), "M0000000003")  # no points
+WHO = ("M0000000001", "M0000000003")
 
 
 def expiry_rules() -> ProgramRules:
@@ -69,7 +70,7 @@ def posted(database: Database, account: str, kind: str | None = None) -> int:
 
 def test_redemption_uses_the_oldest_lot_first(database: Database) -> None:
     rules = expiry_rules()
-    _server, terminal_id = setup(database, rules)
+    _server, terminal_id = setup(database, rules, who=WHO)
     till = JournalWriter(terminal_id, start=datetime(2026, 1, 15, 9, tzinfo=UTC))
     jan = till.sale(CARL, basket(100), rules=rules)
     till.now = datetime(2026, 3, 15, 9, tzinfo=UTC)
@@ -94,7 +95,7 @@ def test_redemption_uses_the_oldest_lot_first(database: Database) -> None:
 
 def test_points_earned_13_months_ago_expire_under_12_months_once(database: Database) -> None:
     rules = expiry_rules()
-    _server, terminal_id = setup(database, rules)
+    _server, terminal_id = setup(database, rules, who=WHO)
     till = JournalWriter(terminal_id, start=datetime(2025, 10, 1, 9, tzinfo=UTC))
     old = till.sale(CARL, basket(100), rules=rules)
     till.now = datetime(2026, 10, 20, 9, tzinfo=UTC)
@@ -115,7 +116,7 @@ def test_a_redemption_made_before_the_run_is_posted_against_the_lots_as_they_sto
     database: Database,
 ) -> None:
     rules = expiry_rules()
-    server, till_a_id = setup(database, rules)
+    server, till_a_id = setup(database, rules, who=WHO)
     till_b_id, _token = server.terminal()
     till_a = JournalWriter(till_a_id, start=datetime(2025, 1, 10, 9, tzinfo=UTC))
     till_a.sale(CARL, basket(100), rules=rules)  # usable through 2026-01-10
@@ -134,7 +135,7 @@ def test_a_redemption_made_before_the_run_is_posted_against_the_lots_as_they_sto
 
 def test_the_cli_expires_once_and_then_finds_nothing_due(database: Database) -> None:
     rules = expiry_rules()
-    _server, terminal_id = setup(database, rules)
+    _server, terminal_id = setup(database, rules, who=WHO)
     till = JournalWriter(terminal_id, start=datetime(2025, 1, 10, 9, tzinfo=UTC))
     till.sale(CARL, basket(100), rules=rules)
     assert send(database, till) == []
@@ -150,7 +151,7 @@ def test_the_cli_expires_once_and_then_finds_nothing_due(database: Database) -> 
 
 def test_a_member_from_before_lots_gets_one_opening_lot(database: Database) -> None:
     rules = expiry_rules()
-    server, terminal_id = setup(database, rules)
+    server, terminal_id = setup(database, rules, who=WHO)
     with database.write() as conn:  # as after migration 0005: balances, no books
         conn.execute(member_lots.delete())
     till = JournalWriter(terminal_id, start=datetime(2026, 2, 1, 9, tzinfo=UTC))
@@ -175,7 +176,7 @@ def test_a_member_from_before_lots_gets_one_opening_lot(database: Database) -> N
 
 def test_rebuild_names_a_member_whose_lots_or_tier_were_changed(database: Database) -> None:
     rules = expiry_rules()
-    _server, terminal_id = setup(database, rules)
+    _server, terminal_id = setup(database, rules, who=WHO)
     till = JournalWriter(terminal_id, start=datetime(2026, 2, 1, 9, tzinfo=UTC))
     till.sale(CARL, basket(100), rules=rules)
     assert send(database, till) == []
@@ -208,7 +209,7 @@ def test_runs_beside_pushes_replay_exactly(database: Database) -> None:
     from syncserver.ledger.periodic import run_tier_review
 
     rules = expiry_rules()
-    server, till_a_id = setup(database, rules)
+    server, till_a_id = setup(database, rules, who=WHO)
     till_b_id, _token = server.terminal()
     people = [CARL, member_ref(card(1), "M0000000001"), member_ref(card(2), "M0000000002")]
     tills = [

@@ -5,7 +5,7 @@ down, idempotent) — on SQLite and PostgreSQL, with ``ledger rebuild --check`` 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from click.testing import CliRunner
@@ -13,10 +13,11 @@ from sqlalchemy import select
 
 from shared.journal import JournalEntry, Sale
 from shared.journal.payloads import TierUpgrade
-from shared.points.lots import LotBook
+from shared.points.lots import LotBook, add_months
 from shared.protocol import PushRequest
 from shared.rules import ProgramRules
 from syncserver.cli import main as syncserver
+from syncserver.hq.imports import import_members
 from syncserver.hq.rules import publish_rules
 from syncserver.hq.setup import CLI
 from syncserver.ledger.periodic import DailyRuns, local_today, run_tier_review
@@ -32,7 +33,7 @@ from syncserver.storage.schema import (
     tier_changes,
 )
 from syncserver.sync.push import push
-from tests.server.helpers import Server, prepare, server_process
+from tests.server.helpers import MEMBERS, Server, members_csv, prepare, server_process
 from tests.server.journal import RULES, JournalWriter, card, member_ref
 from tests.sync.harness import wait_for
 
@@ -53,8 +54,17 @@ def tier_rules(version: int = 4, **qualification: Any) -> ProgramRules:
     return ProgramRules.model_validate(data)
 
 
-def setup(database: Database, rules: ProgramRules) -> tuple[Server, str]:
-    server = prepare(database)
+def setup(
+    database: Database, rules: ProgramRules, *, who: tuple[str, ...] = ("M0000000001",)
+) -> tuple[Server, str]:
+    """A server with only the members ``who`` of the test members (Anna alone by default,
+    imported in the base tier, so no review of her own is due until a sale moves her up):
+    runs count nobody else, whatever day the test runs on."""
+    server = prepare(database, with_members=False)
+    chosen: list[tuple[str, str, int, str | None]] = [
+        (m, card(s), b, t) for m, s, b, t in MEMBERS if m in who
+    ]
+    import_members(database, members_csv(chosen))
     publish_rules(database, rules.to_json())
     terminal_id, _token = server.terminal()
     return server, terminal_id
@@ -309,3 +319,28 @@ def test_syncserver_serve_reviews_on_its_own(database: Database, db_url: str) ->
     assert _review_days(database) == [today.isoformat()]
     assert status(database, "M0000000001")[0] == "member"
     assert_consistent(database)
+
+
+def test_an_imported_tier_is_held_until_the_review_one_window_after_the_import(
+    database: Database,
+) -> None:
+    rules = tier_rules(grace_months=0)
+    setup(database, rules)
+    import_members(database, members_csv([("M0000000009", card(9), 0, "gold")]))
+    imported_on = utc_now().date()
+    review_on = add_months(imported_on, 12)
+    assert status(database, "M0000000009") == (
+        "gold",
+        imported_on.isoformat(),
+        review_on.isoformat(),
+        False,
+    )
+    assert history(database, "M0000000009") == [
+        ("import", "gold", f"imported in Gold; reviewed on {review_on.isoformat()}")
+    ]
+    before = review_on - timedelta(days=1)
+    assert run_tier_review(database, before, CLI).nothing_due
+    down = run_tier_review(database, review_on, CLI)
+    assert (down.counts["reviewed"], down.counts["down"]) == (1, 1)
+    assert status(database, "M0000000009") == ("member", review_on.isoformat(), None, False)
+    assert_consistent(database)  # the replay dates the review from the import event too
