@@ -20,7 +20,9 @@ __all__ = [
     "ErrorDetail",
     "ExceptionKind",
     "ExpiringPoints",
+    "LiveGiftCardResponse",
     "LiveMemberResponse",
+    "LiveVoucherResponse",
     "MemberState",
     "OfferState",
     "OriginalSaleResponse",
@@ -31,9 +33,11 @@ __all__ = [
     "QualifyingState",
     "RaisedException",
     "StoreInfo",
+    "StoredValueState",
     "SyncStatus",
     "TerminalClaim",
     "TerminalClaimed",
+    "VoucherState",
 ]
 
 MAX_PUSH_BATCH = 500
@@ -51,13 +55,23 @@ ExceptionKind = Literal[
     "journal_behind",
     "tier_mismatch",
     "return_mismatch",
+    "voucher_reused",
+    "voucher_invalid",
+    "giftcard_overdraft",
+    "giftcard_blocked",
 ]
 """``entry_refused``: a record HQ could not store or post (a 422 ``refused`` to the till, kept
 as evidence). ``journal_behind``: a till reported a journal tip behind, or a hash different
 from, what HQ already acknowledged (a truncated journal or a restore of an older copy).
 ``tier_mismatch``: a sale earned with, or claimed an upgrade to, a tier HQ's figures do not
 support (amount: the points it makes a difference). ``return_mismatch``: the points a return
-moved differ from what HQ computes from the original sale (amount: till minus HQ)."""
+moved differ from what HQ computes from the original sale (amount: till minus HQ).
+``voucher_reused``: a voucher HQ had already seen used was taken off another sale (amount:
+that sale's discount, minor units; the detail names both receipts). ``voucher_invalid``: a
+voucher HQ never issued, voided, expired on the sale's day, bound to another member, or
+below its minimum spend (amount: the discount). ``giftcard_overdraft``: a gift card or store
+credit paid more than its balance, offline at two tills (amount: the money short).
+``giftcard_blocked``: a blocked or unknown gift card was used (amount: what it paid)."""
 
 
 class _Model(BaseModel):
@@ -170,6 +184,34 @@ class MemberState(_Model):
     qualifying: QualifyingState | None = None
     expiring: list[ExpiringPoints] = []
     """The member's points by the day they expire, soonest first (at most 12 days)."""
+    store_credit_minor: int = 0
+    """The member's store credit (money, minor units), like a gift card's balance."""
+
+
+class VoucherState(_Model):
+    """A voucher as tills know it (docs/vouchers.md): enough to accept it offline."""
+
+    code: str
+    value_minor: int
+    """A fixed amount off; for a percentage voucher the cap (0: none)."""
+    percent_bp: int | None = None
+    """A percentage of the basket in basis points (1000 = 10 %)."""
+    min_spend_minor: int = 0
+    expires_on: str | None = None
+    """The last day it can be used (ISO), in the store's calendar."""
+    member_id: str | None = None
+    """Only this member may use it."""
+    status: Literal["issued", "redeemed", "expired", "voided"]
+
+
+class StoredValueState(_Model):
+    """A gift card or credit slip as tills know it (docs/giftcards.md)."""
+
+    card_number: str
+    balance_minor: int
+    """HQ's balance, this till's entries up to ``applied_through_seq`` included."""
+    status: Literal["active", "blocked"]
+    blocked_reason: str | None = None
 
 
 class ProductState(_Model):
@@ -249,6 +291,10 @@ class PullResponse(_Model):
     offers: list[OfferState] = []
     cashiers: list[CashierState] = []
     """This till's store's cashiers changed since the cursor (all of them on a first pull)."""
+    vouchers: list[VoucherState] = []
+    """Vouchers issued or changed since the cursor."""
+    gift_cards: list[StoredValueState] = []
+    """Gift cards and credit slips whose balance or status changed since the cursor."""
     reset: bool = False
     """HQ's history is older than the cursor (HQ restored from a backup): the till forgets
     its cursor, takes this page as the start of a full download, and re-sends its journal
@@ -275,3 +321,19 @@ class LiveMemberResponse(_Model):
     applied_through_seq: int
     """This till's entries up to this seq are included in ``member.balance``."""
     member: MemberState
+
+
+class LiveGiftCardResponse(_Model):
+    """``GET /api/v1/sync/giftcard/{number}``: one gift card's balance right now, for a till
+    that is online and wants to go beyond its offline gift-card cap (docs/giftcards.md)."""
+
+    applied_through_seq: int
+    """This till's entries up to this seq are included in ``card.balance_minor``."""
+    card: StoredValueState
+
+
+class LiveVoucherResponse(_Model):
+    """``GET /api/v1/sync/voucher/{code}``: a voucher's state right now, for a till that is
+    online (and beyond its offline voucher cap)."""
+
+    voucher: VoucherState

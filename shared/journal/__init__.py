@@ -23,6 +23,7 @@ from shared.journal.payloads import (
     CardReplacement,
     Enrolment,
     EntryRef,
+    GiftCardLoad,
     JournalInvariantError,
     MemberRef,
     Payload,
@@ -36,6 +37,7 @@ from shared.journal.payloads import (
     Tender,
     TenderMethod,
     Void,
+    VoucherUse,
 )
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "Enrolment",
     "EntryRef",
     "EntryTooLargeError",
+    "GiftCardLoad",
     "JournalEntry",
     "JournalInvariantError",
     "MemberRef",
@@ -66,6 +69,7 @@ __all__ = [
     "Tender",
     "TenderMethod",
     "Void",
+    "VoucherUse",
     "canonical_json",
     "check_entry_size",
     "entry_hash",

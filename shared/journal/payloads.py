@@ -9,13 +9,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from shared.bounds import MAX_LINES, MAX_TENDERS
 from shared.journal.types import (
     CardNumber,
     Count,
     Email,
+    GiftCardNumber,
     Identifier,
     LineNo,
     Minor,
@@ -28,14 +29,17 @@ from shared.journal.types import (
     Text,
     UtcTimestamp,
     Uuid,
+    VoucherCode,
 )
 from shared.rules import EarnResult
 
 __all__ = [
+    "STORED_VALUE_METHODS",
     "CardIssue",
     "CardReplacement",
     "Enrolment",
     "EntryRef",
+    "GiftCardLoad",
     "JournalInvariantError",
     "MemberRef",
     "Payload",
@@ -50,6 +54,7 @@ __all__ = [
     "TenderMethod",
     "TierUpgrade",
     "Void",
+    "VoucherUse",
 ]
 
 
@@ -61,20 +66,55 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+_GIFT_CARD: TypeAdapter[str] = TypeAdapter(GiftCardNumber)
+
+
 class TenderMethod(StrEnum):
     CASH = "cash"
     CARD = "card"
     """An external card terminal: the till records the amount and the auth code only."""
     STORE_CREDIT = "store_credit"
+    """The sale's (or return's) member's store credit account, money held at HQ
+    (docs/giftcards.md): paying takes from it, a refund puts into it."""
     GIFT_CARD = "gift_card"
+    """A gift card or credit slip (``reference`` is its number): paying takes from its
+    balance, a refund puts into it (a new number: a credit slip)."""
     VOUCHER = "voucher"
+    """Not offered by tills: a voucher is a discount on the sale (``Sale.vouchers``). Kept so
+    journals that hold it still read."""
+
+
+# Ways to pay backed by money HQ holds: never a way to buy a gift card (laundering).
+STORED_VALUE_METHODS = frozenset({TenderMethod.STORE_CREDIT, TenderMethod.GIFT_CARD})
 
 
 class Tender(_Frozen):
     method: TenderMethod
     amount_minor: Annotated[NonNegMinor, Field(gt=0)]
     reference: Identifier | None = None
-    """Auth code, masked gift-card number or voucher code; never a full bank card number."""
+    """Auth code (card), or the gift card's full number (gift_card: HQ debits that card;
+    receipts print its last four digits); never a bank card number."""
+
+    @model_validator(mode="after")
+    def check_gift_card_reference(self) -> Self:
+        if self.method is TenderMethod.GIFT_CARD:
+            _GIFT_CARD.validate_python(self.reference)
+        return self
+
+    @property
+    def gift_card(self) -> str | None:
+        """The gift card number a gift_card tender takes from or puts into."""
+        return self.reference if self.method is TenderMethod.GIFT_CARD else None
+
+
+class VoucherUse(_Frozen):
+    """A single-use voucher taken off the sale (docs/vouchers.md). The till checked it
+    against what it knew (issued, unused here, unexpired, the member's if bound); HQ applies
+    the first use it sees of a code, and a second use anywhere is ``voucher_reused``."""
+
+    code: VoucherCode
+    discount_minor: Annotated[NonNegMinor, Field(gt=0)]
+    """What the voucher took off this sale (at most its value, at most the basket)."""
 
 
 class MemberRef(_Frozen):
@@ -96,6 +136,10 @@ class EntryRef(_Frozen):
 
 def _absent(value: object) -> bool:
     return value is None
+
+
+def _empty(value: tuple[object, ...]) -> bool:
+    return not value
 
 
 class PriceOverride(_Frozen):
@@ -192,6 +236,11 @@ class Sale(_Frozen):
     holds for the member). Written only when set, like ``SaleLine.price_override``."""
     tier_upgrade: TierUpgrade | None = Field(default=None, exclude_if=_absent)
     """Set when this sale moved the member up a tier at the till."""
+    vouchers: Annotated[tuple[VoucherUse, ...], Field(max_length=MAX_TENDERS)] = Field(
+        default=(), exclude_if=_empty
+    )
+    """Vouchers taken off this sale, after the points discount. Written only when there are
+    some, so a sale without one hashes as it did before the field existed."""
 
     @model_validator(mode="after")
     def check_totals(self) -> Self:
@@ -206,12 +255,28 @@ class Sale(_Frozen):
         discount = self.redeemed.discount_minor if self.redeemed else 0
         if discount > subtotal:
             raise JournalInvariantError("the points discount exceeds the basket")
+        codes = [voucher.code for voucher in self.vouchers]
+        if len(set(codes)) != len(codes):
+            raise JournalInvariantError("a voucher can be taken once per sale")
+        discount += self.voucher_discount_minor
+        if discount > subtotal:
+            raise JournalInvariantError("the discounts exceed the basket")
         if self.total_minor != subtotal - discount:
             raise JournalInvariantError(
                 f"total {self.total_minor} != subtotal {subtotal} - discount {discount}"
             )
         _check_tenders(self.tenders, self.change_minor, self.total_minor)
         return self
+
+    @property
+    def voucher_discount_minor(self) -> int:
+        return sum(voucher.discount_minor for voucher in self.vouchers)
+
+    @property
+    def order_discount_minor(self) -> int:
+        """Everything taken off the basket as a whole: points and vouchers."""
+        points = self.redeemed.discount_minor if self.redeemed else 0
+        return points + self.voucher_discount_minor
 
     @model_validator(mode="after")
     def check_member_points(self) -> Self:
@@ -334,6 +399,34 @@ class CardReplacement(_Frozen):
         return self
 
 
+class GiftCardLoad(_Frozen):
+    """A gift card sold and activated (``activation``), or topped up, at the till: money in
+    exchange for a balance on the card (docs/giftcards.md). Paid like a sale, but never with
+    a gift card or store credit."""
+
+    kind: Literal["giftcard_load"] = "giftcard_load"
+    store_id: Identifier
+    receipt_no: Text
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    card_number: GiftCardNumber
+    amount_minor: Annotated[NonNegMinor, Field(gt=0)]
+    activation: bool
+    """True: the card was new and is activated with this amount; False: a top-up."""
+    tenders: Annotated[tuple[Tender, ...], Field(min_length=1, max_length=MAX_TENDERS)]
+    change_minor: NonNegMinor = 0
+    member: MemberRef | None = None
+    """The member who bought it, when they showed their card (no points are earned)."""
+
+    @model_validator(mode="after")
+    def check_paid(self) -> Self:
+        _check_tenders(self.tenders, self.change_minor, self.amount_minor)
+        if any(t.method in STORED_VALUE_METHODS for t in self.tenders):
+            raise JournalInvariantError(
+                "a gift card cannot be paid with a gift card or store credit"
+            )
+        return self
+
+
 class ShiftClose(_Frozen):
     """The Z report: what the shift did, by tender, and its loyalty activity."""
 
@@ -358,6 +451,6 @@ class ShiftClose(_Frozen):
 
 
 Payload = Annotated[
-    Sale | Return | Void | Enrolment | CardIssue | CardReplacement | ShiftClose,
+    Sale | Return | Void | Enrolment | CardIssue | CardReplacement | ShiftClose | GiftCardLoad,
     Field(discriminator="kind"),
 ]

@@ -25,6 +25,7 @@ from shared.bounds import (
     MAX_SEQ,
     MAX_TEXT,
 )
+from shared.codes.checks import VOUCHER_ALPHABET, luhn_valid, voucher_code_valid
 from shared.journal.canonical import format_utc
 from shared.text import check_safe_text
 
@@ -32,6 +33,7 @@ __all__ = [
     "CardNumber",
     "Count",
     "Email",
+    "GiftCardNumber",
     "Hash",
     "Identifier",
     "LineNo",
@@ -45,6 +47,7 @@ __all__ = [
     "Text",
     "UtcTimestamp",
     "Uuid",
+    "VoucherCode",
     "check_safe_text",
 ]
 
@@ -82,6 +85,34 @@ CardNumber = Annotated[
     str, Field(min_length=1, max_length=MAX_CARD_NUMBER), AfterValidator(check_safe_text)
 ]
 Phone = Annotated[str, Field(min_length=1, max_length=MAX_PHONE), AfterValidator(check_safe_text)]
+
+
+def _check_voucher_code(code: str) -> str:
+    symbols = code[2:].replace("-", "")
+    if not (
+        code == "V-" + "-".join(symbols[i : i + 4] for i in range(0, 12, 4))
+        and len(symbols) == 12
+        and all(symbol in VOUCHER_ALPHABET for symbol in symbols)
+        and voucher_code_valid(symbols)
+    ):
+        raise ValueError("not a voucher code in canonical form (V-XXXX-XXXX-XXXX, check symbol)")
+    return code
+
+
+def _check_gift_card_number(number: str) -> str:
+    if not (number.isascii() and number.isdigit() and luhn_valid(number)):
+        raise ValueError("not a gift card number (12-19 digits, Luhn check digit)")
+    return number
+
+
+VoucherCode = Annotated[
+    str, Field(min_length=16, max_length=16), AfterValidator(_check_voucher_code)
+]
+"""A single-use voucher's code in canonical form, ``V-XXXX-XXXX-XXXX`` (shared.codes)."""
+GiftCardNumber = Annotated[
+    str, Field(min_length=12, max_length=19), AfterValidator(_check_gift_card_number)
+]
+"""A gift card's (or credit slip's) number: digits with a Luhn check digit."""
 Email = Annotated[str, Field(min_length=3, max_length=MAX_EMAIL), AfterValidator(check_safe_text)]
 Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Uuid = Annotated[

@@ -361,6 +361,13 @@ class OfflineRules(FrozenModel):
 
     redemption_cap_points_per_day: NonNegativeInt
     """Points one member may redeem per day at a till that is offline (enforced by the till)."""
+    voucher_cap_minor_per_day: NonNegativeInt = 10_000
+    """Voucher value (minor units) one till may take off sales per day without HQ's word
+    that the codes are unused (docs/vouchers.md): the most a voucher used twice offline
+    can cost."""
+    giftcard_cap_minor_per_day: NonNegativeInt = 10_000
+    """Money one gift card (or a member's store credit) may pay per day at a till beyond
+    what HQ last confirmed live; above it the till asks HQ (docs/giftcards.md)."""
 
 
 class ProgramRules(FrozenModel):

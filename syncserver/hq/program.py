@@ -332,6 +332,12 @@ def describe(rules: ProgramRules, today: date) -> ProgramSummary:
         if cap
         else "No redemption while a till is offline (cap 0)."
     )
+    offline += (
+        f" Vouchers: at most {money_text(rules.offline.voucher_cap_minor_per_day, cur)} a day "
+        "per till without HQ's word; gift cards and store credit: at most "
+        f"{money_text(rules.offline.giftcard_cap_minor_per_day, cur)} a day per card beyond "
+        "HQ's last balance."
+    )
     worth = _fraction_money(Fraction(red.value_minor, red.points), cur)
     return ProgramSummary(
         earn_rate=f"{per} {unit}",

@@ -373,6 +373,18 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "the till refuses more while it cannot reach HQ",
                 required=True,
             ),
+            FieldSpec(
+                "voucher_cap_minor_per_day",
+                "Offline voucher cap (per till per day)",
+                "money",
+                "voucher value a till takes off sales per day without HQ's word",
+            ),
+            FieldSpec(
+                "giftcard_cap_minor_per_day",
+                "Offline gift card cap (per card per day)",
+                "money",
+                "what a gift card or store credit pays per day beyond HQ's last balance",
+            ),
         ),
     ),
 )

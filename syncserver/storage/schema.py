@@ -49,10 +49,12 @@ __all__ = [
     "rules_versions",
     "sign_in_attempts",
     "staff_sessions",
+    "stored_values",
     "stores",
     "terminal_codes",
     "terminals",
     "tier_changes",
+    "vouchers",
 ]
 
 metadata = MetaData(
@@ -475,3 +477,69 @@ member_words = Table(
     # (search checks the other words typed this way, syncserver.hq.members).
     Index(None, "member_id", "word"),
 )
+
+
+vouchers = Table(
+    "vouchers",
+    metadata,
+    # Canonical form, V-XXXX-XXXX-XXXX (shared.codes).
+    Column("code", String(16), primary_key=True),
+    # What the voucher takes off a sale: a fixed amount (minor units of ``currency``), or a
+    # percentage of the basket in basis points (1000 = 10 %) capped by ``value_minor`` when
+    # that is not 0.
+    Column("value_minor", BigInteger, nullable=False),
+    Column("percent_bp", Integer),
+    Column("min_spend_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    # The last day it can be used (ISO); NULL: no end.
+    Column("expires_on", String(10)),
+    # Only this member may use it; NULL: whoever holds the code.
+    Column("member_id", MemberId),
+    # issued | redeemed | expired | voided
+    Column("status", String(16), nullable=False),
+    # hq (bulk issue) | reward:<reward id> | campaign:<campaign id>
+    Column("source", String(80), nullable=False),
+    Column("issued_at", String(32), nullable=False),
+    # Who issued it: a till's entry, or an HQ event.
+    Column("issued_terminal", TerminalId),
+    Column("issued_seq", BigInteger),
+    Column("hq_event_id", BigInteger),
+    # The first redemption HQ applied (a second one is a voucher_reused exception).
+    Column("redeemed_terminal", TerminalId),
+    Column("redeemed_seq", BigInteger),
+    Column("redeemed_at", String(32)),
+    Column("discount_minor", BigInteger),
+    Column("change_seq", BigInteger, nullable=False),
+    Index(None, "change_seq"),
+    Index(None, "member_id"),
+    Index(None, "status", "expires_on"),
+)
+"""Single-use vouchers (docs/vouchers.md): their state; the money they move is in
+``postings`` with the program's currency as the unit."""
+
+stored_values = Table(
+    "stored_values",
+    metadata,
+    # giftcard:<card number> (gift cards and anonymous credit slips) | credit:<member id>
+    Column("account", String(120), primary_key=True),
+    # giftcard | credit
+    Column("kind", String(16), nullable=False),
+    Column("card_number", String(40)),
+    Column("member_id", MemberId),
+    Column("currency", String(3), nullable=False),
+    # The sum of the account's postings (minor units); rebuild --check compares.
+    Column("balance_minor", BigInteger, nullable=False),
+    # active | blocked
+    Column("status", String(16), nullable=False),
+    Column("blocked_reason", String(200)),
+    # Where a blocked card's balance went (HQ "move the balance to a new card").
+    Column("moved_to", String(120)),
+    Column("activated_at", String(32)),
+    Column("last_used_at", String(32)),
+    Column("change_seq", BigInteger, nullable=False),
+    Index(None, "change_seq"),
+    Index(None, "card_number"),
+    Index(None, "member_id"),
+)
+"""Gift cards, credit slips and members' store credit: money, not points (docs/giftcards.md).
+Postings in the program's currency move it; the till knows balances from the pull."""
