@@ -15,6 +15,7 @@ from shared.rules.model import (
     OfflineRules,
     ProgramRules,
     RedemptionRules,
+    Reward,
     Tier,
     UnitBonus,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "RedemptionRules",
     "RefusalCode",
     "ReturnReversal",
+    "Reward",
     "Tier",
     "UnitBonus",
     "compute_earn",

@@ -16,6 +16,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BeforeValidator, Field, StrictBool, field_validator, model_validator
 
+from shared.bounds import MAX_POINTS
 from shared.money import CURRENCIES, Rounding, parse_ratio
 from shared.rules._fields import (
     FrozenModel,
@@ -34,6 +35,7 @@ __all__ = [
     "OfflineRules",
     "ProgramRules",
     "RedemptionRules",
+    "Reward",
     "Tier",
     "TierQualification",
     "UnitBonus",
@@ -370,6 +372,139 @@ class OfflineRules(FrozenModel):
     what HQ last confirmed live; above it the till asks HQ (docs/giftcards.md)."""
 
 
+RewardKind = Literal["voucher_amount", "voucher_percent", "free_product", "bonus_multiplier"]
+
+BasisPoints = Annotated[int, Field(strict=True, ge=1, le=10_000), BeforeValidator(refuse_float)]
+"""A percentage in hundredths of a percent: 1000 = 10 %, 10000 = 100 %."""
+
+ValidDays = Annotated[int, Field(strict=True, ge=1, le=3650), BeforeValidator(refuse_float)]
+
+Stock = Annotated[int, Field(strict=True, ge=0, le=MAX_POINTS), BeforeValidator(refuse_float)]
+
+RewardPoints = Annotated[
+    int, Field(strict=True, gt=0, le=MAX_POINTS), BeforeValidator(refuse_float)
+]
+
+MAX_REWARD_MULTIPLIER = 10
+"""A bonus multiplier above x10 on a whole visit is a typo, not an offer."""
+
+
+def _null_means_every_tier(value: object) -> object:
+    # The editor's empty "tiers" input arrives as null; both null and [] mean every tier.
+    return () if value is None else value
+
+
+class Reward(FrozenModel):
+    """Something a member buys with points (docs/rules.md, "Rewards").
+
+    ``delivery`` says what buying it does: ``apply_now`` takes it off the sale in progress,
+    ``voucher`` issues a single-use voucher printed on the receipt for a later visit. A
+    bonus multiplier is always a voucher (it is for the next visit); the others may be either.
+    """
+
+    id: Name
+    name: Name
+    """Shown at the till and printed on the receipt."""
+    points: RewardPoints
+    """Its price in points."""
+    kind: RewardKind
+    value_minor: PositiveInt | None = None
+    """voucher_amount: the amount off (required). voucher_percent: the cap (null: none)."""
+    percent_bp: BasisPoints | None = None
+    """voucher_percent: the percentage off, in basis points (1000 = 10 %)."""
+    min_spend_minor: NonNegativeInt = 0
+    """Spend on the lines it applies to that the sale must reach for it to apply."""
+    categories: tuple[Name, ...] | None = None
+    """voucher_amount / voucher_percent: only these categories' lines (null: every line)."""
+    sku: Name | None = None
+    """free_product: the product one unit of which is free."""
+    multiplier: Ratio | None = None
+    """bonus_multiplier: the points of the next visit are multiplied by this ("2")."""
+    valid_days: ValidDays = 30
+    """How long an issued voucher can be used, the day it is issued counting as the first."""
+    starts: IsoDate | None = None
+    ends: IsoDate | None = None
+    """When it can be bought, inclusive; null: open."""
+    tiers: Annotated[tuple[Name, ...], BeforeValidator(_null_means_every_tier)] = ()
+    """Tier codes whose members may buy it; empty: every member."""
+    stock: Stock | None = None
+    """How many can be issued in all (null: no limit)."""
+    delivery: Literal["apply_now", "voucher"] = "voucher"
+
+    @field_validator("categories", "tiers")
+    @classmethod
+    def _unique_names(cls, values: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if values is not None and (repeated := _duplicates(values)):
+            raise ValueError(f"lists {', '.join(repeated)} more than once")
+        return values
+
+    @field_validator("categories")
+    @classmethod
+    def _categories_not_empty(cls, values: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if values is not None and not values:
+            raise ValueError("an empty list matches nothing; use null to mean every line")
+        return values
+
+    @field_validator("multiplier")
+    @classmethod
+    def _multiplier_raises_points(cls, value: str | None) -> str | None:
+        if value is not None and not 1 < parse_ratio(value) <= MAX_REWARD_MULTIPLIER:
+            raise ValueError(
+                f"a bonus multiplier is above 1 and at most {MAX_REWARD_MULTIPLIER}, not {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _fields_fit_the_kind(self) -> Self:
+        wanted = {
+            "voucher_amount": ("value_minor",),
+            "voucher_percent": ("percent_bp",),
+            "free_product": ("sku",),
+            "bonus_multiplier": ("multiplier",),
+        }[self.kind]
+        allowed = {
+            "voucher_amount": {"value_minor", "categories"},
+            "voucher_percent": {"percent_bp", "value_minor", "categories"},
+            "free_product": {"sku"},
+            "bonus_multiplier": {"multiplier"},
+        }[self.kind]
+        for key in wanted:
+            if getattr(self, key) is None:
+                raise ValueError(f"reward {self.id}: a {self.kind} reward needs '{key}'")
+        for key in ("value_minor", "percent_bp", "categories", "sku", "multiplier"):
+            if key not in allowed and getattr(self, key) is not None:
+                raise ValueError(
+                    f"reward {self.id}: a {self.kind} reward has no '{key}'; remove it"
+                )
+        if self.kind == "bonus_multiplier":
+            if self.delivery != "voucher":
+                raise ValueError(
+                    f"reward {self.id}: a bonus multiplier is for the next visit; "
+                    "set 'delivery' to voucher"
+                )
+            if self.min_spend_minor:
+                raise ValueError(
+                    f"reward {self.id}: a bonus multiplier has no 'min_spend_minor'; remove it"
+                )
+        if self.starts is not None and self.ends is not None and self.starts > self.ends:
+            raise ValueError(f"reward {self.id}: starts {self.starts} is after ends {self.ends}")
+        return self
+
+    @property
+    def multiplier_fraction(self) -> Fraction:
+        return parse_ratio(self.multiplier) if self.multiplier is not None else Fraction(1)
+
+    def on_sale(self, today: date) -> bool:
+        """Whether its dates allow buying it on ``today`` (the store's calendar)."""
+        return (self.starts is None or self.starts <= today) and (
+            self.ends is None or today <= self.ends
+        )
+
+    def open_to(self, tier: str | None) -> bool:
+        """Whether a member in ``tier`` (None: no tier) may buy it."""
+        return not self.tiers or tier in self.tiers
+
+
 class ProgramRules(FrozenModel):
     """One version of a loyalty program's rules."""
 
@@ -385,6 +520,8 @@ class ProgramRules(FrozenModel):
     expiry: ExpiryRules = ExpiryRules()
     redemption: RedemptionRules
     offline: OfflineRules
+    rewards: tuple[Reward, ...] = ()
+    """What members can buy with points (docs/rules.md, "Rewards")."""
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ProgramRules:
@@ -411,6 +548,15 @@ class ProgramRules(FrozenModel):
             raise ValueError(
                 f"tier thresholds must be distinct; repeated: {', '.join(repeated)} points"
             )
+        if repeated := _duplicates(r.id for r in self.rewards):
+            raise ValueError(f"reward ids must be unique; repeated: {', '.join(repeated)}")
+        codes = {t.code for t in self.tiers}
+        for reward in self.rewards:
+            if unknown := sorted(set(reward.tiers) - codes):
+                raise ValueError(
+                    f"reward {reward.id}: unknown tier {', '.join(unknown)}; "
+                    f"known: {', '.join(sorted(codes)) or 'none (the program has no tiers)'}"
+                )
         return self
 
     def tier(self, code: str) -> Tier | None:

@@ -26,7 +26,7 @@ from pydantic import (
 from sqlalchemy import Connection
 
 from shared.bounds import MAX_MINOR, MAX_QUANTITY
-from shared.money import CURRENCIES, Money, Rounding, parse_ratio
+from shared.money import CURRENCIES, Money, Rounding, format_points, parse_ratio
 from shared.points.tiers import describe_total
 from shared.rules import (
     BasketLine,
@@ -34,8 +34,10 @@ from shared.rules import (
     EarnContext,
     EarnResult,
     ProgramRules,
+    Reward,
     compute_earn,
 )
+from shared.rules.rewards import percent_text, reward_effect
 from shared.text import check_safe_text, unsafe_character
 from syncserver.errors import ConflictError, MalformedError, NotFoundError
 from syncserver.hq.program_schema import SECTIONS, WEEKDAYS, FieldSpec, ListSpec
@@ -171,6 +173,8 @@ def field_text(spec: FieldSpec, value: Any, currency: str) -> str:
         if not value:
             return spec.empty or "none"
         return "; ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+    if kind == "percent" and isinstance(value, int) and not isinstance(value, bool):
+        return percent_text(value)
     if kind == "ratio" and isinstance(value, str):
         return ratio_text(value)
     if kind == "bool":
@@ -225,6 +229,30 @@ class TierSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class RewardSummary:
+    id: str
+    name: str
+    effect: str
+    """"€5.00 off", "10% off bakery (at most €3.00)", "a free OAT-MILK"."""
+    price: str
+    """"500 pts"."""
+    delivery: str
+    """"printed voucher, valid 30 days" or "taken off the sale"."""
+    when: str
+    who: str
+    """"every member" or the tier names."""
+    stock: str
+    status: str
+    """``active`` (on sale today), ``upcoming`` or ``ended``, as for campaigns."""
+
+    @property
+    def sentence(self) -> str:
+        """One line of the summary: "€5.00 off for 500 pts, valid 30 days"."""
+        valid = self.delivery.removeprefix("printed voucher, ")
+        return f"{self.effect} for {self.price}, {valid}"
+
+
+@dataclass(frozen=True, slots=True)
 class ProgramSummary:
     earn_rate: str
     """"1.5 points"."""
@@ -247,6 +275,45 @@ class ProgramSummary:
     redemption: list[str]
     point_value: str
     offline: str
+    rewards: list[RewardSummary]
+    rewards_line: str
+    """"Rewards: €5.00 off for 500 pts, valid 30 days; …" (or that there are none)."""
+
+
+def _dates_status(starts: date | None, ends: date | None, today: date) -> str:
+    if ends is not None and ends < today:
+        return "ended"
+    if starts is not None and starts > today:
+        return "upcoming"
+    return "active"
+
+
+def _dates(starts: date | None, ends: date | None) -> str:
+    if starts is None and ends is None:
+        return "always"
+    if ends is None:
+        return f"from {_day(starts)}"
+    if starts is None:
+        return f"until {_day(ends)}"
+    return f"{_day(starts)} – {_day(ends)}"
+
+
+def _reward_summary(rules: ProgramRules, reward: Reward, today: date) -> RewardSummary:
+    days = f"{reward.valid_days} day{'' if reward.valid_days == 1 else 's'}"
+    names = [tier.name if (tier := rules.tier(code)) else code for code in reward.tiers]
+    return RewardSummary(
+        id=reward.id,
+        name=reward.name,
+        effect=reward_effect(reward, rules.currency),
+        price=format_points(reward.points),
+        delivery=f"printed voucher, valid {days}"
+        if reward.delivery == "voucher"
+        else "taken off the sale",
+        when=_dates(reward.starts, reward.ends),
+        who=", ".join(names) if names else "every member",
+        stock="no limit" if reward.stock is None else f"{reward.stock:,} in all",
+        status=_dates_status(reward.starts, reward.ends, today),
+    )
 
 
 def _campaign_status(campaign: Campaign, today: date) -> str:
@@ -285,6 +352,10 @@ def _campaign_when(campaign: Campaign) -> str:
     if campaign.hours is not None:
         parts.append(_hours(campaign.hours))
     return "; ".join(parts)
+
+
+def _by_price(reward: Reward) -> tuple[int, str]:
+    return reward.points, reward.id
 
 
 def describe(rules: ProgramRules, today: date) -> ProgramSummary:
@@ -339,6 +410,7 @@ def describe(rules: ProgramRules, today: date) -> ProgramSummary:
         "HQ's last balance."
     )
     worth = _fraction_money(Fraction(red.value_minor, red.points), cur)
+    rewards = [_reward_summary(rules, r, today) for r in sorted(rules.rewards, key=_by_price)]
     return ProgramSummary(
         earn_rate=f"{per} {unit}",
         earn_per=money_text(earn.spend_unit_minor, cur),
@@ -380,6 +452,12 @@ def describe(rules: ProgramRules, today: date) -> ProgramSummary:
         redemption=redemption,
         point_value=f"1 point is worth {worth} when redeemed.",
         offline=offline,
+        rewards=rewards,
+        rewards_line=(
+            "Rewards: " + "; ".join(r.sentence for r in rewards) + "."
+            if rewards
+            else "No rewards: points are redeemed as a discount only."
+        ),
     )
 
 

@@ -40,6 +40,7 @@ Kind = Literal[
     "datetime",  # a local date and time (the editor's sample basket)
     "choice",  # a select of FieldSpec.choices
     "lines",  # a text area, one item per line (a tier's perks); empty = none
+    "percent",  # basis points in the document, typed as a percentage ("12.5")
 ]
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -149,6 +150,84 @@ _TIERS = ListSpec(
         ),
         FieldSpec("multiplier", "Multiplier", "ratio"),
         FieldSpec("perks", "Perks", "lines", "one per line, e.g. Free delivery", empty="none"),
+    ),
+)
+
+_REWARDS = ListSpec(
+    path="rewards",
+    title="Rewards",
+    item="Reward",
+    shape="models",
+    wide=True,
+    help=(
+        "What members buy with points: an amount or a percentage off (optionally on some "
+        "categories, from a minimum spend), a free product, or bonus points on the next visit. "
+        "Fill in only the fields its kind uses. Delivered as a printed voucher for later, or "
+        "taken off the sale at once (not a bonus multiplier: that is always a voucher)."
+    ),
+    fields=(
+        FieldSpec("id", "Reward id", "text", "short, unique, e.g. five-off", required=True),
+        FieldSpec("name", "Name", "text", "shown at the till and printed", required=True),
+        FieldSpec("points", "Price (points)", "int", required=True),
+        FieldSpec(
+            "kind",
+            "Kind",
+            "choice",
+            choices=(
+                ("voucher_amount", "an amount off"),
+                ("voucher_percent", "a percentage off"),
+                ("free_product", "a free product"),
+                ("bonus_multiplier", "bonus points on the next visit"),
+            ),
+            required=True,
+        ),
+        FieldSpec(
+            "value_minor",
+            "Amount off / percentage cap",
+            "money",
+            "amount off: required; percentage: the most it takes off (empty = no cap)",
+            empty="none",
+        ),
+        FieldSpec("percent_bp", "Percent off", "percent", "percentage only: 0.01–100", empty="—"),
+        FieldSpec("min_spend_minor", "Minimum spend", "money", "on the lines it applies to"),
+        FieldSpec(
+            "categories",
+            "Categories",
+            "names",
+            "amount or percentage: comma-separated; empty = every line",
+        ),
+        FieldSpec("sku", "Free product (SKU)", "text", "free product only", empty="—"),
+        FieldSpec(
+            "multiplier",
+            "Points multiplier",
+            "ratio",
+            'bonus points only: above 1, at most 10, e.g. "2"',
+            empty="—",
+        ),
+        FieldSpec(
+            "delivery",
+            "Delivery",
+            "choice",
+            choices=(("voucher", "a printed voucher for later"), ("apply_now", "off this sale")),
+            default="voucher",
+        ),
+        FieldSpec(
+            "valid_days",
+            "Voucher valid for (days)",
+            "int",
+            "1–3650, the day of issue counting as the first",
+            default=30,
+        ),
+        FieldSpec("starts", "On sale from", "date", "inclusive; empty = open"),
+        FieldSpec("ends", "On sale until", "date", "inclusive; empty = open"),
+        FieldSpec("tiers", "Tiers", "names", "comma-separated tier codes; empty = every member"),
+        FieldSpec(
+            "stock",
+            "Stock",
+            "optional_int",
+            "how many can be issued in all; empty = no limit",
+            empty="no limit",
+        ),
     ),
 )
 
@@ -360,6 +439,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
             FieldSpec("max_basket_percent", "Maximum share of the basket (%)", "int", "1–100"),
         ),
     ),
+    SectionSpec(key=None, anchor="section-rewards", title="Rewards", lists=(_REWARDS,)),
     _EXPIRY,
     SectionSpec(
         key="offline",

@@ -122,6 +122,8 @@ def _text(spec: FieldSpec, value: Any, currency: str) -> list[str]:
     kind = spec.kind
     if kind == "money" and isinstance(value, int) and not isinstance(value, bool):
         return [minor_text(value, currency)]
+    if kind == "percent" and isinstance(value, int) and not isinstance(value, bool):
+        return [percent_input(value)]
     if kind == "lines" and isinstance(value, list | tuple):
         return ["\n".join(str(v) for v in value)] if value else []
     if kind == "bool":
@@ -218,6 +220,26 @@ def _money(text: str, currency: str) -> int:
         raise _UnreadableError(f"not an amount such as {example}: {error}") from None
 
 
+_PERCENT = re.compile(r"^\s*(\d+)(?:\.(\d{0,2}))?\s*%?\s*$")
+
+
+def percent_input(basis_points: int) -> str:
+    """Basis points as a typed percentage: 1000 -> "10", 1250 -> "12.5"."""
+    whole, rest = divmod(basis_points, 100)
+    return f"{whole}.{rest:02d}".rstrip("0") if rest else str(whole)
+
+
+def _basis_points(text: str) -> int:
+    """A typed percentage ("12.5", "10 %") as basis points, exactly (at most 2 decimals)."""
+    match = _PERCENT.match(text)
+    if match is None:
+        raise _UnreadableError(
+            f"{text.strip()!r} is not a percentage such as 10 or 12.5 (at most 2 decimals)"
+        )
+    whole, decimals = match.group(1), match.group(2) or ""
+    return int(whole) * 100 + int(decimals.ljust(2, "0"))
+
+
 def _convert(spec: FieldSpec, values: FormValues, name: str, currency: str) -> Any:
     """The document value of ``spec``'s input(s), or _MISSING (let the model's default
     apply); raises _UnreadableError for input that cannot be read."""
@@ -245,6 +267,8 @@ def _convert(spec: FieldSpec, values: FormValues, name: str, currency: str) -> A
         return _whole(text)
     if kind == "money":
         return _money(text, currency)
+    if kind == "percent":
+        return _basis_points(text)
     if kind == "date":
         try:
             return date.fromisoformat(text).isoformat()
@@ -293,7 +317,11 @@ class Checked:
         if not parts:
             # ProgramRules' own checks name what they are about.
             lowered = message.lower()
-            for word, anchor in (("campaign", "campaigns"), ("tier", "tiers")):
+            for word, anchor in (
+                ("campaign", "campaigns"),
+                ("tier", "tiers"),
+                ("reward", "rewards"),
+            ):
                 if lowered.startswith(word):
                     return anchor
             return ""
@@ -304,6 +332,11 @@ class Checked:
                     for f in section.fields:
                         if f"'{f.key}'" in message:
                             return section.path(f)
+        # A row's own check that names one of its fields ("a free_product reward has no
+        # 'value_minor'") goes next to that field.
+        for key in re.findall(r"'([a-z_]+)'", message):
+            if (*parts, key) in self.locs:
+                return self.locs[(*parts, key)]
         while parts:
             if parts in self.locs:
                 return self.locs[parts]
@@ -338,7 +371,7 @@ def _row_names(spec: ListSpec, prefix: str) -> list[str]:
     select always has a value, so it does not count)."""
     names = []
     for f in spec.fields:
-        if f.kind == "target":
+        if f.kind in ("target", "choice"):
             continue
         if f.kind == "hours":
             names += [f"{prefix}.{f.key}.0", f"{prefix}.{f.key}.1"]

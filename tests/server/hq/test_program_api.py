@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from shared.rules import BasketLine, EarnContext, ProgramRules, compute_earn
 from syncserver.api.pagination import encode_cursor
-from syncserver.hq.rules import publish_rules
+from syncserver.hq.rules import RulesConflictError, publish_rules
 from syncserver.storage.database import Database
 from syncserver.storage.schema import audit_log, rules_versions
 from tests.server.helpers import PULL, bearer, demo_rules_json
@@ -298,3 +299,30 @@ def test_many_campaigns_on_one_line_still_have_a_breakdown(database: Database) -
         )
     assert reply.status_code != 500  # a 422 since the preview catches it; a crash before
     assert reply.status_code == 200, reply.text
+
+
+def test_reloading_a_file_published_before_an_upgrade_is_still_harmless(
+    database: Database,
+) -> None:
+    """A version stored before fields with defaults existed (tiers' qualification, expiry,
+    rewards …) is the same program as the same file loaded again after the upgrade."""
+    prepare_hq(database, with_members=False)
+    document = _next_version(per_order_points=7)
+    assert publish_rules(database, json.dumps(document)).published is True
+    with database.write() as conn:  # as an HQ before the upgrade stored it: no new keys
+        stored = json.loads(
+            conn.execute(
+                select(rules_versions.c.document).where(rules_versions.c.version == 4)
+            ).scalar_one()
+        )
+        for key in ("rewards", "tier_qualification", "expiry"):
+            stored.pop(key, None)
+        conn.execute(
+            rules_versions.update()
+            .where(rules_versions.c.version == 4)
+            .values(document=json.dumps(stored))
+        )
+    assert publish_rules(database, json.dumps(document)).published is False
+    changed = _next_version(per_order_points=8)
+    with pytest.raises(RulesConflictError, match="already published with different content"):
+        publish_rules(database, json.dumps(changed))

@@ -394,3 +394,161 @@ def test_diff_shows_tier_qualification_expiry_and_perks() -> None:
     spelt["tier_qualification"] = {"metric": "points", "period": "rolling", "window_months": 12}
     spelt["expiry"] = {"mode": "never", "years": 1}
     assert diff_documents(_demo(), spelt) == []
+
+
+# --- the rewards catalog (issue 13) -------------------------------------------------------------
+
+
+def _rewarded() -> dict[str, Any]:
+    document = _demo()
+    document["rewards"] = [
+        {"id": "five-off", "name": "€5 off", "points": 500, "kind": "voucher_amount",
+         "value_minor": 500, "min_spend_minor": 2000},
+        {"id": "bakery-15", "name": "15% off bakery", "points": 300, "kind": "voucher_percent",
+         "percent_bp": 1250, "value_minor": 300, "categories": ["bakery", "fruit-veg"],
+         "tiers": ["silver", "gold"], "stock": 200, "valid_days": 14, "delivery": "apply_now",
+         "starts": "2025-04-01", "ends": "2025-06-30"},
+        {"id": "free-milk", "name": "Free oat milk", "points": 150, "kind": "free_product",
+         "sku": "OAT-MILK", "delivery": "apply_now"},
+        {"id": "double", "name": "Double points", "points": 400, "kind": "bonus_multiplier",
+         "multiplier": "2", "starts": "2025-05-01"},
+    ]  # fmt: skip
+    return document
+
+
+def test_rewards_survive_the_form_exactly() -> None:
+    values = document_values(_rewarded())
+    assert values.get("rewards.0.value_minor") == "5.00"
+    assert values.get("rewards.1.percent_bp") == "12.5"
+    assert values.get("rewards.1.categories") == "bakery, fruit-veg"
+    assert values.get("rewards.1.tiers") == "silver, gold"
+    assert values.get("rewards.0.valid_days") == "30"  # the default, shown
+    assert values.get("rewards.0.delivery") == "voucher"
+    assert values.get("rewards.3.kind") == "bonus_multiplier"
+    checked = check_document(values)
+    assert checked.errors == {}
+    assert checked.rules == ProgramRules.model_validate_json(json.dumps(_rewarded()))
+    # Typed as people type them: a percentage with a sign, an empty tiers input = everyone.
+    values.set("rewards.1.percent_bp", " 10 %")
+    values.set("rewards.1.tiers", "")
+    rules = check_document(values).rules
+    assert rules is not None
+    assert rules.rewards[1].percent_bp == 1000
+    assert rules.rewards[1].tiers == ()
+
+
+def test_reward_rows_added_and_removed() -> None:
+    values = document_values(_rewarded())
+    for name in [n for n in list(values._data) if n.startswith("rewards.2.")]:
+        del values._data[name]
+    # An added row left empty is not a reward, although its selects have values.
+    values.set("rewards.8.kind", "voucher_amount")
+    values.set("rewards.8.delivery", "voucher")
+    values.set("rewards.6.id", "tote")
+    values.set("rewards.6.name", "Tote bag")
+    values.set("rewards.6.points", "100")
+    values.set("rewards.6.kind", "free_product")
+    values.set("rewards.6.sku", "TOTE")
+    values.set("rewards.6.stock", "50")
+    checked = check_document(values)
+    assert checked.errors == {}
+    assert checked.rules is not None
+    assert [r.id for r in checked.rules.rewards] == ["five-off", "bakery-15", "double", "tote"]
+    assert checked.rules.rewards[3].stock == 50
+    values.set("rewards.6.value_minor", "2.00")
+    assert check_document(values).errors == {
+        "rewards.6.value_minor": [
+            "reward tote: a free_product reward has no 'value_minor'; remove it"
+        ]
+    }
+
+
+def test_reward_problems_land_next_to_their_inputs() -> None:
+    values = document_values(_rewarded())
+    values.set("rewards.0.points", "")
+    values.set("rewards.1.percent_bp", "12.345")
+    values.set("rewards.3.multiplier", "1")
+    values.set("rewards.2.valid_days", "0")
+    errors = check_document(values).errors
+    assert set(errors) == {
+        "rewards.0.points",
+        "rewards.1.percent_bp",
+        "rewards.3.multiplier",
+        "rewards.2.valid_days",
+    }
+    assert errors["rewards.0.points"] == ["required: enter the price (points)"]
+    assert "not a percentage such as 10 or 12.5" in errors["rewards.1.percent_bp"][0]
+    assert "above 1 and at most 10" in errors["rewards.3.multiplier"][0]
+    # Checks against the program land on the list: repeated ids, unknown tiers.
+    values = document_values(_rewarded())
+    values.set("rewards.2.id", "five-off")
+    assert check_document(values).errors == {
+        "rewards": ["reward ids must be unique; repeated: five-off"]
+    }
+    values = document_values(_rewarded())
+    values.set("rewards.1.tiers", "silver, platinum")
+    assert check_document(values).errors == {
+        "rewards": ["reward bakery-15: unknown tier platinum; known: gold, member, silver"]
+    }
+    values = document_values(_rewarded())
+    values.set("rewards.3.delivery", "apply_now")
+    assert "set 'delivery' to voucher" in check_document(values).errors["rewards.3.delivery"][0]
+    # A kind's missing field is asked for next to its input.
+    values = document_values(_rewarded())
+    values.set("rewards.0.value_minor", "")
+    assert check_document(values).errors == {
+        "rewards.0.value_minor": ["reward five-off: a voucher_amount reward needs 'value_minor'"]
+    }
+
+
+def test_rewards_in_plain_language() -> None:
+    rules = ProgramRules.model_validate_json(json.dumps(_rewarded()))
+    summary = describe(rules, date(2025, 4, 15))
+    assert summary.rewards_line == (
+        "Rewards: a free OAT-MILK for 150 pts, taken off the sale; "
+        "12.5% off bakery, fruit-veg (at most €3.00) for 300 pts, taken off the sale; "
+        "×2 points on the next visit for 400 pts, valid 30 days; "
+        "€5.00 off with at least €20.00 spent for 500 pts, valid 30 days."
+    )
+    by_id = {r.id: r for r in summary.rewards}
+    assert by_id["bakery-15"].who == "Silver, Gold"
+    assert by_id["bakery-15"].when == "1 Apr 2025 – 30 Jun 2025"
+    assert by_id["bakery-15"].stock == "200 in all"
+    assert by_id["five-off"].who == "every member"
+    assert by_id["five-off"].delivery == "printed voucher, valid 30 days"
+    assert by_id["double"].status == "upcoming"
+    assert by_id["bakery-15"].status == "active"
+    assert describe(ProgramRules.from_json(demo_rules_json()), date(2025, 4, 15)).rewards_line == (
+        "No rewards: points are redeemed as a discount only."
+    )
+
+
+def test_diff_shows_rewards_added_removed_and_changed() -> None:
+    before = _rewarded()
+    after = _rewarded()
+    after["rewards"][0]["points"] = 600
+    after["rewards"][1]["percent_bp"] = 1500
+    after["rewards"].pop(2)
+    after["rewards"].append(
+        {"id": "tote", "name": "Tote bag", "points": 100, "kind": "free_product", "sku": "TOTE"}
+    )
+    changes = {(c.section, c.item, c.before, c.after) for c in diff_documents(before, after)}
+    assert changes == {
+        ("Rewards", "Reward five-off · Price (points)", "500", "600"),
+        ("Rewards", "Reward bakery-15 · Percent off", "12.5%", "15%"),
+        (
+            "Rewards",
+            "Reward free-milk",
+            "name Free oat milk, price (points) 150, kind a free product, "
+            "free product (sku) OAT-MILK, delivery off this sale",
+            None,
+        ),
+        (
+            "Rewards",
+            "Reward tote",
+            None,
+            "name Tote bag, price (points) 100, kind a free product, free product (sku) TOTE",
+        ),
+    }
+    # A version from before rewards existed: the whole catalog is new.
+    assert {c.kind for c in diff_documents(_demo(), before)} == {"added"}

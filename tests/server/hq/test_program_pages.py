@@ -564,3 +564,70 @@ def test_tier_qualification_expiry_and_perks_publish_through_the_form(database: 
     assert "<td>months after they are earned</td>" in diff
     assert "Tier gold · Perks" in diff
     assert "<td>Free delivery; Birthday double points</td>" in diff
+
+
+def test_rewards_are_added_checked_published_and_pulled(database: Database) -> None:
+    hq = prepare_hq(database, with_members=False)
+    _, till_token = hq.server.terminal()
+    with serve(database) as url, signed_in(url, hq.admin) as client:
+        cursor = _pull(client, till_token, "0")["cursor"]
+        page = client.get("/program/edit").text
+        # The row a browser clones for "+ Add reward" has every reward input.
+        template = page[page.index('data-list="rewards"') :]
+        template = template[template.index("<template>") : template.index("</template>")]
+        for key in ("id", "name", "points", "kind", "value_minor", "percent_bp", "sku"):
+            assert f'name="rewards.__i__.{key}"' in template
+        assert "No rewards: points are redeemed as a discount only." in client.get("/program").text
+
+        form = EditorForm(page)
+        rows = {
+            "0": {"id": "five-off", "name": "€5 off", "points": "500", "kind": "voucher_amount",
+                  "value_minor": "5.00", "min_spend_minor": "20.00", "delivery": "voucher",
+                  "valid_days": "30"},
+            "3": {"id": "bakery-10", "name": "10% off bakery", "points": "300",
+                  "kind": "voucher_percent", "percent_bp": "10", "value_minor": "",
+                  "categories": "bakery", "tiers": "gold", "delivery": "apply_now",
+                  "valid_days": "30"},
+        }  # fmt: skip
+        for row, fields in rows.items():
+            for key, value in fields.items():
+                form.add(f"rewards.{row}.{key}", value)
+        form.add("rewards.3.multiplier", "2")  # a percentage has no multiplier
+        _set_basket(form)
+        form.set("note", "A rewards catalog: €5 off and 10% off bakery for Gold")
+        reply = client.post("/program/preview", data=_body(form.fields))
+        assert reply.status_code == 200
+        html = reply.text
+        assert "1 problem to fix" in html
+        start = html.index('id="f-rewards-3-multiplier"')
+        field = html[html.rindex('<div class="field', 0, start) : html.index("</div>", start)]
+        assert 'aria-invalid="true"' in field
+        assert "a voucher_percent reward has no &#39;multiplier&#39;; remove it" in field
+
+        form.set("rewards.3.multiplier", "")
+        checked = client.post("/program/preview", data=_body(form.fields))
+        assert "The rules are valid: they can be published as version 4." in checked.text
+        assert '<span class="total">' in checked.text  # the sample basket still previews
+        assert "Reward five-off" in checked.text  # changes against version 3
+        published = client.post("/program/publish", data=_body(form.fields))
+        assert "Version 4" in _flash(client, published)
+        summary = client.get("/program").text
+        version = client.get("/program/versions/4").text
+        pulled = _pull(client, till_token, cursor)
+    assert (
+        "Rewards: 10% off bakery for 300 pts, taken off the sale; €5.00 off with at least "
+        "€20.00 spent for 500 pts, valid 30 days." in summary
+    )
+    diff = version[version.index('<table class="diff">') :]
+    diff = diff[: diff.index("</table>")]
+    assert "Reward bakery-10" in diff
+    assert "Reward five-off" in diff
+    (rules,) = [ProgramRules.model_validate(r) for r in pulled["rules"]]
+    assert [(r.id, r.kind, r.points) for r in rules.rewards] == [
+        ("five-off", "voucher_amount", 500),
+        ("bakery-10", "voucher_percent", 300),
+    ]
+    assert rules.rewards[0].value_minor == 500
+    assert rules.rewards[0].min_spend_minor == 2000
+    assert (rules.rewards[1].percent_bp, rules.rewards[1].tiers) == (1000, ("gold",))
+    assert rules.rewards[1].categories == ("bakery",)
