@@ -59,6 +59,8 @@ ExceptionKind = Literal[
     "voucher_invalid",
     "giftcard_overdraft",
     "giftcard_blocked",
+    "giftcard_activated_twice",
+    "store_credit_unbacked",
 ]
 """``entry_refused``: a record HQ could not store or post (a 422 ``refused`` to the till, kept
 as evidence). ``journal_behind``: a till reported a journal tip behind, or a hash different
@@ -71,7 +73,10 @@ that sale's discount, minor units; the detail names both receipts). ``voucher_in
 voucher HQ never issued, voided, expired on the sale's day, bound to another member, or
 below its minimum spend (amount: the discount). ``giftcard_overdraft``: a gift card or store
 credit paid more than its balance, offline at two tills (amount: the money short).
-``giftcard_blocked``: a blocked or unknown gift card was used (amount: what it paid)."""
+``giftcard_blocked``: a blocked or unknown gift card was used (amount: what it paid).
+``giftcard_activated_twice``: a card HQ already had activated was sold again (amount: the load).
+``store_credit_unbacked``: store credit paid or refunded on an entry without a member, which no
+account backs (legacy tills; amount: the money, held on ``suspense:store_credit``)."""
 
 
 class _Model(BaseModel):

@@ -17,6 +17,7 @@ from syncserver.api.routes import (
     cashiers,
     entries,
     exceptions,
+    giftcards,
     health,
     members,
     overview,
@@ -25,6 +26,7 @@ from syncserver.api.routes import (
     sync,
     terminals,
     users,
+    vouchers,
 )
 from syncserver.settings import ServerSettings
 from syncserver.storage.database import Database
@@ -127,6 +129,8 @@ def create_app(
         audit,
         users,
         overview,
+        vouchers,
+        giftcards,
     ):
         app.include_router(hq_resource.router)
     install_dashboard(app)

@@ -630,7 +630,11 @@ def points_expire(db_url: str | None, as_of: str | None) -> None:
 
 # Command groups in modules of their own use the helpers above, so they are added last.
 from syncserver.cli.cashiers import cashier  # noqa: E402
+from syncserver.cli.giftcards import giftcards  # noqa: E402
 from syncserver.cli.stores import stores  # noqa: E402
+from syncserver.cli.vouchers import vouchers  # noqa: E402
 
 main.add_command(cashier)
 main.add_command(stores)
+main.add_command(vouchers)
+main.add_command(giftcards)

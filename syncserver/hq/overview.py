@@ -49,6 +49,20 @@ the old figures while one background thread computes new ones, and the page show
 Where they are cheap (a small program, the tests) they are computed on every view.
 Open exceptions, offline tills and the point value are small indexed reads, always live.
 
+* **Money liability** (:func:`money_figures`, per currency — a program has one): what the
+  program owes in money, from the ``stored_values`` balances (the sums of their postings):
+  gift cards and credit slips (``giftcard:<number>``), members' store credit
+  (``credit:<member>``), and the value of open vouchers — fixed-value vouchers still
+  ``issued`` and not past their last day (a percent voucher has no value until a basket
+  gives it one: those are counted, not valued). **Breakage**, shown beside it and never
+  added to it: *expired voucher value* is the balance of ``program:voucher_breakage``
+  (vouchers the nightly run expired and fixed vouchers' unused remainders); *dormant gift
+  card value* is the balance of active cards with a positive balance and no use (or, never
+  used, activation) for :data:`DORMANT_MONTHS` months — still owed, the card still works.
+  One pass over ``stored_values``, a grouped read of ``vouchers`` and one account's range
+  of the ``postings (account, id)`` index: with a million cards they are heavy, so they are
+  computed and cached with the other heavy figures.
+
 * **Points expiring in the next 12 months** (:func:`syncserver.hq.tiers.expiry_forecast`):
   per calendar month, the current one first, the points of every member's lots whose last
   usable day falls in it (debts taken off the soonest first, as the member page shows them).
@@ -70,10 +84,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, or_, select
 
 from shared.journal import format_utc
 from shared.money import Money, Rounding, round_fraction
+from shared.points.lots import add_months
 from syncserver.hq.terminals import OFFLINE_AFTER
 from syncserver.hq.tiers import (
     current_rules,
@@ -81,7 +96,7 @@ from syncserver.hq.tiers import (
     expiry_sentence,
     forecast_horizon,
 )
-from syncserver.ledger.accounts import ISSUED, REDEEMED, REVERSED
+from syncserver.ledger.accounts import ISSUED, REDEEMED, REVERSED, VOUCHER_BREAKAGE
 from syncserver.settings import as_utc, utc_now
 from syncserver.storage.database import Database, exact_sum
 from syncserver.storage.rules import parse_rules
@@ -92,12 +107,15 @@ from syncserver.storage.schema import (
     members,
     postings,
     rules_versions,
+    stored_values,
     terminals,
+    vouchers,
 )
 
 __all__ = [
     "ACTIVE_WINDOWS",
     "CACHE_MAX_AGE",
+    "DORMANT_MONTHS",
     "FORECAST_INLINE_BOOKS",
     "FORECAST_MAX_AGE",
     "OFFLINE_AFTER",
@@ -108,6 +126,7 @@ __all__ = [
     "ExceptionCount",
     "Figures",
     "ForecastFigures",
+    "MoneyFigures",
     "OfflineTill",
     "Overview",
     "OverviewCache",
@@ -117,6 +136,7 @@ __all__ = [
     "compute_forecast",
     "daily_series",
     "load_overview",
+    "money_figures",
     "offline_tills",
     "open_exceptions",
     "point_value",
@@ -140,6 +160,8 @@ FORECAST_MAX_AGE = timedelta(minutes=10)
 FORECAST_INLINE_BOOKS = 20_000
 """With more books than this to read, the first forecast is computed in the background."""
 OPEN = "open"
+DORMANT_MONTHS = 24
+"""A gift card unused for this many months counts as dormant (breakage)."""
 
 
 # --- the figures ------------------------------------------------------------------------------
@@ -187,6 +209,29 @@ class OfflineTill:
 
 
 @dataclass(frozen=True, slots=True)
+class MoneyFigures:
+    """Money owed and breakage in one currency (minor units); see the module docstring."""
+
+    currency: str
+    gift_cards_minor: int = 0
+    """Gift cards and credit slips."""
+    store_credit_minor: int = 0
+    open_vouchers_minor: int = 0
+    """Fixed-value vouchers issued and not past their last day."""
+    open_percent_vouchers: int = 0
+    """Percent vouchers issued and not past their last day (no value until used)."""
+    voucher_breakage_minor: int = 0
+    """Expired voucher value (``program:voucher_breakage``)."""
+    dormant_minor: int = 0
+    """Active gift cards' positive balance unused for :data:`DORMANT_MONTHS` months."""
+    dormant_cards: int = 0
+
+    @property
+    def total_minor(self) -> int:
+        return self.gift_cards_minor + self.store_credit_minor + self.open_vouchers_minor
+
+
+@dataclass(frozen=True, slots=True)
 class Figures:
     """The expensive figures, computed together in one snapshot (and cached together)."""
 
@@ -198,6 +243,8 @@ class Figures:
     """Active members by window in days (:data:`ACTIVE_WINDOWS`)."""
     points_outstanding: int
     days: list[DayFigures]
+    money: tuple[MoneyFigures, ...] = ()
+    """Money liability and breakage per currency (by code; a program has one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +354,9 @@ def daily_series(conn: Connection, days: Sequence[date]) -> list[DayFigures]:
         .where(
             postings.c.occurred_at >= start,
             postings.c.occurred_at < end,
-            postings.c.account.in_(_SERIES_ACCOUNTS),
+            # ``|| ''`` keeps the planner on the occurred_at range: the three program
+            # accounts' ``(account, id)`` ranges are their whole history, not 30 days.
+            (postings.c.account + "").in_(_SERIES_ACCOUNTS),
         )
         .group_by(day, postings.c.account)
     )
@@ -364,6 +413,68 @@ def offline_tills(
     return sorted(out, key=lambda t: (t.last_contact or never, t.terminal_id))
 
 
+def money_figures(conn: Connection, now: datetime) -> tuple[MoneyFigures, ...]:
+    """Money liability and breakage per currency, as of ``now`` (UTC days)."""
+    today = now.astimezone(UTC).date()
+    dormant_before = add_months(today, -DORMANT_MONTHS).isoformat()
+    found: dict[str, dict[str, int]] = {}
+
+    def add(currency: str, field_name: str, amount: int) -> None:
+        figures = found.setdefault(currency, {})
+        figures[field_name] = figures.get(field_name, 0) + amount
+
+    last_use = func.coalesce(stored_values.c.last_used_at, stored_values.c.activated_at)
+    dormant = (
+        (stored_values.c.kind == "giftcard")
+        & (stored_values.c.status == "active")
+        & (stored_values.c.balance_minor > 0)
+        & (last_use < dormant_before)
+    )
+    # Sums of BIGINT as exact integers: every balance is bounded (docs/journal.md), and a
+    # sum of them stays far below 2^63.
+    for row in conn.execute(
+        select(
+            stored_values.c.kind,
+            stored_values.c.currency,
+            func.coalesce(func.sum(stored_values.c.balance_minor), 0).label("total"),
+            func.coalesce(
+                func.sum(case((dormant, stored_values.c.balance_minor), else_=0)), 0
+            ).label("dormant"),
+            func.coalesce(func.sum(case((dormant, 1), else_=0)), 0).label("dormant_cards"),
+        ).group_by(stored_values.c.kind, stored_values.c.currency)
+    ):
+        kind_field = "gift_cards_minor" if row.kind == "giftcard" else "store_credit_minor"
+        add(row.currency, kind_field, int(row.total))
+        add(row.currency, "dormant_minor", int(row.dormant))
+        add(row.currency, "dormant_cards", int(row.dormant_cards))
+    still_open = (vouchers.c.status == "issued") & or_(
+        vouchers.c.expires_on.is_(None), vouchers.c.expires_on >= today.isoformat()
+    )
+    fixed = vouchers.c.percent_bp.is_(None)
+    for open_row in conn.execute(
+        select(
+            vouchers.c.currency,
+            func.coalesce(func.sum(case((fixed, vouchers.c.value_minor), else_=0)), 0).label(
+                "value"
+            ),
+            func.coalesce(func.sum(case((fixed, 0), else_=1)), 0).label("percent"),
+        )
+        .where(still_open)
+        .group_by(vouchers.c.currency)
+    ):
+        add(open_row.currency, "open_vouchers_minor", int(open_row.value))
+        add(open_row.currency, "open_percent_vouchers", int(open_row.percent))
+    for breakage_row in conn.execute(
+        select(postings.c.unit, func.sum(postings.c.amount).label("total"))
+        .where(postings.c.account == VOUCHER_BREAKAGE)
+        .group_by(postings.c.unit)
+    ):
+        add(breakage_row.unit, "voucher_breakage_minor", int(breakage_row.total))
+    return tuple(
+        MoneyFigures(currency=currency, **figures) for currency, figures in sorted(found.items())
+    )
+
+
 def compute_figures(database: Database, now: datetime | None = None) -> Figures:
     """The expensive figures, in one read snapshot."""
     started = time.perf_counter()
@@ -375,6 +486,7 @@ def compute_figures(database: Database, now: datetime | None = None) -> Figures:
         }
         outstanding = points_outstanding(conn)
         days = daily_series(conn, series_days(moment))
+        money = money_figures(conn, moment)
     return Figures(
         computed_at=moment,
         cost_ms=(time.perf_counter() - started) * 1000,
@@ -382,6 +494,7 @@ def compute_figures(database: Database, now: datetime | None = None) -> Figures:
         active=active,
         points_outstanding=outstanding,
         days=days,
+        money=money,
     )
 
 

@@ -14,17 +14,30 @@ __all__ = [
     "ADJUSTED",
     "EXPIRED",
     "GIFTCARD_LIABILITY",
+    "GIFTCARD_SALES",
+    "GIFTCARD_TENDERED",
     "ISSUED",
     "POINTS",
     "REDEEMED",
     "REVERSED",
+    "STORE_CREDIT_ISSUED",
+    "STORE_CREDIT_SUSPENSE",
+    "STORE_CREDIT_TENDERED",
+    "VOUCHER_BREAKAGE",
+    "VOUCHER_FUNDING",
+    "VOUCHER_REDEEMED",
     "WRITTEN_OFF",
     "Leg",
     "PostingKind",
+    "credit_account",
     "giftcard_account",
+    "is_stored_value",
     "member_account",
     "member_of",
+    "money_pair",
     "suspense_account",
+    "voucher_account",
+    "voucher_suspense_account",
 ]
 
 POINTS = "points"
@@ -44,7 +57,29 @@ EXPIRED = "program:expired"
 expired (``expire``); a late debit that uses points a run had already expired posts them back
 (``unexpire``, docs/ledger.md "Points lots and expiry")."""
 GIFTCARD_LIABILITY = "program:giftcard_liability"
-"""Reserved for gift cards: money (minor units) owed to card holders, against giftcard:<n>."""
+"""Reserved name from before gift cards were built; nothing posts to it (see the money
+accounts below, docs/giftcards.md)."""
+
+# Money accounts (unit: the program's currency, minor units). A customer's account (a card,
+# a member's credit, a voucher) is positive while it holds value; the program accounts hold
+# the other side, so each entry still sums to zero per unit.
+GIFTCARD_SALES = "program:giftcard_sales"
+"""Money received for gift cards sold or topped up at a till."""
+GIFTCARD_TENDERED = "program:giftcard_tendered"
+"""Sales paid with a gift card or credit slip."""
+STORE_CREDIT_TENDERED = "program:store_credit_tendered"
+"""Sales paid with a member's store credit."""
+STORE_CREDIT_ISSUED = "program:store_credit_issued"
+"""Refunds paid out as stored value: to a member's store credit, a gift card or a credit slip."""
+VOUCHER_FUNDING = "program:voucher_funding"
+"""What issuing vouchers promised (issue), less voided vouchers."""
+VOUCHER_REDEEMED = "program:voucher_redeemed"
+"""Discounts vouchers gave on sales."""
+VOUCHER_BREAKAGE = "program:voucher_breakage"
+"""Voucher value never used: a fixed voucher's unused remainder, expired vouchers."""
+STORE_CREDIT_SUSPENSE = "suspense:store_credit"
+"""Store credit tendered or refunded on an entry without a member (legacy journals): nothing
+backs it; HQ sees it here (``store_credit_unbacked``)."""
 
 _MEMBER = "member:"
 
@@ -62,7 +97,27 @@ class PostingKind(StrEnum):
     """An expiry run: member -X / ``program:expired`` +X."""
     UNEXPIRE = "unexpire"
     """A late entry takes back points a run had expired: ``program:expired`` -X / member +X,
-    posted just before the debit (or visit) that needs them."""
+    posted just before the debit (or visit) that needs them. For a voucher: its breakage
+    taken back (a use on or before its last day that reached HQ after the expiry run)."""
+    GIFTCARD_LOAD = "giftcard_load"
+    """A card sold or topped up: ``program:giftcard_sales`` -A / ``giftcard:<n>`` +A."""
+    TENDER = "tender"
+    """A sale paid with stored value: the card or credit -A / the program's tendered +A."""
+    REFUND = "refund"
+    """A refund paid into stored value: ``program:store_credit_issued`` -A / the card +A."""
+    GIFTCARD_MOVE = "giftcard_move"
+    """HQ moved a card's balance to a new card: old -B / new +B."""
+    VOUCHER_ISSUE = "voucher_issue"
+    """A voucher's value promised: ``program:voucher_funding`` -V / ``voucher:<code>`` +V."""
+    VOUCHER_REDEEM = "voucher_redeem"
+    """A voucher taken off a sale: ``voucher:<code>`` -D / ``program:voucher_redeemed`` +D."""
+    VOUCHER_UNBACKED = "voucher_unbacked"
+    """A discount HQ does not back (a reused or invalid voucher):
+    ``suspense:voucher:<code>`` -D / ``program:voucher_redeemed`` +D."""
+    BREAKAGE = "breakage"
+    """Voucher value that will never be used: ``voucher:<code>`` -R / breakage +R."""
+    VOUCHER_VOID = "voucher_void"
+    """HQ voided a voucher: ``voucher:<code>`` -V / ``program:voucher_funding`` +V."""
 
 
 def member_account(member_id: str) -> str:
@@ -80,7 +135,33 @@ def suspense_account(card_number: str) -> str:
 
 
 def giftcard_account(number: str) -> str:
+    """A gift card's or credit slip's money."""
     return f"giftcard:{number}"
+
+
+def credit_account(member_id: str) -> str:
+    """A member's store credit (money)."""
+    return f"credit:{member_id}"
+
+
+def voucher_account(code: str) -> str:
+    """What a voucher still promises (money)."""
+    return f"voucher:{code}"
+
+
+def voucher_suspense_account(code: str) -> str:
+    """Discounts given with ``code`` that HQ does not back (reused, invalid)."""
+    return f"suspense:voucher:{code}"
+
+
+def is_stored_value(account: str) -> bool:
+    """Accounts with a ``stored_values`` row (their balance is cached there)."""
+    return account.startswith(("giftcard:", "credit:"))
+
+
+def money_pair(debit: str, credit: str, amount: int, kind: PostingKind, unit: str) -> list[Leg]:
+    """Money version of :func:`pair`: ``amount`` minor units of ``unit`` onto ``debit``."""
+    return [Leg(debit, amount, kind, unit), Leg(credit, -amount, kind, unit)]
 
 
 @dataclass(frozen=True, slots=True)

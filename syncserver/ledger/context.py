@@ -21,6 +21,7 @@ from __future__ import annotations
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -31,7 +32,15 @@ from shared.points.lots import lot_expiry
 from shared.protocol import ExceptionKind, RaisedException
 from shared.rules import ProgramRules
 from shared.rules.model import ExpiryRules
-from syncserver.ledger.accounts import EXPIRED, POINTS, Leg, PostingKind, member_account, pair
+from syncserver.ledger.accounts import (
+    EXPIRED,
+    POINTS,
+    Leg,
+    PostingKind,
+    is_stored_value,
+    member_account,
+    pair,
+)
 from syncserver.ledger.earn_check import EarnCheck
 from syncserver.ledger.points import MemberPoints, day_of, lot_ref
 from syncserver.storage.counter import allocate_positions, lock_counter
@@ -60,6 +69,16 @@ from syncserver.storage.postings import (
 )
 from syncserver.storage.rules import latest_version, parse_rules, rules_document
 from syncserver.storage.schema import hq_events, postings
+from syncserver.storage.stored_values import (
+    StoredValueKind,
+    StoredValueRow,
+    add_to_stored_balances,
+    insert_stored_value,
+    lock_stored_value,
+    stamp_stored_values,
+    update_stored_value,
+)
+from syncserver.storage.vouchers import stamp_vouchers
 
 __all__ = [
     "BalanceOutOfBoundsError",
@@ -136,6 +155,12 @@ class LedgerContext:
         (syncserver.ledger.points), written with the postings by :meth:`flush`."""
         self._latest: ProgramRules | None = None
         self._latest_read = False
+        self._stored: dict[str, StoredValueRow] = {}
+        """Stored-value rows this transaction has locked, balances current (with unflushed
+        deltas)."""
+        self._money_deltas: dict[str, int] = defaultdict(int)
+        self._stored_changed: dict[str, None] = {}
+        self._vouchers_changed: dict[str, None] = {}
 
     # --- locks -------------------------------------------------------------------------------
 
@@ -280,6 +305,65 @@ class LedgerContext:
     def absence_confirmed(self) -> bool:
         return self._counter_locked
 
+    # --- stored value (money accounts) and vouchers -------------------------------------------
+
+    def stored_value(self, account: str) -> StoredValueRow | None:
+        """The stored-value row, locked until COMMIT (balance and status change only under
+        its lock); None when absent (confirm with :meth:`confirm_absence` before acting)."""
+        known = self._stored.get(account)
+        if known is not None:
+            return known
+        found = lock_stored_value(self.conn, account)
+        if found is not None:
+            self._stored[account] = found
+        return found
+
+    def open_stored_value(
+        self,
+        account: str,
+        kind: StoredValueKind,
+        currency: str,
+        *,
+        card_number: str | None = None,
+        member_id: str | None = None,
+        activated_at: str | None = None,
+    ) -> StoredValueRow:
+        """The row, created (balance 0) when it does not exist yet; locked."""
+        found = self.stored_value(account)
+        if found is None:
+            insert_stored_value(
+                self.conn,
+                account=account,
+                kind=kind,
+                currency=currency,
+                card_number=card_number,
+                member_id=member_id,
+                activated_at=activated_at,
+            )
+            found = self.stored_value(account)
+            assert found is not None
+            self.changed_stored_value(account)
+        return found
+
+    def set_stored_value(self, account: str, **values: Any) -> StoredValueRow:
+        """Change a locked row's columns (not its balance: postings move that)."""
+        row = self.stored_value(account)
+        assert row is not None, account
+        update_stored_value(self.conn, account, **values)
+        row = self._stored[account] = replace(row, **values)
+        self.changed_stored_value(account)
+        return row
+
+    def changed_stored_value(self, account: str) -> None:
+        """Tills should pull this account again (a gift card; a member for store credit)."""
+        self._stored_changed[account] = None
+        row = self._stored.get(account)
+        if row is not None and row.member_id is not None and row.kind == "credit":
+            self.changed(row.member_id)
+
+    def changed_voucher(self, code: str) -> None:
+        self._vouchers_changed[code] = None
+
     # --- balances and postings -------------------------------------------------------------
 
     def balance(self, member_id: str) -> int:
@@ -378,6 +462,7 @@ class LedgerContext:
         for leg in legs:
             if leg.member_id is not None:
                 deltas[leg.member_id] += leg.amount
+        self._move_money(source, legs)
         self.lock_members(deltas)
         for member_id, delta in deltas.items():
             after = self._balances[member_id] + delta
@@ -400,6 +485,23 @@ class LedgerContext:
                 self._balances[member_id] += delta
             self.changed(member_id)
 
+    def _move_money(self, source: PostingSource, legs: Sequence[Leg]) -> None:
+        """Stored-value balances move with their postings (rows locked by the caller)."""
+        for leg in legs:
+            if leg.unit == POINTS or not is_stored_value(leg.account) or not leg.amount:
+                continue
+            row = self._stored.get(leg.account)
+            if row is None:
+                raise AssertionError(f"{source.label()}: {leg.account} posted without its row")
+            self._stored[leg.account] = replace(row, balance_minor=row.balance_minor + leg.amount)
+            self._money_deltas[leg.account] += leg.amount
+            self.changed_stored_value(leg.account)
+
+    def money_balance(self, account: str) -> int:
+        """A stored-value account's balance, this transaction's postings included."""
+        row = self.stored_value(account)
+        return row.balance_minor if row is not None else 0
+
     def flush(self) -> None:
         """Write the postings and balance changes made so far (a few bulk statements)."""
         if self._rows:
@@ -410,6 +512,9 @@ class LedgerContext:
         if deltas:
             add_to_balances(self.conn, deltas)
         self._deltas.clear()
+        if self._money_deltas:
+            add_to_stored_balances(self.conn, self._money_deltas)
+            self._money_deltas.clear()
         self.points.flush()
 
     def changed(self, member_id: str) -> None:
@@ -461,7 +566,8 @@ class LedgerContext:
         self.flush()
         entry_count = entries[2] - entries[1] + 1 if entries else 0
         changed = list(self._changed)
-        count = entry_count + len(hq_event_ids) + len(changed) + extra
+        stored, codes = list(self._stored_changed), list(self._vouchers_changed)
+        count = entry_count + len(hq_event_ids) + len(changed) + len(stored) + len(codes) + extra
         if count == 0:
             return
         position = allocate_positions(self.conn, count)
@@ -475,5 +581,9 @@ class LedgerContext:
             position += 1
         stamp_members(self.conn, changed, position, self._active_at)
         position += len(changed)
+        stamp_stored_values(self.conn, stored, position)
+        position += len(stored)
+        stamp_vouchers(self.conn, codes, position)
+        position += len(codes)
         if stamp is not None:
             stamp(position)

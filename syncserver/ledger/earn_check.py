@@ -110,7 +110,8 @@ def check_earn(
                 local_time=_local_time(entry),
                 tier=_tier(sale, earned, rules, tier),
             ),
-            order_discount_minor=sale.redeemed.discount_minor if sale.redeemed else 0,
+            # Everything taken off the whole basket: points and vouchers.
+            order_discount_minor=sale.order_discount_minor,
         )
     except (ValueError, ArithmeticError) as error:
         # A result beyond the bounds, or arithmetic no real sale reaches: the till's figure is

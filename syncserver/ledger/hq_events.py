@@ -10,6 +10,11 @@ HQ acted, so a replay needs nothing but the event. Kinds:
 - ``card_block`` / ``card_replacement``: HQ blocks a card, or blocks it and issues another;
 - ``exception_resolution``: HQ's decision on an exception — accept (no points move),
   write off, adjust, or block a card;
+- ``voucher_issue`` / ``voucher_void``: HQ issues vouchers in bulk (the generated codes are
+  in the event, so the replay reproduces them) or voids an unused one (docs/vouchers.md);
+- ``giftcard_block`` / ``giftcard_move``: HQ blocks a lost gift card, or moves its balance to
+  a new card (docs/giftcards.md);
+- ``voucher_expiry``: the daily run that expires unused vouchers past their last day;
 - ``tier_review`` / ``points_expiry``: the daily runs (syncserver.ledger.periodic). These do
   not list what they change — a run over a million members would make a record of hundreds
   of megabytes — but name the day (``as_of``) and the rules version, and their apply code is
@@ -37,20 +42,31 @@ from syncserver.ledger.accounts import (
     ADJUSTED,
     WRITTEN_OFF,
     PostingKind,
+    giftcard_account,
     member_account,
     member_of,
+    money_pair,
     pair,
 )
 from syncserver.ledger.context import LedgerContext
 from syncserver.ledger.points import TierStatus, apply_expiry, apply_review, day_of
+from syncserver.ledger.vouchers import (
+    VoucherConflictError,
+    apply_voucher_expiry,
+    apply_voucher_issue,
+    apply_voucher_void,
+)
 from syncserver.storage.members import NewMember, insert_card, insert_member
 from syncserver.storage.postings import PostingSource
 from syncserver.storage.schema import hq_events
+from syncserver.storage.vouchers import due_voucher_codes
 
 __all__ = [
     "CardBlock",
     "CardReplacement",
     "ExceptionResolution",
+    "GiftCardBlock",
+    "GiftCardMove",
     "HqEvent",
     "HqEventConflictError",
     "ImportedMember",
@@ -58,6 +74,9 @@ __all__ = [
     "PointsAdjustment",
     "PointsExpiry",
     "TierReview",
+    "VoucherExpiry",
+    "VoucherIssue",
+    "VoucherVoid",
     "apply_event",
     "record_event",
 ]
@@ -152,6 +171,52 @@ class PointsExpiry(_Event):
     rules_version: int | None
 
 
+class VoucherIssue(_Event):
+    """Vouchers HQ issued in bulk: the codes are generated when HQ acts and kept here."""
+
+    kind: Literal["voucher_issue"] = "voucher_issue"
+    codes: list[str] = Field(min_length=1)
+    value_minor: int = Field(ge=0)
+    """A fixed amount off; for a percentage voucher the cap (0: none)."""
+    percent_bp: int | None = Field(default=None, ge=1, le=10_000)
+    min_spend_minor: int = Field(default=0, ge=0)
+    currency: str
+    expires_on: date | None = None
+    member_id: str | None = None
+    source: str = "hq"
+
+
+class VoucherVoid(_Event):
+    kind: Literal["voucher_void"] = "voucher_void"
+    code: str
+    reason: Reason
+
+
+class VoucherExpiry(_Event):
+    """Expire every unused voucher whose last day is before ``as_of``."""
+
+    kind: Literal["voucher_expiry"] = "voucher_expiry"
+    as_of: date
+
+
+class GiftCardBlock(_Event):
+    kind: Literal["giftcard_block"] = "giftcard_block"
+    card_number: str
+    reason: Reason
+
+
+class GiftCardMove(_Event):
+    """A card's balance moved to a new card (a lost card): the old one is blocked."""
+
+    kind: Literal["giftcard_move"] = "giftcard_move"
+    old_number: str
+    new_number: str
+    amount_minor: int
+    """The old card's balance when HQ acted (moved as it was, even below zero)."""
+    currency: str
+    reason: Reason
+
+
 HqEvent = Annotated[
     MemberImport
     | PointsAdjustment
@@ -159,7 +224,12 @@ HqEvent = Annotated[
     | CardReplacement
     | ExceptionResolution
     | TierReview
-    | PointsExpiry,
+    | PointsExpiry
+    | VoucherIssue
+    | VoucherVoid
+    | VoucherExpiry
+    | GiftCardBlock
+    | GiftCardMove,
     Field(discriminator="kind"),
 ]
 _EVENTS: TypeAdapter[HqEvent] = TypeAdapter(HqEvent)
@@ -191,6 +261,18 @@ def apply_event(
     """Post what the event says. The same code runs live and in ``ledger rebuild``. Returns
     what a daily run counted (empty for other kinds); ``progress`` gets members done."""
     event = _EVENTS.validate_python({**record, "kind": record.get("kind", kind)})
+    try:
+        return _apply(ctx, event_id, event, progress)
+    except VoucherConflictError as error:
+        raise HqEventConflictError(str(error)) from None
+
+
+def _apply(
+    ctx: LedgerContext,
+    event_id: int,
+    event: HqEvent,
+    progress: Callable[[int], None] | None,
+) -> dict[str, int]:
     source = PostingSource(hq_event_id=event_id)
     match event:
         case TierReview() | PointsExpiry():
@@ -231,7 +313,60 @@ def apply_event(
                     ctx.changed(member_id)
             if event.card_number is not None:
                 _block(ctx, event.card_number, event.reason)
+        case VoucherIssue():
+            apply_voucher_issue(
+                ctx,
+                source,
+                codes=event.codes,
+                value_minor=event.value_minor,
+                percent_bp=event.percent_bp,
+                min_spend_minor=event.min_spend_minor,
+                currency=event.currency,
+                expires_on=event.expires_on.isoformat() if event.expires_on else None,
+                member_id=event.member_id,
+                origin=event.source,
+                occurred_at=event.occurred_at,
+            )
+        case VoucherVoid():
+            apply_voucher_void(ctx, source, event.code, event.occurred_at)
+        case VoucherExpiry():
+            codes = due_voucher_codes(ctx.conn, event.as_of.isoformat())
+            return apply_voucher_expiry(ctx, source, codes, event.occurred_at)
+        case GiftCardBlock():
+            _block_gift_card(ctx, event.card_number, event.reason)
+        case GiftCardMove():
+            _move_gift_card(ctx, source, event)
     return {}
+
+
+def _block_gift_card(ctx: LedgerContext, number: str, reason: str) -> None:
+    account = giftcard_account(number)
+    if ctx.stored_value(account) is None:
+        raise HqEventConflictError(f"HQ has no gift card {number}")
+    ctx.set_stored_value(account, status="blocked", blocked_reason=reason[:200])
+
+
+def _move_gift_card(ctx: LedgerContext, source: PostingSource, event: GiftCardMove) -> None:
+    old, new = giftcard_account(event.old_number), giftcard_account(event.new_number)
+    for account in sorted((old, new)):  # a fixed order: no deadlock between two moves
+        ctx.stored_value(account)
+    if ctx.stored_value(old) is None:
+        raise HqEventConflictError(f"HQ has no gift card {event.old_number}")
+    if ctx.stored_value(new) is not None:
+        raise HqEventConflictError(f"gift card {event.new_number} is in use already")
+    ctx.open_stored_value(
+        new,
+        "giftcard",
+        event.currency,
+        card_number=event.new_number,
+        activated_at=event.occurred_at,
+    )
+    if event.amount_minor:
+        legs = money_pair(new, old, event.amount_minor, PostingKind.GIFTCARD_MOVE, event.currency)
+        ctx.post(source, legs, event.occurred_at)
+    ctx.set_stored_value(
+        old, status="blocked", blocked_reason=event.reason[:200], moved_to=event.new_number
+    )
 
 
 def _block(ctx: LedgerContext, card_number: str, reason: str) -> None:

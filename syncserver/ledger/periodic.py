@@ -30,12 +30,19 @@ from sqlalchemy import Connection, select
 
 from shared.journal import format_utc
 from syncserver.ledger.context import LedgerContext, LiveMemberIds
-from syncserver.ledger.hq_events import PointsExpiry, TierReview, apply_event, record_event
+from syncserver.ledger.hq_events import (
+    PointsExpiry,
+    TierReview,
+    VoucherExpiry,
+    apply_event,
+    record_event,
+)
 from syncserver.ledger.points import any_due, due_count
 from syncserver.settings import utc_now
 from syncserver.storage.audit import Actor, record_action
 from syncserver.storage.database import Database, run_write
 from syncserver.storage.schema import hq_events
+from syncserver.storage.vouchers import due_voucher_codes
 
 __all__ = [
     "DailyRuns",
@@ -45,11 +52,12 @@ __all__ = [
     "local_today",
     "run_points_expiry",
     "run_tier_review",
+    "run_voucher_expiry",
 ]
 
 log = logging.getLogger(__name__)
 
-RunKind = Literal["tier_review", "points_expiry"]
+RunKind = Literal["tier_review", "points_expiry", "voucher_expiry"]
 
 Progress = Callable[[int, int], None]
 """(members done, members due) as a run goes."""
@@ -72,9 +80,15 @@ class RunResult:
         grace" / "expired 5,210 points of 37 members"."""
         day = self.as_of.isoformat()
         if self.nothing_due:
-            what = "tier review" if self.kind == "tier_review" else "points expiry"
+            what = self.kind.replace("_", " ")
             return f"{what} as of {day}: nothing due"
         c = self.counts
+        if self.kind == "voucher_expiry":
+            count = c.get("vouchers", 0)
+            return (
+                f"expired {count:,} voucher{'' if count == 1 else 's'} as of {day} "
+                f"({c.get('value_minor', 0):,} minor units to breakage)"
+            )
         if self.kind == "tier_review":
             parts = [f"{c.get('down', 0):,} down", f"{c.get('kept', 0):,} kept"]
             parts.append(f"{c.get('grace', 0):,} on grace")
@@ -112,6 +126,40 @@ def run_points_expiry(
 ) -> RunResult:
     """Expire the points whose last usable day is before ``as_of``."""
     return _run(database, "points_expiry", as_of, actor, progress, now)
+
+
+def run_voucher_expiry(
+    database: Database,
+    as_of: date,
+    actor: Actor,
+    *,
+    now: Callable[[], datetime] = utc_now,
+) -> RunResult:
+    """Expire the unused vouchers whose last day is before ``as_of`` (their value goes to
+    breakage). One HQ event, none when nothing is due: a second run finds nothing."""
+
+    def work(conn: Connection) -> RunResult:
+        moment = now()
+        ctx = LedgerContext(conn, moment, member_ids=LiveMemberIds(), live=True)
+        ctx.confirm_absence()  # the counter, first and to COMMIT (see the module docstring)
+        if not due_voucher_codes(conn, as_of.isoformat()):
+            return RunResult("voucher_expiry", as_of)
+        event = VoucherExpiry(occurred_at=format_utc(moment), as_of=as_of)
+        event_id = record_event(conn, event, actor.username, ctx)
+        counts = apply_event(ctx, event_id, event.kind, json.loads(event.model_dump_json()))
+        record_action(
+            conn,
+            actor,
+            "vouchers.expire",
+            moment,
+            target_kind="hq_event",
+            target_id=str(event_id),
+            detail={"as_of": as_of.isoformat(), **counts},
+        )
+        ctx.finish(hq_event_ids=[event_id])
+        return RunResult("voucher_expiry", as_of, event_id, counts)
+
+    return run_write(database, work)
 
 
 def _run(
@@ -175,7 +223,7 @@ def last_run_day(database: Database, kind: RunKind) -> date | None:
         ).all()
     if not rows:
         return None
-    return date.fromisoformat(json.loads(rows[0].record)["as_of"])
+    return date.fromisoformat(json.loads(rows[0].record)["as_of"])  # every run names its day
 
 
 class DailyRuns:
@@ -207,6 +255,7 @@ class DailyRuns:
         runs: tuple[tuple[RunKind, Callable[..., RunResult]], ...] = (
             ("points_expiry", run_points_expiry),
             ("tier_review", run_tier_review),
+            ("voucher_expiry", run_voucher_expiry),
         )
         for kind, run in runs:
             last = last_run_day(self.database, kind)

@@ -47,8 +47,10 @@ from syncserver.storage.schema import (
     metadata,
     postings,
     rules_versions,
+    stored_values,
     terminals,
     tier_changes,
+    vouchers,
 )
 
 __all__ = ["NOT_REPLAYED", "RebuildReport", "rebuild_check"]
@@ -309,6 +311,40 @@ def _compare(live: Connection, replay: Connection, report: RebuildReport) -> Non
                 f"balance cache of member {member_id} says {cached}, its postings sum to {summed}"
             )
     _compare_points(live, replay, live_balances, out)
+    _compare_money(live, replay, out)
+
+
+def _rows_by_key(conn: Connection, table: Any) -> dict[str, tuple[Any, ...]]:
+    """Every row but its pull position (``change_seq``, not replayed), by primary key."""
+    columns = [c for c in table.c if c.name != "change_seq"]
+    key = next(iter(table.primary_key.columns)).name
+    return {row._mapping[key]: _plain(tuple(row)) for row in conn.execute(select(*columns))}
+
+
+def _compare_money(live: Connection, replay: Connection, out: list[str]) -> None:
+    """Stored values (gift cards, credit slips, store credit) and vouchers, row by row; and
+    every live stored-value balance against the sum of its account's money postings."""
+    for what, table in (("stored value", stored_values), ("voucher", vouchers)):
+        have, want = _rows_by_key(live, table), _rows_by_key(replay, table)
+        for key in sorted(have.keys() | want.keys()):
+            if have.get(key) != want.get(key):
+                out.append(f"{what} {key}: live {have.get(key)}, replay {want.get(key)}")
+    summed = {
+        row.account: int(row.total)
+        for row in live.execute(
+            select(postings.c.account, func.sum(postings.c.amount).label("total"))
+            .where(
+                postings.c.unit != "points", postings.c.account.in_(select(stored_values.c.account))
+            )
+            .group_by(postings.c.account)
+        )
+    }
+    for row in live.execute(select(stored_values.c.account, stored_values.c.balance_minor)):
+        if int(row.balance_minor) != summed.get(row.account, 0):
+            out.append(
+                f"balance of {row.account} says {int(row.balance_minor)}, its postings sum to "
+                f"{summed.get(row.account, 0)}"
+            )
 
 
 def _member_rows(conn: Connection, query: Any) -> dict[str, list[tuple[Any, ...]]]:

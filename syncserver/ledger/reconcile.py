@@ -22,6 +22,7 @@ from shared.journal import (
     CardReplacement,
     Enrolment,
     EntryRef,
+    GiftCardLoad,
     JournalEntry,
     MemberRef,
     Return,
@@ -50,6 +51,13 @@ from syncserver.ledger.points import (
     sale_rules_version,
 )
 from syncserver.ledger.return_check import check_return
+from syncserver.ledger.stored_value import (
+    lock_money_accounts,
+    post_giftcard_load,
+    post_refund_money,
+    post_sale_money,
+)
+from syncserver.ledger.vouchers import post_voucher_uses, restore_voided_vouchers
 from syncserver.storage.journal import EntryHead, void_of
 from syncserver.storage.members import CardRow, NewMember
 from syncserver.storage.postings import PostingSource
@@ -110,6 +118,8 @@ def reconcile_entry(ctx: LedgerContext, entry: JournalEntry) -> None:
         _card_issue(ctx, source, entry, payload)
     elif isinstance(payload, CardReplacement):
         _card_replacement(ctx, source, entry, payload)
+    elif isinstance(payload, GiftCardLoad):
+        post_giftcard_load(ctx, source, entry, payload)
     elif isinstance(payload, ShiftClose):
         pass  # the Z report moves no points
     else:  # pragma: no cover - the Payload union is closed
@@ -161,8 +171,17 @@ def _account(found: Resolution, ref: MemberRef) -> str:
 
 
 def _sale(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, sale: Sale) -> None:
-    if sale.member is None:
-        return  # an anonymous sale moves no points
+    # Points first (an anonymous sale moves none), then money: vouchers and stored value.
+    member_id = _member_sale(ctx, source, entry, sale) if sale.member is not None else None
+    post_voucher_uses(ctx, source, entry, sale, member_id)
+    post_sale_money(ctx, source, entry, sale, member_id)
+
+
+def _member_sale(
+    ctx: LedgerContext, source: PostingSource, entry: JournalEntry, sale: Sale
+) -> str | None:
+    """A member sale's points; returns the member it resolved to."""
+    assert sale.member is not None
     found = resolve_member(ctx, sale.member)
     account = _account(found, sale.member)
     # Lots and tiers follow the rules version the sale names (syncserver.ledger.points).
@@ -200,6 +219,7 @@ def _sale(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, sale: 
             )
     if found.member_id is not None:
         after_sale(ctx, source, entry, sale, found.member_id, rules)
+    return found.member_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +396,7 @@ def _return(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, ret:
         if member_id is not None:
             ctx.visited(member_id, format_utc(entry.occurred_at))
             after_return(ctx, entry, ret, member_id)
+    post_refund_money(ctx, source, entry, ret, member_id)
     # HQ recomputes the points from the original sale (return_mismatch); a return made
     # without the original finds it by (terminal, seq), so no unknown_original for that.
     problem = check_return(ctx, source, entry, ret, member_id, original, problem)
@@ -420,7 +441,9 @@ def _void(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, void: 
     ]
     member_ids = sorted({leg.member_id for leg in legs if leg.member_id is not None})
     rules = ctx.rules_for(original_rules_version(ctx, entry)) if member_ids else None
+    lock_money_accounts(ctx, [leg.account for leg in legs])
     ctx.post(source, legs, format_utc(entry.occurred_at), rules=rules, rules_named=True)
+    restore_voided_vouchers(ctx, ref)
     after_void(ctx, entry, void, member_ids)
 
 

@@ -28,6 +28,7 @@ from syncserver.storage.schema import (
     stores,
     terminals,
 )
+from syncserver.storage.stored_values import credit_balances
 
 __all__ = [
     "CardRow",
@@ -462,6 +463,7 @@ def member_states(
     empty, qualifying, expiring = _points_states(
         conn, member_ids, today or datetime.now(UTC).date()
     )
+    store_credit = credit_balances(conn, member_ids)
     states = []
     for member_id in member_ids:
         row = by_id.get(member_id)
@@ -483,6 +485,7 @@ def member_states(
                 tier_grace=bool(row["tier_grace"]),
                 qualifying=qualifying.get(member_id, empty),
                 expiring=expiring.get(member_id, []),
+                store_credit_minor=store_credit.get(member_id, 0),
             )
         )
     return states

@@ -253,6 +253,8 @@ postings = Table(
     Index(None, "member_id", "id"),
     Index(None, "hq_event_id"),
     Index(None, "occurred_at"),
+    # A money account's history (a gift card's, a voucher's): HQ's card and voucher pages.
+    Index(None, "account", "id"),
 )
 
 exceptions = Table(

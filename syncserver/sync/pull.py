@@ -1,11 +1,11 @@
 """Pull: everything that changed since the till's cursor, one consistent page at a time.
 
-Members, rules versions, products, offers and cashiers each carry ``change_seq`` from the one
-change counter, whose order is the commit order (syncserver.storage.counter): a page is simply
-the next ``limit`` changes after the cursor, across all of them (cashiers of the till's own
-store only), and the cursor is the last one's number. The page and ``applied_through_seq``
-are read in one snapshot, so every balance on the page includes exactly this till's entries
-up to that seq.
+Members, rules versions, products, offers, cashiers, vouchers and gift cards each carry
+``change_seq`` from the one change counter, whose order is the commit order
+(syncserver.storage.counter): a page is simply the next ``limit`` changes after the cursor,
+across all of them (cashiers of the till's own store only), and the cursor is the last one's
+number. The page and ``applied_through_seq`` are read in one snapshot, so every balance on
+the page includes exactly this till's entries up to that seq.
 
 Each pull is also the till's report to HQ: when it last pulled and (optional ``tip``) the
 last seq in its own journal, so the terminals page can estimate what is still unsent
@@ -22,8 +22,16 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, select
 
-from shared.protocol import LiveMemberResponse, OfferState, ProductState, PullResponse
+from shared.protocol import (
+    LiveGiftCardResponse,
+    LiveMemberResponse,
+    LiveVoucherResponse,
+    OfferState,
+    ProductState,
+    PullResponse,
+)
 from syncserver.errors import NotFoundError, UnauthorizedError
+from syncserver.ledger.accounts import giftcard_account
 from syncserver.settings import as_utc
 from syncserver.storage.cashiers import cashier_states
 from syncserver.storage.database import Database, DatabaseBusyError, run_write
@@ -35,11 +43,15 @@ from syncserver.storage.schema import (
     offers,
     products,
     rules_versions,
+    stored_values,
     terminals,
+    vouchers,
 )
+from syncserver.storage.stored_values import stored_value_states
 from syncserver.storage.terminals import TerminalRecord, record_pull
+from syncserver.storage.vouchers import ISSUED, voucher_states
 
-__all__ = ["MAX_PULL_LIMIT", "pull", "report_pull"]
+__all__ = ["MAX_PULL_LIMIT", "live_gift_card", "live_member", "live_voucher", "pull", "report_pull"]
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +69,18 @@ def _changes_after(
     conn: Connection, since: int, limit: int, store_id: str
 ) -> list[tuple[int, str, Any]]:
     """(change_seq, kind, key) of the first ``limit + 1`` changes after ``since``: everyone's
-    members, rules, products and offers, and the cashiers of this till's store only."""
+    members, rules, products, offers, vouchers and gift cards (not members' store credit,
+    which travels with the member), and the cashiers of this till's store only. A first
+    download (``since`` 0) leaves out vouchers that can no longer be used."""
     streams = []
     sources: list[tuple[str, Table, str, ColumnElement[bool] | None]] = [
         (kind, table, key, None) for kind, table, key in _SOURCES
     ]
     sources.append(("cashier", cashiers, "cashier_id", cashiers.c.store_id == store_id))
+    sources.append(
+        ("voucher", vouchers, "code", vouchers.c.status == ISSUED if since == 0 else None)
+    )
+    sources.append(("gift_card", stored_values, "account", stored_values.c.kind == "giftcard"))
     for kind, table, key, only in sources:
         query = (
             select(table.c.change_seq, table.c[key])
@@ -101,7 +119,11 @@ def pull(database: Database, terminal_id: str, since: int, limit: int) -> PullRe
             since = 0
         changes = _changes_after(conn, since, limit, applied.store_id)
         page, more = changes[:limit], len(changes) > limit
-        keys: dict[str, list[Any]] = {kind: [] for kind, _, _ in _SOURCES} | {"cashier": []}
+        keys: dict[str, list[Any]] = {kind: [] for kind, _, _ in _SOURCES} | {
+            "cashier": [],
+            "voucher": [],
+            "gift_card": [],
+        }
         for _, kind, key in page:
             keys[kind].append(key)
         rules = [
@@ -148,6 +170,8 @@ def pull(database: Database, terminal_id: str, since: int, limit: int) -> PullRe
                 for row in offer_rows
             ],
             cashiers=cashier_states(conn, keys["cashier"]),
+            vouchers=voucher_states(conn, keys["voucher"]),
+            gift_cards=stored_value_states(conn, keys["gift_card"]),
             reset=reset,
             total_members=count_members(conn) if since == 0 else None,
         )
@@ -202,3 +226,37 @@ def live_member(database: Database, terminal_id: str, card_number: str) -> LiveM
         if not states:
             raise NotFoundError(f"card {card_number[-4:]} is not known at HQ")
         return LiveMemberResponse(applied_through_seq=int(applied.acked_seq), member=states[0])
+
+
+def _acked_seq(conn: Connection, terminal_id: str) -> int:
+    applied = conn.execute(
+        select(terminals.c.acked_seq, terminals.c.revoked_at).where(
+            terminals.c.terminal_id == terminal_id
+        )
+    ).first()
+    if applied is None or applied.revoked_at is not None:
+        raise UnauthorizedError(f"terminal {terminal_id} is not registered (or was revoked)")
+    return int(applied.acked_seq)
+
+
+def live_gift_card(database: Database, terminal_id: str, number: str) -> LiveGiftCardResponse:
+    """A gift card's balance as reconciled now, in one snapshot with this terminal's
+    acknowledged seq (the till adds only its still-unsent entries)."""
+    with database.read() as conn:
+        acked = _acked_seq(conn, terminal_id)
+        states = stored_value_states(conn, [giftcard_account(number)])
+        if not states:
+            raise NotFoundError(
+                f"gift card …{number[-4:]} is not known at HQ: check the number, or sell it first"
+            )
+        return LiveGiftCardResponse(applied_through_seq=acked, card=states[0])
+
+
+def live_voucher(database: Database, terminal_id: str, code: str) -> LiveVoucherResponse:
+    """A voucher's state right now."""
+    with database.read() as conn:
+        _acked_seq(conn, terminal_id)
+        states = voucher_states(conn, [code])
+        if not states:
+            raise NotFoundError(f"voucher {code} was never issued by HQ: check the code")
+        return LiveVoucherResponse(voucher=states[0])

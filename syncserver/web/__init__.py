@@ -19,6 +19,7 @@ from syncserver.web.pages import (
     cashiers,
     entries,
     exceptions,
+    giftcards,
     members,
     overview,
     program,
@@ -26,6 +27,7 @@ from syncserver.web.pages import (
     stores,
     terminals,
     users,
+    vouchers,
 )
 from syncserver.web.session import current_session
 from syncserver.web.templating import render
@@ -119,6 +121,8 @@ def install_dashboard(app: FastAPI) -> None:
         signin,
         overview,
         members,
+        vouchers,
+        giftcards,
         entries,
         exceptions,
         terminals,

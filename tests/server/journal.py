@@ -17,6 +17,7 @@ from shared.journal import (
     CardReplacement,
     Enrolment,
     EntryRef,
+    GiftCardLoad,
     JournalEntry,
     MemberRef,
     Payload,
@@ -29,6 +30,7 @@ from shared.journal import (
     Tender,
     TenderMethod,
     Void,
+    VoucherUse,
 )
 from shared.rules import BasketLine, EarnContext, ProgramRules, compute_earn
 from shared.rules.returns import compute_return_reversal
@@ -85,7 +87,10 @@ class JournalWriter:
         redeem: int = 0,
         rules: ProgramRules = RULES,
         tier: str | None = None,
+        vouchers: tuple[VoucherUse, ...] = (),
+        tenders: tuple[Tender, ...] | None = None,
     ) -> JournalEntry:
+        """A sale; ``tenders`` default to cash for the total (after points and vouchers)."""
         lines = lines or GROCERIES
         sale_lines = tuple(
             SaleLine(
@@ -101,6 +106,7 @@ class JournalWriter:
         )
         subtotal = sum(line.net_minor for line in sale_lines)
         discount = rules.redemption.discount_minor(redeem) if redeem else 0
+        voucher_discount = sum(v.discount_minor for v in vouchers)
         earned = None
         if member is not None:
             local = (self.now + timedelta(minutes=1, hours=OFFSET_MIN // 60)).replace(tzinfo=None)
@@ -117,9 +123,11 @@ class JournalWriter:
                     for line in sale_lines
                 ],
                 EarnContext(store_id=STORE, local_time=local, tier=tier),
-                order_discount_minor=discount,
+                order_discount_minor=discount + voucher_discount,
             )
-        total = subtotal - discount
+        total = subtotal - discount - voucher_discount
+        if tenders is None:
+            tenders = (Tender(method=TenderMethod.CASH, amount_minor=total),) if total else ()
         return self.append(
             Sale(
                 store_id=STORE,
@@ -128,7 +136,7 @@ class JournalWriter:
                 lines=sale_lines,
                 subtotal_minor=subtotal,
                 total_minor=total,
-                tenders=(Tender(method=TenderMethod.CASH, amount_minor=total),) if total else (),
+                tenders=tenders,
                 member=member,
                 earned=earned,
                 redeemed=PointsRedeemed(
@@ -136,6 +144,23 @@ class JournalWriter:
                 )
                 if redeem
                 else None,
+                vouchers=vouchers,
+            )
+        )
+
+    def giftcard_load(
+        self, card_number: str, amount: int, *, activation: bool = True
+    ) -> JournalEntry:
+        """A gift card sold (or topped up) for ``amount`` minor units, paid in cash."""
+        return self.append(
+            GiftCardLoad(
+                store_id=STORE,
+                receipt_no=f"{self.terminal_id}-G{(self.last.seq if self.last else 0) + 1}",
+                currency="EUR",
+                card_number=card_number,
+                amount_minor=amount,
+                activation=activation,
+                tenders=(Tender(method=TenderMethod.CASH, amount_minor=amount),),
             )
         )
 
@@ -152,6 +177,7 @@ class JournalWriter:
         quantity: int = 1,
         before: int | dict[int, int] = 0,
         unavailable: bool = False,
+        tenders: tuple[Tender, ...] | None = None,
     ) -> JournalEntry:
         """A return of ``quantity`` units of line ``line_no`` (``before`` units of it already
         returned). Points: as a till computes them (the shared engine) unless given, and
@@ -174,7 +200,7 @@ class JournalWriter:
                     ReturnLine(original_line_no=line_no, quantity=quantity, refund_minor=refund),
                 ),
                 refund_minor=refund,
-                tenders=(Tender(method=TenderMethod.CASH, amount_minor=refund),),
+                tenders=tenders or (Tender(method=TenderMethod.CASH, amount_minor=refund),),
                 member=member,
                 points_reversed=computed[0] if reversed_points is None else reversed_points,
                 points_restored=computed[1] if restored is None else restored,

@@ -26,6 +26,7 @@ from syncserver.web.pages import (
     cashiers,
     entries,
     exceptions,
+    giftcards,
     members,
     overview,
     program,
@@ -33,6 +34,7 @@ from syncserver.web.pages import (
     stores,
     terminals,
     users,
+    vouchers,
 )
 from tests.server.hq.exceptions_scene import exceptions_scene
 from tests.server.hq.helpers import csrf_of, signed_in
@@ -98,6 +100,7 @@ DASHBOARD = (
     cashiers,
     entries,
     exceptions,
+    giftcards,
     members,
     overview,
     program,
@@ -105,6 +108,7 @@ DASHBOARD = (
     stores,
     terminals,
     users,
+    vouchers,
 )
 
 

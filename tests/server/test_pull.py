@@ -66,6 +66,8 @@ def test_first_download_then_only_changes(database: Database) -> None:
             "products": [],
             "offers": [],
             "cashiers": [],
+            "vouchers": [],
+            "gift_cards": [],
             "reset": False,
             "total_members": None,
         }

@@ -11,7 +11,14 @@ from pydantic import BaseModel, Field
 from shared.money import Money, format_points
 from shared.protocol import ErrorBody
 from syncserver.api.deps import DatabaseDep, ViewerDep
-from syncserver.hq.overview import ACTIVE_WINDOWS, OFFLINE_AFTER, SERIES_DAYS, load_overview
+from syncserver.hq.overview import (
+    ACTIVE_WINDOWS,
+    DORMANT_MONTHS,
+    OFFLINE_AFTER,
+    SERIES_DAYS,
+    MoneyFigures,
+    load_overview,
+)
 from syncserver.hq.tiers import FORECAST_MONTHS, ExpiryMonth
 from syncserver.storage.database import Database
 
@@ -54,6 +61,49 @@ class Liability(BaseModel):
         "away from zero); null until a rules version is published."
     )
     point_value: PointValueView | None
+
+
+class MoneyLiabilityView(BaseModel):
+    """What the program owes in money, and breakage, in one currency (minor units)."""
+
+    currency: str
+    total: MoneyView = Field(
+        description="Gift cards and credit slips + store credit + open vouchers."
+    )
+    gift_cards: MoneyView = Field(description="Balances of gift cards and credit slips.")
+    store_credit: MoneyView = Field(description="Members' store credit balances.")
+    open_vouchers: MoneyView = Field(
+        description="Fixed-value vouchers issued and not past their last day."
+    )
+    open_percent_vouchers: int = Field(
+        description="Percent vouchers issued and not past their last day (no value until used)."
+    )
+    breakage_expired_vouchers: MoneyView = Field(
+        description="Expired voucher value: vouchers the nightly run expired and fixed "
+        "vouchers' unused remainders (program:voucher_breakage)."
+    )
+    breakage_dormant_gift_cards: MoneyView = Field(
+        description=f"Positive balance of active gift cards unused for {DORMANT_MONTHS} months "
+        "or more (still owed: the cards still work)."
+    )
+    dormant_gift_cards: int = Field(description="How many cards that is.")
+
+
+def money_liability_view(figures: MoneyFigures) -> MoneyLiabilityView:
+    def view(minor: int) -> MoneyView:
+        return MoneyView.of(Money(minor, figures.currency))
+
+    return MoneyLiabilityView(
+        currency=figures.currency,
+        total=view(figures.total_minor),
+        gift_cards=view(figures.gift_cards_minor),
+        store_credit=view(figures.store_credit_minor),
+        open_vouchers=view(figures.open_vouchers_minor),
+        open_percent_vouchers=figures.open_percent_vouchers,
+        breakage_expired_vouchers=view(figures.voucher_breakage_minor),
+        breakage_dormant_gift_cards=view(figures.dormant_minor),
+        dormant_gift_cards=figures.dormant_cards,
+    )
 
 
 class DayView(BaseModel):
@@ -105,6 +155,11 @@ class OverviewView(BaseModel):
     age_seconds: int = Field(description="How old those figures are.")
     members: MembersFigures
     liability: Liability
+    money_liability: list[MoneyLiabilityView] = Field(
+        description="Money owed (gift cards, credit slips, store credit, open vouchers) and "
+        "breakage, per currency (a program has one); computed and cached with the member "
+        "and liability figures. Empty until any money has moved."
+    )
     days: list[DayView] = Field(description=f"The last {SERIES_DAYS} UTC days, oldest first.")
     issued_total: int = Field(description="Issued over the days shown.")
     redeemed_total: int = Field(description="Redeemed over the days shown.")
@@ -166,6 +221,7 @@ def overview_view(database: Database) -> OverviewView:
             if value is not None
             else None,
         ),
+        money_liability=[money_liability_view(each) for each in figures.money],
         days=[
             DayView(day=d.day, issued=d.issued, redeemed=d.redeemed, reversed=d.reversed)
             for d in figures.days
@@ -208,8 +264,10 @@ def overview_view(database: Database) -> OverviewView:
 def get_overview(_user: ViewerDep, database: DatabaseDep) -> OverviewView:
     """Members (total, active in 30 and 90 days), points outstanding in points and money,
     points issued and redeemed per day over the last 30 days, open exceptions by kind and
-    tills offline for more than an hour, and the points expiring in each of the next 12
-    months. Large programs get the member, liability and daily figures from a cache of at
-    most about a minute (``as_of``, ``cached``), the expiry forecast from one of at most ten
-    minutes (``expiry_forecast_as_of``)."""
+    tills offline for more than an hour, the points expiring in each of the next 12 months,
+    and the money liability (gift cards, credit slips, store credit, open vouchers) with
+    breakage (expired vouchers, dormant gift cards). Large programs get the member,
+    liability, money and daily figures from a cache of at most about a minute (``as_of``,
+    ``cached``), the expiry forecast from one of at most ten minutes
+    (``expiry_forecast_as_of``)."""
     return overview_view(database)

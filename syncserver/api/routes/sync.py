@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from shared.bounds import MAX_SEQ
 from shared.protocol import (
     ErrorBody,
+    LiveGiftCardResponse,
     LiveMemberResponse,
+    LiveVoucherResponse,
     OriginalSaleResponse,
     PullResponse,
     PushRequest,
@@ -22,9 +24,17 @@ from shared.protocol import (
 from syncserver.api.deps import DatabaseDep, TerminalDep
 from syncserver.api.params import PullCursorQuery, SeqQuery, TerminalIdQuery
 from syncserver.errors import MalformedError
+from syncserver.hq.vouchers import canonical_code
 from syncserver.settings import utc_now
 from syncserver.sync.original import original_sale
-from syncserver.sync.pull import MAX_PULL_LIMIT, live_member, pull, report_pull
+from syncserver.sync.pull import (
+    MAX_PULL_LIMIT,
+    live_gift_card,
+    live_member,
+    live_voucher,
+    pull,
+    report_pull,
+)
 from syncserver.sync.push import push
 from syncserver.sync.status import sync_status
 
@@ -110,6 +120,38 @@ def member_now(
 ) -> LiveMemberResponse:
     """One member's live balance: the till asks before redeeming beyond its offline cap."""
     return live_member(database, terminal.terminal_id, card)
+
+
+@router.get("/giftcard/{number}", responses=_ERRORS)
+def gift_card_now(
+    terminal: TerminalDep,
+    database: DatabaseDep,
+    number: Annotated[
+        str,
+        Path(min_length=12, max_length=19, pattern=r"^[0-9]+$", description="The card number."),
+    ],
+) -> LiveGiftCardResponse:
+    """A gift card's (or credit slip's) live balance: the till asks before taking more than
+    its offline cap from it (docs/giftcards.md). 404 when HQ does not know the card."""
+    return live_gift_card(database, terminal.terminal_id, number)
+
+
+@router.get("/voucher/{code}", responses=_ERRORS)
+def voucher_now(
+    terminal: TerminalDep,
+    database: DatabaseDep,
+    code: Annotated[
+        str,
+        Path(
+            min_length=12,
+            max_length=20,
+            pattern=r"^[A-Za-z0-9 -]+$",
+            description="The voucher code, V-XXXX-XXXX-XXXX.",
+        ),
+    ],
+) -> LiveVoucherResponse:
+    """A voucher's state right now (docs/vouchers.md). 404 when HQ never issued it."""
+    return live_voucher(database, terminal.terminal_id, canonical_code(code))
 
 
 @router.get("/original", responses=_ERRORS)

@@ -1,6 +1,6 @@
 """Dashboard: member search, the member page (profile, balance, tier and tier history, points
-lots, cards, ledger history, exceptions) and the staff actions on it (adjust points, block or
-replace a card).
+lots, store credit and vouchers, cards, ledger history, exceptions) and the staff actions on
+it (adjust points, block or replace a card).
 
 Reading needs the viewer role; the forms need the manager role and are only shown to
 managers. A form the action refuses (0 points, no reason, a bad card number, a card already
@@ -26,6 +26,7 @@ from syncserver.errors import (
     NotFoundError,
 )
 from syncserver.hq import actions
+from syncserver.hq.giftcard_views import member_store_credit
 from syncserver.hq.members import (
     MEMBER_EXCEPTIONS_SHOWN,
     classify,
@@ -35,6 +36,7 @@ from syncserver.hq.members import (
     search_members,
 )
 from syncserver.hq.tiers import lot_source, member_lots_page, member_tiers
+from syncserver.hq.voucher_views import CodeSearch, search_vouchers
 from syncserver.settings import utc_now
 from syncserver.storage.members import card_row
 from syncserver.storage.users import Role
@@ -47,6 +49,8 @@ SEARCH_PAGE = 50
 HISTORY_PAGE = 25
 TIER_HISTORY_PAGE = 10
 LOTS_PAGE = 25
+VOUCHERS_SHOWN = 20
+"""The member's vouchers on their page (the vouchers page filters by member for all)."""
 
 _POINTS = re.compile(r"^[+-]?\d[\d,_ ]*$")
 _REFUSED = (MalformedError, ConflictError, NotFoundError)
@@ -126,6 +130,16 @@ def _member_page(
         member_exc = member_exceptions(conn, member_id)
         tiers = member_tiers(conn, member_id, utc_now().date(), TIER_HISTORY_PAGE, tier_cursor)
         lots = member_lots_page(conn, member_id, LOTS_PAGE, lot_cursor)
+        store_credit = member_store_credit(conn, member_id)
+        member_vouchers, more_vouchers = search_vouchers(
+            conn,
+            CodeSearch("all"),
+            status=None,
+            member_id=member_id,
+            today=utc_now().date(),
+            limit=VOUCHERS_SHOWN,
+            cursor=None,
+        )
     if errors:
         # A message for a form this page does not show (a card that is not this member's, a
         # block of a card blocked meanwhile) goes to the top of the page.
@@ -144,6 +158,9 @@ def _member_page(
         today=utc_now().date(),
         history=history,
         next_cursor=next_cursor,
+        store_credit=store_credit,
+        member_vouchers=member_vouchers,
+        more_vouchers=more_vouchers is not None,
         exceptions=member_exc,
         exceptions_shown=MEMBER_EXCEPTIONS_SHOWN,
         open_exceptions=sum(1 for e in member_exc if e.status == "open"),

@@ -28,6 +28,8 @@ PATH_VALUES = {
     "draft_id": "1",
     "cashier_id": "7",
     "store_id": "S001",
+    "code": "V-2222-2222-2222",
+    "number": "6039000000000000000",
 }
 
 

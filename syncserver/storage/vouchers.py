@@ -1,0 +1,172 @@
+"""Single-use vouchers: their state (docs/vouchers.md). The money they move is in
+``postings`` (``voucher:<code>``); every write leaves the voucher's ``change_seq`` to be
+stamped at the end of the transaction (:func:`stamp_vouchers`), so tills pull it again."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from shared.protocol import VoucherState
+from syncserver.storage.database import insert_ignore
+from syncserver.storage.schema import vouchers
+
+__all__ = [
+    "EXPIRED",
+    "ISSUED",
+    "REDEEMED",
+    "VOIDED",
+    "NewVoucher",
+    "VoucherRow",
+    "due_voucher_codes",
+    "insert_voucher",
+    "lock_voucher",
+    "stamp_vouchers",
+    "update_voucher",
+    "voucher_row",
+    "voucher_states",
+]
+
+ISSUED = "issued"
+REDEEMED = "redeemed"
+EXPIRED = "expired"
+VOIDED = "voided"
+
+
+@dataclass(frozen=True, slots=True)
+class NewVoucher:
+    code: str
+    value_minor: int
+    percent_bp: int | None
+    min_spend_minor: int
+    currency: str
+    expires_on: str | None
+    member_id: str | None
+    source: str
+    issued_at: str
+    issued_terminal: str | None = None
+    issued_seq: int | None = None
+    hq_event_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherRow:
+    code: str
+    value_minor: int
+    percent_bp: int | None
+    min_spend_minor: int
+    currency: str
+    expires_on: str | None
+    member_id: str | None
+    status: str
+    source: str
+    redeemed_terminal: str | None
+    redeemed_seq: int | None
+    redeemed_at: str | None
+    discount_minor: int | None
+
+
+def _row(found: Any) -> VoucherRow:
+    return VoucherRow(
+        code=found.code,
+        value_minor=int(found.value_minor),
+        percent_bp=None if found.percent_bp is None else int(found.percent_bp),
+        min_spend_minor=int(found.min_spend_minor),
+        currency=found.currency,
+        expires_on=found.expires_on,
+        member_id=found.member_id,
+        status=found.status,
+        source=found.source,
+        redeemed_terminal=found.redeemed_terminal,
+        redeemed_seq=None if found.redeemed_seq is None else int(found.redeemed_seq),
+        redeemed_at=found.redeemed_at,
+        discount_minor=None if found.discount_minor is None else int(found.discount_minor),
+    )
+
+
+def voucher_row(conn: Connection, code: str) -> VoucherRow | None:
+    found = conn.execute(select(vouchers).where(vouchers.c.code == code)).first()
+    return _row(found) if found is not None else None
+
+
+def lock_voucher(conn: Connection, code: str) -> VoucherRow | None:
+    """The voucher, locked until COMMIT: its state changes only under this lock."""
+    found = conn.execute(select(vouchers).where(vouchers.c.code == code).with_for_update()).first()
+    return _row(found) if found is not None else None
+
+
+def insert_voucher(conn: Connection, voucher: NewVoucher) -> bool:
+    """False when the code exists already."""
+    return insert_ignore(
+        conn,
+        vouchers,
+        {
+            "code": voucher.code,
+            "value_minor": voucher.value_minor,
+            "percent_bp": voucher.percent_bp,
+            "min_spend_minor": voucher.min_spend_minor,
+            "currency": voucher.currency,
+            "expires_on": voucher.expires_on,
+            "member_id": voucher.member_id,
+            "status": ISSUED,
+            "source": voucher.source,
+            "issued_at": voucher.issued_at,
+            "issued_terminal": voucher.issued_terminal,
+            "issued_seq": voucher.issued_seq,
+            "hq_event_id": voucher.hq_event_id,
+            "redeemed_terminal": None,
+            "redeemed_seq": None,
+            "redeemed_at": None,
+            "discount_minor": None,
+            "change_seq": 0,
+        },
+    )
+
+
+def update_voucher(conn: Connection, code: str, **values: Any) -> None:
+    conn.execute(update(vouchers).where(vouchers.c.code == code).values(values))
+
+
+def stamp_vouchers(conn: Connection, codes: Sequence[str], first_position: int) -> None:
+    for offset, code in enumerate(codes):
+        update_voucher(conn, code, change_seq=first_position + offset)
+
+
+def due_voucher_codes(conn: Connection, as_of: str) -> list[str]:
+    """Issued vouchers whose last usable day is before ``as_of`` (ISO), in code order."""
+    return list(
+        conn.execute(
+            select(vouchers.c.code)
+            .where(
+                vouchers.c.status == ISSUED,
+                vouchers.c.expires_on.is_not(None),
+                vouchers.c.expires_on < as_of,
+            )
+            .order_by(vouchers.c.code)
+        ).scalars()
+    )
+
+
+def voucher_states(conn: Connection, codes: Sequence[str]) -> list[VoucherState]:
+    if not codes:
+        return []
+    rows = {
+        row.code: row
+        for row in conn.execute(select(vouchers).where(vouchers.c.code.in_(list(codes))))
+    }
+    return [
+        VoucherState(
+            code=code,
+            value_minor=int(rows[code].value_minor),
+            percent_bp=rows[code].percent_bp,
+            min_spend_minor=int(rows[code].min_spend_minor),
+            expires_on=rows[code].expires_on,
+            member_id=rows[code].member_id,
+            status=rows[code].status,
+        )
+        for code in codes
+        if code in rows
+    ]
