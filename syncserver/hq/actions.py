@@ -9,7 +9,7 @@ same message.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from shared.codes import luhn_valid
 from shared.journal import format_utc
 from syncserver.errors import ConflictError, MalformedError, NotFoundError
 from syncserver.hq.exceptions import overdraft_write_off, suspense_held
+from syncserver.hq.money_exceptions import MoneyEffect, is_money_kind, money_effect
 from syncserver.ledger.accounts import member_account
 from syncserver.ledger.context import BalanceOutOfBoundsError, LedgerContext, LiveMemberIds
 from syncserver.ledger.hq_events import (
@@ -58,6 +59,11 @@ class ActionResult:
     """Points moved onto the member's (or suspense) account; 0 when none moved."""
     balance: int | None = None
     """The member's balance as this transaction left it (None without a member)."""
+    money_minor: int = 0
+    """A money exception's resolution: minor units of ``currency`` it moved (write off)."""
+    currency: str | None = None
+    gift_card: str | None = None
+    """The gift card a money exception's resolution blocked."""
 
 
 StaffEvent = PointsAdjustment | CardBlock | CardReplacement | ExceptionResolution
@@ -198,8 +204,14 @@ def resolve_exception(
       card are written off.
     - ``adjust``: ``amount`` points onto the exception's member, against program:adjusted.
     - ``block_card``: block ``card_number`` (one of the member's cards).
+
+    A money exception (vouchers, gift cards, store credit) moves money, never points:
+    syncserver.hq.money_exceptions.money_effect says what applies (accept, write off,
+    recover, block the gift card).
     """
     why = _reason(reason)
+    money: list[MoneyEffect] = []
+    """A money exception's effect, once planned (for the result)."""
 
     def build(conn: Connection, now: datetime) -> Planned:
         row = conn.execute(
@@ -211,6 +223,8 @@ def resolve_exception(
             raise ConflictError(
                 f"exception {exception_id} was already resolved by {row.resolved_by}"
             )
+        if is_money_kind(row.kind):
+            return _money_plan(conn, row, now)
         account, points, card = _resolution_effect(conn, row, resolution, amount, card_number)
         event = ExceptionResolution(
             occurred_at=format_utc(now),
@@ -231,6 +245,35 @@ def resolve_exception(
         }
         return event, detail, (row.member_id, points)
 
+    def _money_plan(conn: Connection, row: Any, now: datetime) -> Planned:
+        effect = money_effect(conn, row, resolution, card_number)
+        if amount is not None:
+            raise MalformedError(
+                f"exception {exception_id} is about money, not points: give no points"
+            )
+        event = ExceptionResolution(
+            occurred_at=format_utc(now),
+            exception_id=exception_id,
+            resolution=resolution,
+            reason=why,
+            account=effect.account,
+            amount=effect.amount,
+            currency=effect.currency,
+            gift_card_number=effect.gift_card,
+        )
+        detail = {
+            "resolution": resolution,
+            "reason": why,
+            "kind": row.kind,
+            "points": 0,
+            "money_minor": effect.amount,
+            "currency": effect.currency,
+            "account": effect.account,
+            "gift_card_number": effect.gift_card,
+        }
+        money[:] = [effect]
+        return event, detail, (row.member_id, 0)
+
     def close(conn: Connection, event_id: int, now: datetime) -> None:
         conn.execute(
             update(exceptions)
@@ -245,9 +288,18 @@ def resolve_exception(
             )
         )
 
-    return _apply(
+    result = _apply(
         database, actor, build, ("exception.resolve", "exception", str(exception_id)), close
     )
+    if money:
+        effect = money[0]
+        return replace(
+            result,
+            money_minor=effect.amount,
+            currency=effect.currency,
+            gift_card=effect.gift_card,
+        )
+    return result
 
 
 def _resolution_effect(
@@ -260,6 +312,11 @@ def _resolution_effect(
     """(account, points onto it, card to block) for a resolution of exception ``row``."""
     if resolution == "accept":
         return None, 0, None
+    if resolution == "recover":
+        raise MalformedError(
+            f"recover applies to money exceptions (a gift card or store credit below zero); "
+            f"this {row.kind} exception is about points: accept, write off, adjust or block card"
+        )
     if resolution == "write_off":
         return _write_off(conn, row)
     if resolution == "adjust":

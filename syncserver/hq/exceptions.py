@@ -11,7 +11,7 @@ preview and the action agree. The exceptions table stays small next to members a
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, get_args
 
@@ -19,6 +19,13 @@ from sqlalchemy import Connection, Select, and_, func, or_, select
 
 from shared.protocol import ExceptionKind
 from syncserver.errors import MalformedError
+from syncserver.hq.money_exceptions import (
+    MoneyOptions,
+    entry_currency,
+    is_money_kind,
+    money_options,
+)
+from syncserver.ledger.stored_value import money_text
 from syncserver.settings import as_utc
 from syncserver.storage.journal import void_of
 from syncserver.storage.schema import (
@@ -108,6 +115,22 @@ class ExceptionItem:
     resolution_event_id: int | None = None
     evidence: str | None = None
     """For a chain conflict, the refused record (only read for one exception)."""
+    currency: str | None = None
+    """For a money exception (vouchers, gift cards, store credit): ``amount`` is minor
+    units of this currency, not points."""
+
+    @property
+    def is_money(self) -> bool:
+        return is_money_kind(self.kind)
+
+    @property
+    def amount_text(self) -> str:
+        """ "€5.00" for a money exception, "500 points" for the others."""
+        if self.is_money:
+            if self.currency is None:
+                return f"{self.amount:,} (minor units)"
+            return money_text(self.amount, self.currency)
+        return f"{self.amount:,} points"
 
     def age(self, now: datetime) -> str:
         """How long it has been open (or was open), roughly: 5 min, 3 h, 2 d."""
@@ -139,6 +162,13 @@ _LIST_COLUMNS = (
 )
 
 _FROM = exceptions.outerjoin(terminals, terminals.c.terminal_id == exceptions.c.terminal_id)
+
+
+def _with_currency(conn: Connection, item: ExceptionItem) -> ExceptionItem:
+    """A money exception with its entry's currency (one indexed look-up)."""
+    if not item.is_money:
+        return item
+    return replace(item, currency=entry_currency(conn, item.terminal_id, item.seq))
 
 
 def _item(row: Any, evidence: str | None = None) -> ExceptionItem:
@@ -221,7 +251,7 @@ def queue_page(
     if after is not None:
         query = query.where(_after(*after))
     query = query.order_by(exceptions.c.created_at, exceptions.c.id).limit(limit)
-    return [_item(row) for row in conn.execute(query)]
+    return [_with_currency(conn, _item(row)) for row in conn.execute(query)]
 
 
 def open_counts(conn: Connection) -> dict[str, int]:
@@ -240,7 +270,7 @@ def exception_item(conn: Connection, exception_id: int) -> ExceptionItem | None:
         .select_from(_FROM)
         .where(exceptions.c.id == exception_id)
     ).first()
-    return None if row is None else _item(row, row.evidence)
+    return None if row is None else _with_currency(conn, _item(row, row.evidence))
 
 
 def next_open(
@@ -279,6 +309,14 @@ class PostingLine:
     amount: int
     kind: str
     occurred_at: str
+    unit: str = "points"
+
+    @property
+    def amount_text(self) -> str:
+        """ "+12" (points) or "+€5.00" (money)."""
+        if self.unit == "points":
+            return f"{self.amount:+,}"
+        return ("+" if self.amount > 0 else "") + money_text(self.amount, self.unit)
 
 
 def resolution_postings(conn: Connection, hq_event_id: int) -> list[PostingLine]:
@@ -290,24 +328,29 @@ def resolution_postings(conn: Connection, hq_event_id: int) -> list[PostingLine]
             postings.c.amount,
             postings.c.kind,
             postings.c.occurred_at,
+            postings.c.unit,
         )
         .where(postings.c.hq_event_id == hq_event_id)
         .order_by(postings.c.line)
     )
     return [
-        PostingLine(int(r.line), r.account, r.member_id, int(r.amount), r.kind, r.occurred_at)
+        PostingLine(
+            int(r.line), r.account, r.member_id, int(r.amount), r.kind, r.occurred_at, r.unit
+        )
         for r in rows
     ]
 
 
 def resolution_card(conn: Connection, hq_event_id: int) -> str | None:
-    """The card a ``block_card`` resolution blocked (from its HQ event)."""
+    """The card a ``block_card`` resolution blocked (from its HQ event): a member's card, or
+    for a money exception the gift card."""
     record = conn.execute(
         select(hq_events.c.record).where(hq_events.c.id == hq_event_id)
     ).scalar_one_or_none()
     if record is None:
         return None
-    card = json.loads(record).get("card_number")
+    event = json.loads(record)
+    card = event.get("card_number") or event.get("gift_card_number")
     return card if isinstance(card, str) else None
 
 
@@ -357,9 +400,14 @@ class ResolutionOptions:
     """The member's balance now, when the exception has a member."""
     member_name: str | None = None
     why_no_write_off: str | None = None
+    money: MoneyOptions | None = None
+    """For a money exception: its resolutions (accept, write off, recover, block the gift
+    card), the account and currency; the points fields above are then empty."""
 
     @property
     def names(self) -> list[str]:
+        if self.money is not None:
+            return self.money.names
         out = ["accept"]
         if self.write_off is not None:
             out.append("write_off")
@@ -373,6 +421,17 @@ class ResolutionOptions:
 def resolution_options(conn: Connection, item: ExceptionItem) -> ResolutionOptions:
     """The resolutions ``resolve_exception`` would accept for ``item`` now (read without
     locks: the action checks again under them)."""
+    if item.is_money:
+        money = money_options(
+            conn, item.kind, item.terminal_id, item.seq, item.member_id, item.amount, item.detail
+        )
+        return ResolutionOptions(
+            write_off=None,
+            write_off_account=None,
+            adjust=False,
+            why_no_write_off=money.why_no_write_off,
+            money=money,
+        )
     balance = name = None
     active: list[str] = []
     if item.member_id is not None:

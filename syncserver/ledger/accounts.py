@@ -17,6 +17,7 @@ __all__ = [
     "GIFTCARD_SALES",
     "GIFTCARD_TENDERED",
     "ISSUED",
+    "MONEY_WRITTEN_OFF",
     "POINTS",
     "REDEEMED",
     "REVERSED",
@@ -77,6 +78,10 @@ VOUCHER_REDEEMED = "program:voucher_redeemed"
 """Discounts vouchers gave on sales."""
 VOUCHER_BREAKAGE = "program:voucher_breakage"
 """Voucher value never used: a fixed voucher's unused remainder, expired vouchers."""
+MONEY_WRITTEN_OFF = "program:money_written_off"
+"""Money HQ gave up on when resolving an exception: a gift card's or store credit's overdraft
+forgiven, a reused or invalid voucher's discount or unbacked store credit cleared from its
+suspense account."""
 STORE_CREDIT_SUSPENSE = "suspense:store_credit"
 """Store credit tendered or refunded on an entry without a member (legacy journals): nothing
 backs it; HQ sees it here (``store_credit_unbacked``)."""

@@ -9,7 +9,8 @@ HQ acted, so a replay needs nothing but the event. Kinds:
 - ``points_adjustment``: a manual correction of a member's points (with a reason);
 - ``card_block`` / ``card_replacement``: HQ blocks a card, or blocks it and issues another;
 - ``exception_resolution``: HQ's decision on an exception — accept (no points move),
-  write off, adjust, or block a card;
+  write off, adjust, or block a card; for a money exception (``currency`` set) accept,
+  write off (money against ``program:money_written_off``), recover, or block a gift card;
 - ``voucher_issue`` / ``voucher_void``: HQ issues vouchers in bulk (the generated codes are
   in the event, so the replay reproduces them) or voids an unused one (docs/vouchers.md);
 - ``giftcard_block`` / ``giftcard_move``: HQ blocks a lost gift card, or moves its balance to
@@ -40,9 +41,11 @@ from shared.points.tiers import next_review, rank
 from shared.rules import ProgramRules
 from syncserver.ledger.accounts import (
     ADJUSTED,
+    MONEY_WRITTEN_OFF,
     WRITTEN_OFF,
     PostingKind,
     giftcard_account,
+    is_stored_value,
     member_account,
     member_of,
     money_pair,
@@ -137,7 +140,7 @@ class CardReplacement(_Event):
     reason: Reason
 
 
-Resolution = Literal["accept", "write_off", "adjust", "block_card"]
+Resolution = Literal["accept", "write_off", "adjust", "block_card", "recover"]
 
 
 class ExceptionResolution(_Event):
@@ -152,6 +155,11 @@ class ExceptionResolution(_Event):
     ``program:adjusted`` (adjust); 0 when no points move."""
     card_number: str | None = None
     """The card a ``block_card`` resolution blocks."""
+    currency: str | None = None
+    """Set for a money exception: ``amount`` is minor units of it (against
+    ``program:money_written_off``), never points."""
+    gift_card_number: str | None = None
+    """The gift card a ``block_card`` resolution of a money exception blocks."""
 
 
 class TierReview(_Event):
@@ -296,6 +304,8 @@ def _apply(
                     f"card {event.new_card_number} already belongs to a member"
                 )
             ctx.changed(event.member_id)
+        case ExceptionResolution() if event.currency is not None:
+            _resolve_money(ctx, source, event)
         case ExceptionResolution():
             if event.amount and event.account is not None:
                 other, posting_kind = (
@@ -337,6 +347,21 @@ def _apply(
         case GiftCardMove():
             _move_gift_card(ctx, source, event)
     return {}
+
+
+def _resolve_money(ctx: LedgerContext, source: PostingSource, event: ExceptionResolution) -> None:
+    """A money exception's resolution: only a write-off posts (in the exception's currency);
+    accept and recover record the decision; block blocks the gift card."""
+    assert event.currency is not None
+    if event.amount and event.account is not None:
+        if is_stored_value(event.account) and ctx.stored_value(event.account) is None:
+            raise HqEventConflictError(f"HQ has no account {event.account}")
+        legs = money_pair(
+            event.account, MONEY_WRITTEN_OFF, event.amount, PostingKind.WRITE_OFF, event.currency
+        )
+        ctx.post(source, legs, event.occurred_at)
+    if event.gift_card_number is not None:
+        _block_gift_card(ctx, event.gift_card_number, event.reason)
 
 
 def _block_gift_card(ctx: LedgerContext, number: str, reason: str) -> None:

@@ -103,6 +103,8 @@ SERVER_BAD: dict[str, Bad] = {
     ),
     "csv bad row": Bad({"csv": "{work}/bad-row.csv"}, words=("line 4, field",)),
     "as-of not a date": Bad({"as_of": "31.12.2027"}, words=("is not a date", "YYYY-MM-DD")),
+    "card not a number": Bad({"card": "123"}, words=("'123' is not a gift card number",)),
+    "no reason": Bad({"reason": "x"}, words=("a reason is required", "say why")),
 }
 DB = ("db down", "db unsupported", "db not a url", "db unwritable")
 MEMBERS_CSV = (
@@ -147,6 +149,16 @@ SERVER: list[Row] = [
     Row("ledger rebuild", ("--check",), DB),
     Row("tiers review", ("--as-of", "{as_of}"), (*DB, "as-of not a date")),
     Row("points expire", ("--as-of", "{as_of}"), (*DB, "as-of not a date")),
+    Row("vouchers issue", ("--value", "5.00", "--count", "2"), DB),
+    Row("vouchers void", ("V-AAAA-AAAA-AAAA", "--reason", "{reason}"), (*DB, "no reason")),
+    Row("vouchers expire", ("--as-of", "{as_of}"), (*DB, "as-of not a date")),
+    Row("giftcards show", ("{card}",), (*DB, "card not a number")),
+    Row("giftcards block", ("{card}", "--reason", "{reason}"), (*DB, "card not a number")),
+    Row(
+        "giftcards move",
+        ("{card}", "6000000000000015", "--reason", "{reason}"),
+        (*DB, "card not a number", "no reason"),
+    ),
     Row(
         "cashier add",
         ("--store", "S001", "--id", "7", "--name", "Ann", "--pin", "4711"),
@@ -216,6 +228,17 @@ TILL: list[Row] = [
         ("hq down", "config not utf-8"),
         pending=True,
     ),
+    Row(
+        "giftcard sell",
+        ("--config", "{config}", *CASHIER, "--card", "1", "--amount", "5", "--tender", "cash"),
+        DATA,
+    ),
+    Row(
+        "giftcard topup",
+        ("--config", "{config}", *CASHIER, "--card", "1", "--amount", "5", "--tender", "cash"),
+        DATA,
+    ),
+    Row("giftcard balance", ("--config", "{config}", "6000000000000007"), (*DATA, *CONFIG)),
     Row("hw printer-sim", ("--listen", "127.0.0.1:0", "--out", "{path}"), ("path below a file",)),
     Row("hw scanner-sim", ("--link", "{path}"), ("path below a file",)),
     Row("hw decode", ("{path}",), ("path below a file",)),
@@ -320,6 +343,8 @@ def test_syncserver(work: Path, row: Row, name: str) -> None:
         "rules": "{work}/rules.json",
         "csv": f"{{work}}/{row.csv}.csv",
         "as_of": "2027-01-01",
+        "card": "6000000000000007",
+        "reason": "card reported lost",
         **bad.values,
     }
     if "file" in bad.values:  # the command's file argument, whatever the row calls it

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection
 
 from shared.protocol import ErrorBody, ExceptionKind
 from syncserver.api.deps import ActorDep, DatabaseDep, ManagerDep, ViewerDep
@@ -40,13 +41,22 @@ class ExceptionView(BaseModel):
     store_id: str | None = Field(description="That till's store.")
     seq: int | None = Field(description="The entry's seq in that till's journal.")
     member_id: str | None
-    amount: int = Field(description="Points the exception is about (docs/ledger.md).")
+    amount: int = Field(
+        description="Points the exception is about (docs/ledger.md); for a money exception "
+        "(vouchers, gift cards, store credit) minor units of `currency`."
+    )
+    currency: str | None = Field(
+        default=None, description="Set for a money exception: the currency of `amount`."
+    )
+    amount_text: str = Field(description='The amount as HQ shows it: "€5.00" or "500 points".')
     detail: str
     created_at: datetime
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     resolution: Resolution | None = Field(
-        default=None, description="How HQ resolved it: accept, write_off, adjust, block_card."
+        default=None,
+        description="How HQ resolved it: accept, write_off, adjust, block_card (for a money "
+        "exception: accept, write_off, recover, block_card).",
     )
     resolution_reason: str | None = Field(default=None, description="Why, in HQ's words.")
     resolution_event_id: int | None = Field(
@@ -81,6 +91,23 @@ class ExceptionDetail(ExceptionView):
         default_factory=list, description="What the resolution posted (its HQ event's legs)."
     )
     blocked_card: str | None = Field(default=None, description="The card block_card blocked.")
+    write_off_minor: int | None = Field(
+        default=None,
+        description="Money exception: minor units a write-off would move onto "
+        "write_off_account, against program:money_written_off (when it applies).",
+    )
+    recover_minor: int | None = Field(
+        default=None,
+        description="Money exception: what the card or store credit still owes; recover leaves "
+        "it below zero so its next top-up (or refund) pays it.",
+    )
+    money_balance_minor: int | None = Field(
+        default=None, description="Money exception: the card's or store credit's balance now."
+    )
+    gift_card: str | None = Field(default=None, description="The gift card it is about.")
+    gift_card_url: str | None = None
+    voucher_code: str | None = Field(default=None, description="The voucher it is about.")
+    voucher_url: str | None = None
 
 
 class ResolveRequest(BaseModel):
@@ -97,7 +124,10 @@ class ResolveRequest(BaseModel):
         description="adjust only: points onto the member (negative takes off).",
     )
     card_number: SafeText | None = Field(
-        default=None, max_length=64, description="block_card only: one of the member's cards."
+        default=None,
+        max_length=64,
+        description="block_card only: one of the member's cards; for a money exception the "
+        "gift card it names (optional).",
     )
 
 
@@ -105,6 +135,13 @@ class ResolveResponse(BaseModel):
     exception: ExceptionView
     hq_event_id: int
     points: int = Field(description="Points the resolution moved onto its account (0: none).")
+    money_minor: int = Field(
+        default=0, description="Money exception: minor units of `currency` it moved (write off)."
+    )
+    currency: str | None = None
+    gift_card_blocked: str | None = Field(
+        default=None, description="Money exception: the gift card block_card blocked."
+    )
 
 
 def exception_view(item: ExceptionItem) -> ExceptionView:
@@ -121,6 +158,8 @@ def _view_fields(item: ExceptionItem) -> dict[str, object]:
         "seq": item.seq,
         "member_id": item.member_id,
         "amount": item.amount,
+        "currency": item.currency,
+        "amount_text": item.amount_text,
         "detail": item.detail,
         "created_at": item.created_at,
         "resolved_at": item.resolved_at,
@@ -171,13 +210,15 @@ def one_exception(
         if item is None:
             raise NotFoundError(f"no exception {exception_id}")
         detail = ExceptionDetail(**_view_fields(item), evidence=item.evidence)
+        if item.is_money:
+            detail = detail.model_copy(update=_money_fields(conn, item))
         if item.status == "open":
             options = resolution_options(conn, item)
             return detail.model_copy(
                 update={
                     "applicable": options.names,
                     "write_off_points": options.write_off,
-                    "write_off_account": options.write_off_account,
+                    "write_off_account": options.write_off_account or detail.write_off_account,
                     "member_cards": options.cards,
                 }
             )
@@ -194,6 +235,28 @@ def one_exception(
             "blocked_card": card,
         }
     )
+
+
+def _money_fields(conn: Connection, item: ExceptionItem) -> dict[str, object]:
+    """A money exception's card or voucher (with its HQ page) and, while open, what write
+    off and recover would do."""
+    options = resolution_options(conn, item).money
+    assert options is not None
+    facts = options.facts
+    fields: dict[str, object] = {
+        "gift_card": facts.gift_card,
+        "gift_card_url": f"/giftcards/{facts.gift_card}" if facts.gift_card else None,
+        "voucher_code": facts.voucher_code,
+        "voucher_url": f"/vouchers/{facts.voucher_code}" if facts.voucher_code else None,
+        "money_balance_minor": options.balance,
+    }
+    if item.status == "open":
+        fields |= {
+            "write_off_minor": options.write_off,
+            "write_off_account": facts.account if options.write_off is not None else None,
+            "recover_minor": options.recover,
+        }
+    return fields
 
 
 @router.post(
@@ -227,5 +290,10 @@ def resolve(
         item = exception_item(conn, exception_id)
     assert item is not None
     return ResolveResponse(
-        exception=exception_view(item), hq_event_id=result.hq_event_id, points=result.points
+        exception=exception_view(item),
+        hq_event_id=result.hq_event_id,
+        points=result.points,
+        money_minor=result.money_minor,
+        currency=result.currency,
+        gift_card_blocked=result.gift_card,
     )

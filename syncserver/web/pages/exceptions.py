@@ -34,7 +34,9 @@ from syncserver.hq.exceptions import (
     resolution_postings,
     store_ids,
 )
+from syncserver.ledger.accounts import MONEY_WRITTEN_OFF
 from syncserver.ledger.hq_events import Resolution
+from syncserver.ledger.stored_value import money_text
 from syncserver.settings import utc_now
 from syncserver.storage.users import Role
 from syncserver.web.session import CheckedSession, ViewerPage, redirect, require_role
@@ -52,6 +54,7 @@ RESOLUTIONS: dict[str, str] = {
     "write_off": "Write off",
     "adjust": "Adjust points",
     "block_card": "Block card",
+    "recover": "Recover from the card",
 }
 
 
@@ -217,6 +220,8 @@ def _pretty(evidence: str | None) -> str | None:
 
 def _outcome(chosen: Resolution, result: ActionResult, card_number: str) -> str:
     """What the resolution did, for the flash message."""
+    if result.currency is not None:
+        return _money_outcome(chosen, result)
     if chosen == "accept":
         return "accepted, no points moved"
     if chosen == "block_card":
@@ -225,6 +230,18 @@ def _outcome(chosen: Resolution, result: ActionResult, card_number: str) -> str:
         return f"written off, {abs(result.points):,} points held for the unknown card cleared"
     done = "written off" if chosen == "write_off" else "adjusted"
     return f"{done}, {result.points:+,} points onto member {result.member_id}"
+
+
+def _money_outcome(chosen: Resolution, result: ActionResult) -> str:
+    assert result.currency is not None
+    if chosen == "write_off":
+        moved = money_text(abs(result.money_minor), result.currency)
+        return f"written off, {moved} to {MONEY_WRITTEN_OFF}"
+    if chosen == "recover":
+        return "left to recover: the card stays below zero and its next top-up pays it back"
+    if chosen == "block_card":
+        return f"gift card {result.gift_card} blocked"
+    return "accepted, no money moved (the loss stands where the ledger put it)"
 
 
 def _resolution(value: str) -> Resolution:
@@ -236,7 +253,9 @@ def _resolution(value: str) -> Resolution:
         return "adjust"
     if value == "block_card":
         return "block_card"
-    raise MalformedError("choose a resolution: accept, write off, adjust or block card")
+    if value == "recover":
+        return "recover"
+    raise MalformedError("choose a resolution: accept, write off, adjust, recover or block card")
 
 
 def _points(value: str) -> int | None:
