@@ -8,6 +8,11 @@ Construction checks that the numbers add up, so a receipt can never show a total
 discounts and tenders contradict, and refuses a member card number that is not masked: a
 receipt leaves the store in the customer's pocket and must never carry a full card number.
 
+Gift cards, credit slips and store credit a receipt moved money on are
+:class:`StoredValueLine` s: the card's last four digits, the amount and the balance left (a
+credit slip also prints its number as a barcode: the slip is the card). Vouchers redeemed
+are :class:`Discount` s ("Voucher V-K4PV-HZ7J-2DEP").
+
 A return receipt (``refund_of`` set) is the same shape with the signs turned: its lines,
 total and tenders are zero or negative (money going back to the customer), it names the
 receipt it refunds, and its points say what the return gave back and took back.
@@ -15,6 +20,7 @@ receipt it refunds, and its points say what the return gave back and took back.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
@@ -33,12 +39,14 @@ __all__ = [
     "ReceiptLine",
     "ReceiptMember",
     "StoreHeader",
+    "StoredValueLine",
     "TaxRow",
     "Tender",
     "TierStanding",
     "VoucherIssued",
     "reference_receipt",
     "reference_return_receipt",
+    "short_card",
 ]
 
 _MAX_VISIBLE_CARD_DIGITS: Final = 4
@@ -193,6 +201,33 @@ class VoucherIssued:
     description: str
 
 
+def short_card(number: str) -> str:
+    """A gift card or credit slip as receipts name it: ``••••1234`` (last four digits)."""
+    digits = re.sub(r"\D", "", number)
+    return "••••" + digits[-_MAX_VISIBLE_CARD_DIGITS:]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredValueLine:
+    """Money this receipt moved on a gift card, a credit slip or store credit:
+    "Gift card ••••1234 activated  €25.00", then the balance left."""
+
+    text: str
+    """Names the card by its last four digits at most (:func:`short_card`)."""
+    amount: Money
+    """What moved, positive."""
+    balance: Money | None = None
+    """The balance left after it, as the till knows it."""
+    barcode: str | None = None
+    """A credit slip's full number, printed as a barcode only (the slip is the card)."""
+
+    def __post_init__(self) -> None:
+        if max((len(run) for run in re.findall(r"\d+", self.text)), default=0) > 4:
+            raise ReceiptError("a stored-value line shows at most the last 4 digits of a card")
+        if self.amount.minor < 0:
+            raise ReceiptError("a stored-value line's amount is positive")
+
+
 @dataclass(frozen=True, slots=True)
 class OriginalReceipt:
     """The sale a return receipt refunds, as its own receipt showed it."""
@@ -230,6 +265,8 @@ class Receipt:
     member: ReceiptMember | None = None
     points: PointsSummary | None = None
     vouchers: tuple[VoucherIssued, ...] = ()
+    stored_value: tuple[StoredValueLine, ...] = ()
+    """Gift cards, credit slips and store credit this receipt moved money on."""
     receipt_barcode: str | None = None
     """The payload that finds this sale again for a return (``format_receipt_barcode``)."""
     footer_lines: tuple[str, ...] = ()
@@ -268,6 +305,10 @@ class Receipt:
         for row in self.tax_rows:
             yield from (row.net, row.tax, row.gross)
         yield from (t.amount for t in self.tenders)
+        for moved in self.stored_value:
+            yield moved.amount
+            if moved.balance is not None:
+                yield moved.balance
 
     def _check_refund(self) -> None:
         """A refund shows money going back: a positive figure would read as a charge."""

@@ -251,6 +251,9 @@ def layout_receipt(receipt: Receipt, columns: int) -> list[PrintOp]:
     if receipt.tax_rows:
         page.rule()
         _tax_table(page, receipt.tax_rows)
+    if receipt.stored_value:
+        page.rule()
+        _stored_value(page, receipt)
     if receipt.member is not None or receipt.points is not None:
         page.rule()
         _loyalty(page, receipt)
@@ -315,6 +318,17 @@ def _totals(page: _Page, receipt: Receipt) -> None:
         page.pair(tender.label, tender.amount.format())
     if receipt.change is not None:
         page.pair("Change", receipt.change.format())
+
+
+def _stored_value(page: _Page, receipt: Receipt) -> None:
+    """Gift cards, credit slips and store credit: what moved and the balance left; a credit
+    slip's number as a barcode (the slip is the card)."""
+    for moved in receipt.stored_value:
+        page.pair(moved.text, moved.amount.format(), bold=moved.barcode is not None)
+        if moved.balance is not None:
+            page.pair(" " * _INDENT + "Balance", moved.balance.format())
+        if moved.barcode:
+            page.ops.append(Barcode(clean(moved.barcode)))
 
 
 def _tax_table(page: _Page, rows: tuple[TaxRow, ...]) -> None:

@@ -7,6 +7,7 @@ import logging
 import click
 
 from terminal.cli.errors import TillGroup
+from terminal.cli.giftcard import giftcard
 from terminal.cli.hw import hw
 from terminal.cli.journal import journal
 from terminal.cli.ops import balance, enrol, sale, status
@@ -24,7 +25,7 @@ def till(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (setup, run, demo, journal, status, sale, enrol, balance, sync, hw):
+for command in (setup, run, demo, journal, status, sale, enrol, balance, giftcard, sync, hw):
     till.add_command(command)
 
 

@@ -33,6 +33,40 @@ def _with_cashier(f: F) -> F:
     return f
 
 
+def parse_tender(spec: str, currency: str) -> tuple[TenderMethod, int | None, str | None]:
+    """``--tender`` as (method, amount or None for what is due, gift card number or None):
+    ``cash:20.00``, ``card:5.00``, ``store_credit:3.00``, ``gift:CARD:10.00``."""
+    method, _, rest = spec.partition(":")
+    card_number = None
+    if method in ("gift", "gift_card"):
+        card_number, _, rest = rest.partition(":")
+        if not card_number:
+            fail(f"--tender {spec!r}: expected gift:CARD:AMOUNT, e.g. gift:6039…:10.00")
+        method = TenderMethod.GIFT_CARD.value
+    try:
+        tender_method = TenderMethod(method)
+    except ValueError:
+        offered = [m.value for m in TenderMethod if m is not TenderMethod.VOUCHER]
+        fail(f"--tender {spec!r}: method must be one of {offered} (or gift:CARD:AMOUNT)")
+    try:
+        amount = Money.parse(rest, currency).minor if rest else None
+    except ValueError as error:
+        fail(f"--tender {spec!r}: {error}")
+    return tender_method, amount, card_number
+
+
+def connect_live_lookups(till: Till) -> None:
+    """Let a scripted command ask HQ about a gift card or a voucher beyond the offline caps
+    (when the till is set up to sync); without a server it stays within them."""
+    config = till.config
+    if config.server_url and config.server_token:
+        from terminal.sync.client import SyncClient
+
+        client = SyncClient(config.server_url, config.server_token)
+        till.hq_gift_card = client.gift_card
+        till.hq_voucher = client.voucher
+
+
 def _sign_in(till: Till, cashier: str, pin: str) -> None:
     try:
         till.sign_in(cashier, pin)
@@ -46,7 +80,19 @@ def _sign_in(till: Till, cashier: str, pin: str) -> None:
 @click.option("--card", help="Member card number (attaches the member).")
 @click.option("--line", "lines", multiple=True, required=True, help="SKU:QTY or SKU:QTY:PRICE.")
 @click.option(
-    "--tender", "tenders", multiple=True, required=True, help="METHOD:AMOUNT, e.g. cash:20.00"
+    "--tender",
+    "tenders",
+    multiple=True,
+    required=True,
+    help="METHOD:AMOUNT, e.g. cash:20.00; gift:CARD:AMOUNT pays from a gift card or credit "
+    "slip; store_credit:AMOUNT from the member's store credit (AMOUNT empty: what is due).",
+)
+@click.option(
+    "--voucher",
+    "vouchers",
+    multiple=True,
+    metavar="CODE",
+    help="A voucher code to take off the sale (repeatable), after any points redeemed.",
 )
 @click.option(
     "--redeem",
@@ -62,10 +108,16 @@ def sale(
     lines: tuple[str, ...],
     tenders: tuple[str, ...],
     redeem: str | None,
+    vouchers: tuple[str, ...],
 ) -> None:
-    """Ring up and complete a sale; the receipt is queued (and printed if a printer is set)."""
+    """Ring up and complete a sale; the receipt is queued (and printed if a printer is set).
+
+    Vouchers, gift cards and store credit are checked as at the till's screen: offline
+    against what the till knows, asking HQ live beyond the offline caps when the till syncs
+    (docs/till-stored-value.md)."""
     config = load(config_path)
     till, _ = open_till(config)
+    connect_live_lookups(till)
     _sign_in(till, cashier, pin)
     basket = till.new_basket()
     try:
@@ -79,17 +131,11 @@ def sale(
             till.attach_member(basket, card)
         if redeem is not None:
             till.redeem_typed(basket, redeem)
+        for code in vouchers:
+            till.add_voucher(basket, code)
         for spec in tenders:
-            method, _, amount = spec.partition(":")
-            try:
-                tender_method = TenderMethod(method)
-            except ValueError:
-                fail(f"--tender {spec!r}: method must be one of {[m.value for m in TenderMethod]}")
-            till.add_tender(
-                basket,
-                tender_method,
-                Money.parse(amount, config.currency).minor if amount else None,
-            )
+            tender_method, amount, card_number = parse_tender(spec, config.currency)
+            till.add_tender(basket, tender_method, amount, card_number=card_number)
         done = till.complete_sale(basket)
     except TillError as error:
         fail(str(error))
@@ -106,6 +152,9 @@ def sale(
             "change_minor": done.change_minor,
             "points_earned": payload.points_earned,
             "points_redeemed": payload.points_redeemed,
+            "vouchers": [
+                {"code": v.code, "discount_minor": v.discount_minor} for v in payload.vouchers
+            ],
             "balance": done.balance_after,
             "printed": printed.ok,
             "print_message": printed.message,

@@ -37,6 +37,8 @@ def _run_app(config: TillConfig, about: tuple[str, ...] = ()) -> None:
         worker = SyncWorker(SyncEngine(config, database, client))
     till = Till(config, database, hq=client.member if client else None)
     till.hq_original = client.original_sale if client else None  # returns at any till
+    till.hq_gift_card = client.gift_card if client else None  # beyond the offline caps
+    till.hq_voucher = client.voucher if client else None
     app = TillApp(
         till,
         print_queue_for(till),

@@ -270,6 +270,63 @@ def _m007_receipt_standing(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m008_stored_value(db: sqlite_utils.Database) -> None:
+    """Vouchers, gift cards and store credit at the till (docs/till-stored-value.md).
+
+    ``vouchers``: what HQ's pulls said of each voucher. ``voucher_uses``: this till's own
+    uses (one row per voucher taken off a sale); ``confirmed`` once HQ has applied the sale
+    (a pull whose ``applied_through_seq`` covers it) or vouched live that the code was
+    unused, so the offline voucher cap counts only what HQ has not confirmed.
+    ``stored_values``: gift cards and credit slips as HQ last said, with the
+    ``applied_through_seq`` that balance includes; ``members.store_credit_minor`` likewise
+    for a member's store credit (with the member's ``applied_through_seq``).
+    ``money_effects``: this till's own entries' effects on those accounts (``gift:<number>``
+    or ``credit:<member_key>``), so a balance is HQ's figure + the effects HQ has not applied,
+    exactly like ``points_effects``; ``live`` marks a payment HQ approved live (it does not
+    count against the offline daily cap). ``print_jobs.stored_value``: what the receipt says
+    of the money moved (JSON), decided when it is queued so a reprint says the same."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE vouchers (
+            code TEXT PRIMARY KEY,
+            value_minor INTEGER NOT NULL,
+            percent_bp INTEGER,
+            min_spend_minor INTEGER NOT NULL DEFAULT 0,
+            expires_on TEXT,
+            member_id TEXT,
+            status TEXT NOT NULL
+        );
+        CREATE TABLE voucher_uses (
+            seq INTEGER NOT NULL REFERENCES journal(seq),
+            code TEXT NOT NULL,
+            discount_minor INTEGER NOT NULL,
+            local_date TEXT NOT NULL,
+            confirmed INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX voucher_uses_code ON voucher_uses(code);
+        CREATE INDEX voucher_uses_day ON voucher_uses(local_date);
+        CREATE TABLE stored_values (
+            card_number TEXT PRIMARY KEY,
+            balance_minor INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'active',
+            blocked_reason TEXT,
+            applied_through_seq INTEGER NOT NULL DEFAULT 0
+        );
+        ALTER TABLE members ADD COLUMN store_credit_minor INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE money_effects (
+            seq INTEGER NOT NULL REFERENCES journal(seq),
+            account TEXT NOT NULL,
+            delta_minor INTEGER NOT NULL,
+            local_date TEXT NOT NULL,
+            live INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX money_effects_account ON money_effects(account, seq);
+        ALTER TABLE print_jobs ADD COLUMN stored_value TEXT;
+        """,
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_member_applied_through", _m002_member_applied_through),
@@ -278,6 +335,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("005_receipt_provisional", _m005_receipt_provisional),
     ("006_tiers_expiry", _m006_tiers_expiry),
     ("007_receipt_standing", _m007_receipt_standing),
+    ("008_stored_value", _m008_stored_value),
 ]
 
 

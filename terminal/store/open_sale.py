@@ -40,6 +40,7 @@ __all__ = [
     "SavedOpenSale",
     "SavedRedemption",
     "SavedTender",
+    "SavedVoucher",
     "UnreadableOpenSale",
     "clear_open_sale",
     "parse_open_sale",
@@ -97,6 +98,12 @@ class SavedTender(_Model):
     reference: Annotated[str, Field(max_length=MAX_ID)] | None = None
 
 
+class SavedVoucher(_Model):
+    code: Key
+    discount_minor: Annotated[int, Field(gt=0, le=MAX_MINOR)]
+    hq_confirmed: bool = False
+
+
 class OpenSaleDocument(_Model):
     """Everything needed to put the basket back as it was: lines, member, redemption,
     tenders taken, who started it and when."""
@@ -111,6 +118,8 @@ class OpenSaleDocument(_Model):
     member: SavedMember | None = None
     redemption: SavedRedemption | None = None
     tenders: Annotated[list[SavedTender], Field(max_length=MAX_TENDERS)] = []
+    vouchers: Annotated[list[SavedVoucher], Field(max_length=MAX_TENDERS)] = []
+    """Vouchers taken off the sale (re-checked against the basket when it is resumed)."""
 
     @property
     def subtotal_minor(self) -> int:
@@ -120,7 +129,8 @@ class OpenSaleDocument(_Model):
 
     @property
     def total_minor(self) -> int:
-        return self.subtotal_minor - (self.redemption.discount_minor if self.redemption else 0)
+        points = self.redemption.discount_minor if self.redemption else 0
+        return self.subtotal_minor - points - sum(v.discount_minor for v in self.vouchers)
 
     @property
     def paid_minor(self) -> int:

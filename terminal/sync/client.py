@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, Self, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
@@ -12,7 +13,9 @@ from pydantic import ValidationError
 from shared.journal import canonical_json
 from shared.protocol import (
     ErrorBody,
+    LiveGiftCardResponse,
     LiveMemberResponse,
+    LiveVoucherResponse,
     OriginalSaleResponse,
     PullResponse,
     PushResponse,
@@ -32,7 +35,14 @@ from terminal.sync.errors import (
 __all__ = ["SyncClient", "SyncError", "claim_terminal", "encode_push", "push_overhead"]
 
 _Reply = TypeVar(
-    "_Reply", PushResponse, PullResponse, LiveMemberResponse, SyncStatus, OriginalSaleResponse
+    "_Reply",
+    PushResponse,
+    PullResponse,
+    LiveMemberResponse,
+    LiveGiftCardResponse,
+    LiveVoucherResponse,
+    SyncStatus,
+    OriginalSaleResponse,
 )
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
@@ -121,6 +131,23 @@ class SyncClient:
             "GET", "/api/v1/sync/member", params={"card": card_number}, timeout=LOOKUP_TIMEOUT
         )
         return self._parse(LiveMemberResponse, response)
+
+    def gift_card(self, card_number: str) -> LiveGiftCardResponse:
+        """HQ's live balance and status of one gift card or credit slip (a payment beyond the
+        offline gift-card cap; 404 ``SyncRejectedError``: HQ has no such card). Short
+        timeout: a cashier is waiting."""
+        response = self._send(
+            "GET", f"/api/v1/sync/giftcard/{quote(card_number, safe='')}", timeout=LOOKUP_TIMEOUT
+        )
+        return self._parse(LiveGiftCardResponse, response)
+
+    def voucher(self, code: str) -> LiveVoucherResponse:
+        """HQ's live state of one voucher (beyond the offline voucher cap, or a code the till
+        has not pulled; 404 ``SyncRejectedError``: HQ never issued it). Short timeout."""
+        response = self._send(
+            "GET", f"/api/v1/sync/voucher/{quote(code, safe='')}", timeout=LOOKUP_TIMEOUT
+        )
+        return self._parse(LiveVoucherResponse, response)
 
     def original_sale(self, terminal_id: str, seq: int) -> OriginalSaleResponse:
         """Another till's sale and the returns HQ holds against it, for a return of goods

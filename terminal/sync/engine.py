@@ -39,6 +39,7 @@ from terminal.store.catalog import save_rules
 from terminal.store.journal import MalformedRecordError, hash_at, iter_records, journal_tip
 from terminal.store.members import digits_only, write_member_standing, write_members_keys
 from terminal.store.settings import get_setting, set_setting
+from terminal.store.stored_value import apply_gift_card, apply_voucher, confirm_voucher_uses
 from terminal.sync.client import SyncClient, encode_push, push_overhead
 from terminal.sync.errors import (
     SyncError,
@@ -424,6 +425,13 @@ class SyncEngine:
                 )
             for cashier in page.cashiers:
                 apply_hq_cashier(db, cashier)
+            # Vouchers and gift cards (docs/till-stored-value.md): HQ's word replaces the
+            # till's; a card's balance includes this till's entries up to applied_through.
+            for voucher in page.vouchers:
+                apply_voucher(db, voucher)
+            for card in page.gift_cards:
+                apply_gift_card(db, card, page.applied_through_seq)
+            confirm_voucher_uses(db, page.applied_through_seq)
             set_setting(db, "pull_cursor", page.cursor)
 
 
@@ -472,13 +480,15 @@ def _apply_member(
     key = str(row[0]) if row else member.member_id
     db.execute(
         "INSERT INTO members (member_key, member_id, local_member_id, name, name_fold, phone, "
-        "phone_digits, email, tier, server_balance, marketing_consent, applied_through_seq) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(member_key) DO UPDATE SET "
+        "phone_digits, email, tier, server_balance, marketing_consent, applied_through_seq, "
+        "store_credit_minor) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(member_key) DO UPDATE SET "
         "member_id=excluded.member_id, name=excluded.name, name_fold=excluded.name_fold, "
         "phone=excluded.phone, phone_digits=excluded.phone_digits, email=excluded.email, "
         "tier=excluded.tier, server_balance=excluded.server_balance, "
         "marketing_consent=excluded.marketing_consent, "
-        "applied_through_seq=excluded.applied_through_seq",
+        "applied_through_seq=excluded.applied_through_seq, "
+        "store_credit_minor=excluded.store_credit_minor",
         [
             key,
             member.member_id,
@@ -492,6 +502,7 @@ def _apply_member(
             member.balance,
             int(member.marketing_consent),
             applied_through,
+            member.store_credit_minor,
         ],
     )
     write_member_standing(db, key, member, applied_through)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,8 +42,9 @@ from terminal.store.members import (
     member_by_key,
     search_members,
 )
+from terminal.store.open_sale import clear_open_sale, save_open_sale
 from terminal.store.settings import get_setting, set_setting
-from terminal.till.basket import Basket
+from terminal.till.basket import Basket, basket_document
 from terminal.till.errors import (
     CardBlockedError,
     ClockRefusedError,
@@ -163,6 +165,41 @@ class TillBase:
 
     def new_basket(self) -> Basket:
         return Basket(currency=self.config.currency)
+
+    def _keep(self, basket: Basket) -> None:
+        """Keep a durable basket in the ``open_sale`` row, in its own durable transaction,
+        before the cashier sees the change: a crash now offers it back as it is on screen.
+
+        A basket with neither lines nor tenders holds nothing worth offering back: its row
+        goes. A failure to write is logged and noted on the basket (``keep_error``), never
+        raised: the sale itself can still be completed, and the screen says what happened.
+        """
+        if not basket.durable:
+            return
+        now = self.clock()
+        try:
+            if basket.empty and not basket.tenders:
+                if basket.kept:
+                    with self.database.write() as db:
+                        clear_open_sale(db)
+                    basket.kept = False
+                    basket.started_at = None
+                    basket.started_by = None
+                basket.keep_error = None
+                return
+            if basket.started_at is None:
+                basket.started_at = now
+                if self.cashier is not None:
+                    basket.started_by = (self.cashier.cashier_id, self.cashier.name)
+            document = basket_document(basket)
+            with self.database.write() as db:
+                save_open_sale(db, document, now)
+        except (sqlite3.Error, OSError, ValidationError) as error:
+            log.exception("the open sale could not be kept")
+            basket.keep_error = f"This sale is not saved against a crash ({error})"
+            return
+        basket.kept = True
+        basket.keep_error = None
 
     # --- members -----------------------------------------------------------------------------
 
@@ -287,15 +324,18 @@ class TillBase:
         balance: int | None,
         tier: str | None,
         now: datetime,
+        *,
+        stored_value: str | None = None,
     ) -> int:
-        # Decided now, with the sale: whether HQ can vouch for the balance printed, and what
-        # the receipt says of the member's tier and points (a reprint says the same).
+        # Decided now, with the sale: whether HQ can vouch for the balance printed, what
+        # the receipt says of the member's tier and points, and of the gift cards and store
+        # credit it moved (``stored_value``, JSON; a reprint says the same).
         provisional = balance is not None and entry_balance_is_provisional(db, seq, now)
         standing = self._receipt_standing(db, seq, now)
         cursor = db.execute(
             "INSERT INTO print_jobs (seq, balance_after, tier_after, balance_provisional, "
-            "created_at, standing) VALUES (?, ?, ?, ?, ?, ?)",
-            [seq, balance, tier, int(provisional), now.isoformat(), standing],
+            "created_at, standing, stored_value) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [seq, balance, tier, int(provisional), now.isoformat(), standing, stored_value],
         )
         return int(cursor.lastrowid or 0)
 

@@ -24,6 +24,7 @@ from terminal.store.open_sale import (
     SavedMember,
     SavedRedemption,
     SavedTender,
+    SavedVoucher,
 )
 from terminal.till.errors import BasketLimitError
 from terminal.till.tax import included_tax, tax_by_rate
@@ -32,6 +33,7 @@ __all__ = [
     "AttachedMember",
     "Basket",
     "BasketLine",
+    "BasketVoucher",
     "basket_document",
     "basket_from_document",
 ]
@@ -71,6 +73,17 @@ class AttachedMember:
         return self.member.current_tier
 
 
+@dataclass(frozen=True, slots=True)
+class BasketVoucher:
+    """A voucher taken off this basket (terminal/till/vouchers.py), after the points."""
+
+    code: str
+    discount_minor: int
+    """What it takes off now; recomputed as the basket changes."""
+    hq_confirmed: bool = False
+    """HQ said live that the code is unused: it does not count against the offline cap."""
+
+
 @dataclass
 class Basket:
     currency: str
@@ -80,6 +93,12 @@ class Basket:
     hq_approved_balance: int | None = None
     """Set when HQ confirmed the live balance for a redemption beyond the offline cap."""
     tenders: list[Tender] = field(default_factory=list)
+    vouchers: list[BasketVoucher] = field(default_factory=list)
+    """Vouchers taken off the sale, in the order they were scanned."""
+    live_approved: dict[str, int] = field(default_factory=dict)
+    """Stored-value accounts (``gift:<number>``, ``credit:<member key>``) whose balance HQ
+    confirmed live for a payment beyond the offline cap: the balance it confirmed (plus this
+    till's unsent effects)."""
     _next_line_no: int = 1
     durable: bool = False
     """Kept in the ``open_sale`` row as it changes (the sale screen's basket; not a scripted
@@ -199,8 +218,18 @@ class Basket:
         return sum(line.net_minor for line in self.lines)
 
     @property
-    def discount_minor(self) -> int:
+    def points_discount_minor(self) -> int:
         return self.redemption.discount_minor if self.redemption else 0
+
+    @property
+    def voucher_discount_minor(self) -> int:
+        return sum(voucher.discount_minor for voucher in self.vouchers)
+
+    @property
+    def discount_minor(self) -> int:
+        """Everything taken off the basket as a whole: points, then vouchers (the earn base
+        and the tax split use this, as ``Sale.order_discount_minor`` does)."""
+        return self.points_discount_minor + self.voucher_discount_minor
 
     @property
     def total_minor(self) -> int:
@@ -208,7 +237,7 @@ class Basket:
 
     @property
     def tax_minor(self) -> int:
-        """Tax included in what is paid: per rate, after spreading the points discount."""
+        """Tax included in what is paid: per rate, after spreading the order discounts."""
         lines = [(line.net_minor, line.product.tax_rate_bp) for line in self.lines]
         return sum(tax for _, tax in tax_by_rate(lines, self.discount_minor).values())
 
@@ -278,6 +307,10 @@ def basket_document(basket: Basket) -> OpenSaleDocument:
             SavedTender(method=t.method, amount_minor=t.amount_minor, reference=t.reference)
             for t in basket.tenders
         ],
+        vouchers=[
+            SavedVoucher(code=v.code, discount_minor=v.discount_minor, hq_confirmed=v.hq_confirmed)
+            for v in basket.vouchers
+        ],
     )
 
 
@@ -311,6 +344,9 @@ def basket_from_document(document: OpenSaleDocument, member: AttachedMember | No
         tenders=[
             Tender(method=t.method, amount_minor=t.amount_minor, reference=t.reference)
             for t in document.tenders
+        ],
+        vouchers=[
+            BasketVoucher(v.code, v.discount_minor, v.hq_confirmed) for v in document.vouchers
         ],
         _next_line_no=document.next_line_no,
         durable=True,

@@ -9,6 +9,9 @@
     ├── CardBlockedError
     ├── RedemptionRefusedError      (limits, balance, offline cap)
     ├── PaymentIncompleteError
+    │   └── StoredValueRefusedError (a gift card, credit slip or store credit that cannot
+    │                                pay: unknown, blocked, balance, offline cap)
+    ├── VoucherRefusedError         (unknown, used, expired, another member's, min spend, cap)
     ├── ReturnRefusedError          (more than was sold, unknown receipt, voided sale)
     ├── EnrolmentRefusedError       (missing contact, card already in use, bad card number)
     ├── BasketLimitError            (a quantity, price, line count or total beyond bounds)
@@ -35,9 +38,11 @@ __all__ = [
     "ReturnRefusedError",
     "ScanNotUnderstoodError",
     "SignInFailedError",
+    "StoredValueRefusedError",
     "TillError",
     "UnknownCardError",
     "UnknownProductError",
+    "VoucherRefusedError",
     "command_line_words",
 ]
 
@@ -105,6 +110,14 @@ class RedemptionRefusedError(TillError):
 
 
 class PaymentIncompleteError(TillError):
+    pass
+
+
+class StoredValueRefusedError(PaymentIncompleteError):
+    pass
+
+
+class VoucherRefusedError(TillError):
     pass
 
 

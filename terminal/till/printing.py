@@ -79,8 +79,8 @@ class PrintQueue:
                 # A reprint says what the first receipt of the sale said of the tier.
                 "SELECT seq, reprint, balance_after, tier_after, balance_provisional, "
                 "COALESCE(standing, (SELECT o.standing FROM print_jobs o WHERE o.seq = "
-                "print_jobs.seq AND o.standing IS NOT NULL ORDER BY o.id LIMIT 1)) "
-                "FROM print_jobs WHERE id = ?",
+                "print_jobs.seq AND o.standing IS NOT NULL ORDER BY o.id LIMIT 1)), "
+                "stored_value FROM print_jobs WHERE id = ?",
                 [job_id],
             ).fetchone()
             entry = get_entry(db, int(row[0])) if row else None
@@ -101,6 +101,7 @@ class PrintQueue:
                     tier_after=row[3],
                     reprint=bool(row[1]),
                     provisional=bool(row[4]),
+                    stored_value=row[6],
                 )
                 standing = standing_from_json(row[5])
                 if standing is None and row[3]:

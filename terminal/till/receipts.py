@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from shared.codes import format_receipt_barcode
 from shared.journal import (
+    GiftCardLoad,
     JournalEntry,
     Return,
     ReturnLine,
     Sale,
     SaleLine,
     ShiftClose,
+    Tender,
     TenderMethod,
 )
 from shared.money import Money, format_points
@@ -24,9 +28,11 @@ from shared.receipt import (
     Receipt,
     ReceiptLine,
     ReceiptMember,
+    StoredValueLine,
     StoreHeader,
     TaxRow,
     TierStanding,
+    short_card,
 )
 from shared.receipt import Tender as ReceiptTender
 from shared.rules import EarnResult
@@ -37,6 +43,7 @@ __all__ = [
     "POINTS_NOT_ADJUSTED",
     "TENDER_LABELS",
     "receipt_for_entry",
+    "tender_label",
     "with_standing",
     "z_report_lines",
 ]
@@ -103,6 +110,7 @@ def receipt_for_entry(
     provisional: bool = False,
     original: JournalEntry | None = None,
     standing: TierStanding | None = None,
+    stored_value: Sequence[Mapping[str, Any]] = (),
 ) -> Receipt:
     """The customer receipt for a sale or a return entry.
 
@@ -110,9 +118,11 @@ def receipt_for_entry(
     ``balance_is_provisional``). ``original``: for a return, the sale it refunds, so the
     receipt names its items and its receipt; without it the lines are "Item of line N".
     ``standing``: the member's tier by name, perks, progress and expiring points as they
-    stood when the sale was made (``print_jobs.standing``); it replaces ``tier_after``."""
+    stood when the sale was made (``print_jobs.standing``); it replaces ``tier_after``.
+    ``stored_value``: what the entry did to gift cards, credit slips and store credit, with
+    the balances left, as decided when it was queued (``print_jobs.stored_value``)."""
     payload = entry.payload
-    if not isinstance(payload, Sale | Return):
+    if not isinstance(payload, Sale | Return | GiftCardLoad):
         raise ValueError(f"a {payload.kind} entry has no customer receipt")
     if standing is not None:
         tier_after = standing.name
@@ -131,14 +141,19 @@ def receipt_for_entry(
         "reprint": reprint,
         "receipt_barcode": format_receipt_barcode(entry.terminal_id, entry.seq),
     }
+    moved = tuple(_stored_value_line(item, cur) for item in stored_value)
+    if moved:
+        common["stored_value"] = moved
     tenders = tuple(
         ReceiptTender(
-            label=TENDER_LABELS[t.method],
+            label=tender_label(t),
             amount=Money(t.amount_minor, cur),
             cash=t.method == "cash",
         )
         for t in payload.tenders
     )
+    if isinstance(payload, GiftCardLoad):
+        return _load_receipt(payload, common, tenders)
     member = (
         ReceiptMember.from_card_number(payload.member.card_number, tier_after or "Member")
         if payload.member
@@ -162,7 +177,7 @@ def receipt_for_entry(
         for line in payload.lines
     )
     discount = payload.redeemed.discount_minor if payload.redeemed else 0
-    discounts = (
+    discounts: tuple[Discount, ...] = (
         (
             Discount(
                 f"Points redeemed {format_points(payload.points_redeemed)}", Money(discount, cur)
@@ -171,7 +186,14 @@ def receipt_for_entry(
         if discount
         else ()
     )
-    taxes = tax_by_rate([(line.net_minor, line.tax_rate_bp) for line in payload.lines], discount)
+    discounts += tuple(
+        Discount(f"Voucher {voucher.code}", Money(voucher.discount_minor, cur))
+        for voucher in payload.vouchers
+    )
+    taxes = tax_by_rate(
+        [(line.net_minor, line.tax_rate_bp) for line in payload.lines],
+        payload.order_discount_minor,
+    )
     tax_rows = tuple(
         TaxRow(
             letter=_tax_letter(rates, rate),
@@ -257,7 +279,7 @@ def _return_receipt(
     refund = Money(-payload.refund_minor, cur)
     tenders = tuple(
         ReceiptTender(
-            label=f"{TENDER_LABELS[t.method]} refund",
+            label=f"{tender_label(t)} refund",
             amount=Money(-t.amount_minor, cur),
             cash=t.method == "cash",
         )
@@ -272,6 +294,56 @@ def _return_receipt(
         member=member,
         points=points,
         refund_of=refund_of,
+    )
+
+
+def tender_label(tender: Tender) -> str:
+    """How a receipt names a tender: a gift card by its last four digits."""
+    if tender.gift_card is not None:
+        return f"Gift card {short_card(tender.gift_card)}"
+    return TENDER_LABELS[tender.method]
+
+
+_MOVEMENT_WORDS = {
+    "activated": "Gift card {card} activated",
+    "topped_up": "Gift card {card} topped up",
+    "paid": "Gift card {card} paid",
+    "refunded": "Gift card {card} refunded",
+    "credit_slip": "Credit slip {card}",
+    "store_credit_paid": "Store credit paid",
+    "store_credit_refunded": "Store credit refunded",
+}
+
+
+def _stored_value_line(item: Mapping[str, Any], currency: str) -> StoredValueLine:
+    """One ``print_jobs.stored_value`` item (``stored_value.movement``) as a receipt line."""
+    card = item.get("card")
+    kind = str(item["kind"])
+    text = _MOVEMENT_WORDS.get(kind, kind).format(card=short_card(card) if card else "")
+    balance = item.get("balance_minor")
+    return StoredValueLine(
+        text=text,
+        amount=Money(int(item["amount_minor"]), currency),
+        balance=Money(int(balance), currency) if balance is not None else None,
+        barcode=str(card) if kind == "credit_slip" and card else None,
+    )
+
+
+def _load_receipt(
+    payload: GiftCardLoad, common: dict[str, object], tenders: tuple[ReceiptTender, ...]
+) -> Receipt:
+    """A gift card sold or topped up: one untaxed line (stored value is not a supply)."""
+    cur = payload.currency
+    amount = Money(payload.amount_minor, cur)
+    what = "activated" if payload.activation else "top-up"
+    line = ReceiptLine(f"Gift card {short_card(payload.card_number)} {what}", 1, amount, amount, "")
+    return Receipt(
+        **common,  # type: ignore[arg-type]
+        lines=(line,),
+        subtotal=amount,
+        total=amount,
+        tenders=tenders,
+        change=Money(payload.change_minor, cur) if payload.change_minor else None,
     )
 
 

@@ -35,9 +35,11 @@ class MemberView:
 class ScanResult:
     """What a scan did to the basket, in words for the status line."""
 
-    kind: str  # product | member | receipt | ignored
+    kind: str  # product | member | receipt | voucher | gift_card | ignored
     message: str
     receipt: ReceiptRef | None = None
+    gift_card: str | None = None
+    """A scanned gift card's number: the payment screen offers to pay with it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,6 +169,11 @@ class ResumingActions(SellingActions):
                     f"The points redemption is now {basket.redemption.points:,} points "
                     f"(was {document.redemption.points:,})"
                 )
+        if document.vouchers:
+            before = [(v.code, v.discount_minor) for v in basket.vouchers]
+            self._requote_vouchers(basket)
+            if [(v.code, v.discount_minor) for v in basket.vouchers] != before:
+                notes.append("The vouchers were checked again: see the discounts on the sale")
         if notes:
             self._keep(basket)
         return ResumedSale(basket, view, tuple(notes))

@@ -10,9 +10,12 @@ raises ``return_mismatch`` naming the points to adjust (docs/ledger.md).
 
 from __future__ import annotations
 
+import json
+import random
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import sqlite_utils
 from pydantic import ValidationError
@@ -20,6 +23,7 @@ from pydantic import ValidationError
 from shared.bounds import MAX_TEXT
 from shared.codes import (
     ReceiptRef,
+    generate_gift_card_number,
 )
 from shared.journal import (
     EntryRef,
@@ -31,6 +35,7 @@ from shared.journal import (
     TenderMethod,
     Void,
 )
+from shared.journal.payloads import STORED_VALUE_METHODS
 from shared.money import Money
 from shared.protocol import OriginalSaleResponse
 from shared.rules import BasketLine as EarnLine
@@ -39,22 +44,45 @@ from shared.text import unsafe_character
 from terminal.store.cashiers import Cashier
 from terminal.store.journal import get_entry, journal_tip
 from terminal.store.settings import get_setting
+from terminal.store.stored_value import (
+    account_balance,
+    add_money_effect,
+    credit_account,
+    gift_account,
+    gift_card_record,
+    know_new_card,
+)
 from terminal.sync.errors import SyncError, SyncRejectedError
 from terminal.till.approvals import is_supervisor, require_supervisor
-from terminal.till.base import TillBase
 from terminal.till.errors import (
     ReturnRefusedError,
 )
 from terminal.till.receipts import POINTS_NOT_ADJUSTED
 from terminal.till.results import ReturnableLine, SaleDone
+from terminal.till.stored_value import StoredValueActions, movement
 
 __all__ = [
     "POINTS_NOT_ADJUSTED",
     "UNKNOWN_ENTRY_ID",
     "OriginalLookup",
     "OriginalUnavailableError",
+    "RefundTo",
     "ReturningActions",
 ]
+
+
+class RefundTo(StrEnum):
+    """Where a refund goes (``return_items(refund_to=...)``)."""
+
+    CASH = "cash"
+    CARD = "card"
+    STORE_CREDIT = "store_credit"
+    """The return's member's store credit (refused for a sale without a member)."""
+    CREDIT_SLIP = "credit_slip"
+    """A new credit slip: a gift card number generated here, printed with its barcode."""
+    GIFT_CARD = "gift_card"
+    """Back onto the gift card the sale was paid with."""
+
 
 OriginalLookup = Callable[[str, int], OriginalSaleResponse]
 """(terminal id, seq) -> HQ's copy of that sale and its returns (``SyncClient.original_sale``);
@@ -90,7 +118,7 @@ class _Original:
     """Of those, what other tills refunded (HQ's list; this till counts its own itself)."""
 
 
-class ReturningActions(TillBase):
+class ReturningActions(StoredValueActions):
     """Returns and voids: money and points back, never more than the sale."""
 
     hq_original: OriginalLookup | None = None
@@ -244,6 +272,7 @@ class ReturningActions(TillBase):
         supervisor: Cashier | None = None,
         *,
         original_terminal: str | None = None,
+        refund_to: RefundTo | None = None,
     ) -> SaleDone:
         """Refund ``quantities`` (line_no → units) of an earlier sale: this till's, or
         ``original_terminal``'s (asked of HQ again now, so returns made meanwhile count).
@@ -257,8 +286,15 @@ class ReturningActions(TillBase):
         A refund above ``config.refund_limit_minor`` needs ``supervisor`` (whose number and PIN
         ``approvals.approve`` checked): without one it is refused with
         :class:`SupervisorNeededError`, and the entry names who approved it.
+
+        ``refund_to`` (else ``method``) says where the money goes: cash, card, the member's
+        store credit (refused when the sale had no member), a new credit slip (a gift card
+        number generated here, printed with its barcode), or the gift card the sale was paid
+        with (refused when it was not paid with one).
         """
         cashier_id = self._cashier_id()
+        if refund_to is None:
+            refund_to = _REFUND_TO_FOR_METHOD.get(method, RefundTo.CASH)
         quantities = {line: qty for line, qty in quantities.items() if qty}
         if not quantities:
             raise ReturnRefusedError("Choose at least one item to return")
@@ -310,6 +346,8 @@ class ReturningActions(TillBase):
                 lines.append(ReturnLine(original_line_no=line_no, quantity=qty, refund_minor=cash))
             refund = sum(line.refund_minor for line in lines)
             self._check_refund_limit(refund, sale.currency, supervisor)
+            key = self._member_key_for(db, sale.member)
+            tender, account = self._refund_tender(db, sale, refund_to, refund, key)
             reversed_points = restored = 0
             if sale.member is not None and sale.earned is not None:
                 reversal = compute_return_reversal(
@@ -340,7 +378,7 @@ class ReturningActions(TillBase):
                 ),
                 lines=tuple(lines),
                 refund_minor=refund,
-                tenders=(Tender(method=method, amount_minor=refund),) if refund else (),
+                tenders=(tender,) if tender is not None else (),
                 member=sale.member,
                 points_reversed=reversed_points,
                 points_restored=restored,
@@ -350,14 +388,86 @@ class ReturningActions(TillBase):
             ret = self._append(db, payload, now, offset, cashier_id)
             self._record_returned(db, entry.terminal_id, entry.seq, lines, ret.seq)
             balance_after = None
-            key = self._member_key_for(db, sale.member)
             if key is not None:
                 self._add_points_effect(
                     db, ret.seq, key, restored - reversed_points, 0, local.date().isoformat()
                 )
                 balance_after = self._balance(db, key, local.date())
-            job = self._queue_print(db, ret.seq, balance_after, None, now)
+            said = None
+            if tender is not None and account is not None:
+                said = self._refund_effect(
+                    db, ret.seq, tender, account, refund_to, local.date().isoformat()
+                )
+            job = self._queue_print(db, ret.seq, balance_after, None, now, stored_value=said)
         return SaleDone(ret, job, 0, balance_after)
+
+    def _refund_tender(
+        self,
+        db: sqlite_utils.Database,
+        sale: Sale,
+        refund_to: RefundTo,
+        refund: int,
+        member_key: str | None,
+    ) -> tuple[Tender | None, str | None]:
+        """The refund's tender and the stored-value account it credits (None: cash or card)."""
+        if not refund:
+            return None, None
+        if refund_to is RefundTo.STORE_CREDIT:
+            if member_key is None:
+                raise ReturnRefusedError(
+                    "This sale had no member, so there is no store credit to refund to",
+                    "refund to a credit slip, or in cash",
+                )
+            tender = Tender(method=TenderMethod.STORE_CREDIT, amount_minor=refund)
+            return tender, credit_account(member_key)
+        if refund_to is RefundTo.GIFT_CARD:
+            card = next((t.gift_card for t in sale.tenders if t.gift_card), None)
+            if card is None:
+                raise ReturnRefusedError(
+                    "The sale was not paid with a gift card",
+                    "refund to a credit slip, or in cash",
+                )
+            self._refuse_blocked(db, card)
+            tender = Tender(method=TenderMethod.GIFT_CARD, amount_minor=refund, reference=card)
+            return tender, gift_account(card)
+        if refund_to is RefundTo.CREDIT_SLIP:
+            number = self._new_credit_slip_number(db)
+            tender = Tender(method=TenderMethod.GIFT_CARD, amount_minor=refund, reference=number)
+            return tender, gift_account(number)
+        method = TenderMethod.CARD if refund_to is RefundTo.CARD else TenderMethod.CASH
+        return Tender(method=method, amount_minor=refund), None
+
+    def _new_credit_slip_number(self, db: sqlite_utils.Database) -> str:
+        """A gift card number in this till's range that no card it knows has."""
+        rng = random.SystemRandom()
+        for _ in range(100):
+            number = generate_gift_card_number(self.codes, rng)
+            if gift_card_record(db, number) is None:
+                return number
+        raise ReturnRefusedError(
+            "Could not find a free credit slip number", "refund in cash, and tell HQ support"
+        )
+
+    @staticmethod
+    def _refund_effect(
+        db: sqlite_utils.Database,
+        seq: int,
+        tender: Tender,
+        account: str,
+        refund_to: RefundTo,
+        day: str,
+    ) -> str:
+        """Credit the account and say so on the receipt (JSON for ``print_jobs``)."""
+        if refund_to is RefundTo.CREDIT_SLIP and tender.gift_card is not None:
+            know_new_card(db, tender.gift_card)
+        add_money_effect(db, seq, account, tender.amount_minor, day)
+        kind = {
+            RefundTo.CREDIT_SLIP: "credit_slip",
+            RefundTo.GIFT_CARD: "refunded",
+            RefundTo.STORE_CREDIT: "store_credit_refunded",
+        }[refund_to]
+        balance = account_balance(db, account)
+        return json.dumps([movement(kind, tender.gift_card, tender.amount_minor, balance)])
 
     def return_without_original(
         self,
@@ -379,6 +489,12 @@ class ReturningActions(TillBase):
             raise ReturnRefusedError(
                 f"Receipt {receipt.terminal}-{receipt.seq} is this till's own",
                 "find the sale and return it as usual",
+            )
+        if method in STORED_VALUE_METHODS:
+            # No member and no gift card to name without the sale: money goes back as it can.
+            raise ReturnRefusedError(
+                "Without the original sale the refund cannot go to store credit or a gift card",
+                "refund in cash or to the card",
             )
         wanted = {no: (qty, minor) for no, (qty, minor) in sorted(lines.items()) if qty}
         if not wanted:
@@ -508,14 +624,34 @@ class ReturningActions(TillBase):
                     -sale.points_redeemed,
                     local.date().isoformat(),
                 )
+            # Money the sale took from gift cards or store credit goes back onto them.
+            for tender in sale.tenders:
+                if tender.gift_card is not None:
+                    account = gift_account(tender.gift_card)
+                elif tender.method is TenderMethod.STORE_CREDIT and key is not None:
+                    account = credit_account(key)
+                else:
+                    continue
+                add_money_effect(
+                    db, void.seq, account, tender.amount_minor, local.date().isoformat()
+                )
         return void
 
 
+_REFUND_TO_FOR_METHOD = {
+    TenderMethod.CASH: RefundTo.CASH,
+    TenderMethod.CARD: RefundTo.CARD,
+    TenderMethod.STORE_CREDIT: RefundTo.STORE_CREDIT,
+    TenderMethod.GIFT_CARD: RefundTo.GIFT_CARD,
+}
+
+
 def line_amounts_paid(sale: Sale) -> list[int]:
-    """What the customer paid for each line: net less its share of the points discount."""
+    """What the customer paid for each line: net less its share of the order discounts
+    (points and vouchers)."""
     from shared.money import allocate
 
-    discount = sale.redeemed.discount_minor if sale.redeemed else 0
+    discount = sale.order_discount_minor
     shares = allocate(discount, [line.net_minor for line in sale.lines])
     return [line.net_minor - share for line, share in zip(sale.lines, shares, strict=True)]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import logging
-import sqlite3
 from datetime import date
 
 import sqlite_utils
@@ -28,7 +28,7 @@ from shared.journal import (
     Tender,
     TenderMethod,
 )
-from shared.journal.payloads import TierUpgrade
+from shared.journal.payloads import STORED_VALUE_METHODS, TierUpgrade
 from shared.money import Money, format_points
 from shared.points.tiers import contribution, upgrade_for
 from shared.rules import BasketLine as EarnLine
@@ -45,15 +45,16 @@ from terminal.store.members import (
     member_standing,
     redeemed_on,
 )
-from terminal.store.open_sale import clear_open_sale, save_open_sale
+from terminal.store.open_sale import clear_open_sale
+from terminal.store.stored_value import account_balance, add_money_effect, record_voucher_use
 from terminal.till.approvals import (
     check_keyed_price,
     check_new_price,
     check_price_change,
     require_supervisor,
 )
-from terminal.till.base import TillBase, describe_validation_error
-from terminal.till.basket import AttachedMember, Basket, basket_document
+from terminal.till.base import describe_validation_error
+from terminal.till.basket import AttachedMember, Basket
 from terminal.till.basket import BasketLine as BasketLineT
 from terminal.till.errors import (
     CardBlockedError,
@@ -65,13 +66,15 @@ from terminal.till.errors import (
 )
 from terminal.till.results import MemberView, SaleDone, ScanResult
 from terminal.till.standing import qualifying_total
+from terminal.till.stored_value import StoredValueActions, movement
+from terminal.till.vouchers import VoucherActions
 
 __all__ = ["SellingActions", "parse_points"]
 
 log = logging.getLogger(__name__)
 
 
-class SellingActions(TillBase):
+class SellingActions(VoucherActions, StoredValueActions):
     """Selling: everything between the first scan and the durable sale."""
 
     def scan(self, basket: Basket, code: ParsedCode) -> ScanResult:
@@ -85,10 +88,19 @@ class SellingActions(TillBase):
                 return ScanResult("member", f"{view.name} · {format_points(view.balance)}")
             case ReceiptRef():
                 return ScanResult("receipt", "Receipt scanned — open Returns to refund", code)
-            case GiftCard() | Voucher():
-                raise ScanNotUnderstoodError(
-                    f"{code.kind.replace('_', ' ').capitalize()}s are not taken at this till yet",
-                    "take another form of payment",
+            case Voucher(code=voucher_code):
+                voucher = self.add_voucher(basket, voucher_code)
+                return ScanResult(
+                    "voucher", f"Voucher {voucher.code} −{self._money(voucher.discount_minor)}"
+                )
+            case GiftCard(number=number):
+                # Paying with it (or checking its balance) is the payment screen's choice.
+                card = self.gift_card_balance(number)
+                status = card.status if card.status != "active" else "balance"
+                return ScanResult(
+                    "gift_card",
+                    f"Gift card {card.masked} · {status} {self._money(card.balance_minor)}",
+                    gift_card=card.card_number,
                 )
             case Unrecognised(reason=reason):
                 raise ScanNotUnderstoodError(reason)
@@ -144,49 +156,15 @@ class SellingActions(TillBase):
         self._requote(basket)
         self._keep(basket)
 
-    def _keep(self, basket: Basket) -> None:
-        """Keep a durable basket in the ``open_sale`` row, in its own durable transaction,
-        before the cashier sees the change: a crash now offers it back as it is on screen.
-
-        A basket with neither lines nor tenders holds nothing worth offering back: its row
-        goes. A failure to write is logged and noted on the basket (``keep_error``), never
-        raised: the sale itself can still be completed, and the screen says what happened.
-        """
-        if not basket.durable:
-            return
-        now = self.clock()
-        try:
-            if basket.empty and not basket.tenders:
-                if basket.kept:
-                    with self.database.write() as db:
-                        clear_open_sale(db)
-                    basket.kept = False
-                    basket.started_at = None
-                    basket.started_by = None
-                basket.keep_error = None
-                return
-            if basket.started_at is None:
-                basket.started_at = now
-                if self.cashier is not None:
-                    basket.started_by = (self.cashier.cashier_id, self.cashier.name)
-            document = basket_document(basket)
-            with self.database.write() as db:
-                save_open_sale(db, document, now)
-        except (sqlite3.Error, OSError, ValidationError) as error:
-            log.exception("the open sale could not be kept")
-            basket.keep_error = f"This sale is not saved against a crash ({error})"
-            return
-        basket.kept = True
-        basket.keep_error = None
-
     def _requote(self, basket: Basket) -> None:
-        """Keep a redemption valid as the basket changes: re-plan it, or drop it."""
-        if basket.redemption is None or basket.member is None:
-            return
-        try:
-            basket.redemption = self._plan_redemption(basket, basket.redemption.points)
-        except RedemptionRefusedError:
-            basket.redemption = None
+        """Keep a redemption and the vouchers valid as the basket changes: re-plan them
+        (points first, vouchers on what is left), or drop them."""
+        if basket.redemption is not None and basket.member is not None:
+            try:
+                basket.redemption = self._plan_redemption(basket, basket.redemption.points)
+            except RedemptionRefusedError:
+                basket.redemption = None
+        self._requote_vouchers(basket)
 
     # --- points ------------------------------------------------------------------------------
 
@@ -195,6 +173,8 @@ class SellingActions(TillBase):
         with self.database.read() as db:
             member = member_by_key(db, view.member_key)
         assert member is not None
+        if basket.member is None or basket.member.member.member_key != member.member_key:
+            basket.live_approved.clear()  # another member's store credit approval
         basket.member = AttachedMember(member, card_number, view.balance)
         self._requote(basket)
         self._keep(basket)
@@ -204,6 +184,12 @@ class SellingActions(TillBase):
         basket.member = None
         basket.redemption = None
         basket.hq_approved_balance = None
+        # The member's store credit and member-bound vouchers go with them.
+        basket.tenders = [t for t in basket.tenders if t.method is not TenderMethod.STORE_CREDIT]
+        basket.live_approved = {
+            k: v for k, v in basket.live_approved.items() if not k.startswith("credit:")
+        }
+        self._requote_vouchers(basket)  # a member's vouchers go
         self._keep(basket)
 
     def preview_earn(self, basket: Basket) -> EarnResult | None:
@@ -232,6 +218,7 @@ class SellingActions(TillBase):
             quote = self._plan_redemption(basket, points)
             basket.redemption = quote
         finally:
+            self._requote_vouchers(basket)  # vouchers come after the points
             self._keep(basket)  # refused: the earlier redemption is gone, as on screen
         return quote
 
@@ -247,6 +234,7 @@ class SellingActions(TillBase):
 
     def cancel_redemption(self, basket: Basket) -> None:
         basket.redemption = None
+        self._requote_vouchers(basket)
         self._keep(basket)
 
     def _plan_redemption(self, basket: Basket, points: int | None) -> RedemptionQuote:
@@ -309,10 +297,32 @@ class SellingActions(TillBase):
 
     # --- completing a sale ----------------------------------------------------------------------
 
-    def add_tender(self, basket: Basket, method: TenderMethod, amount_minor: int | None) -> None:
-        """Take a tender; ``None`` = exactly what is still due."""
+    def add_tender(
+        self,
+        basket: Basket,
+        method: TenderMethod,
+        amount_minor: int | None,
+        *,
+        card_number: str | None = None,
+    ) -> None:
+        """Take a tender; ``None`` = exactly what is still due (a gift card or store credit:
+        as much of it as the balance covers).
+
+        ``TenderMethod.GIFT_CARD`` takes from the card ``card_number`` (a gift card or a
+        credit slip); ``TenderMethod.STORE_CREDIT`` from the basket's member's store credit.
+        Both are refused (:class:`StoredValueRefusedError`) beyond the balance the till
+        knows, for a blocked or unknown card, and beyond the offline daily cap when HQ
+        cannot confirm the balance live (terminal/till/stored_value.py)."""
+        if method is TenderMethod.VOUCHER:
+            raise PaymentIncompleteError(
+                "A voucher is not a tender", "scan it on the sale (`--voucher CODE`)"
+            )
         due = basket.due_minor
         amount = due if amount_minor is None else amount_minor
+        tender: Tender | None = None
+        if method in STORED_VALUE_METHODS and due > 0:
+            tender = self._stored_value_tender(basket, method, amount_minor, card_number)
+            amount = tender.amount_minor
         if amount <= 0:
             raise PaymentIncompleteError("Nothing left to pay", "complete the sale")
         # What a sale can journal (shared.bounds): refused as it is keyed, not at the end.
@@ -332,12 +342,13 @@ class SellingActions(TillBase):
                 f"{Money(due, basket.currency)} due",
                 "only cash gives change",
             )
-        basket.tenders.append(Tender(method=method, amount_minor=amount))
+        basket.tenders.append(tender or Tender(method=method, amount_minor=amount))
         self._keep(basket)
 
     def drop_tenders(self, basket: Basket) -> None:
         """The cashier went back from payment: the tenders taken are removed."""
         basket.tenders.clear()
+        basket.live_approved.clear()
         self._keep(basket)
 
     def complete_sale(self, basket: Basket) -> SaleDone:
@@ -351,7 +362,10 @@ class SellingActions(TillBase):
             )
         rules = self.rules() if basket.member else None
         now, offset, local = self._now()
+        today = local.date().isoformat()
         with self._storable("sale"), self.database.write() as db:
+            vouchers = self._voucher_uses(db, basket, today)
+            money = self._stored_value_effects(db, basket, today)
             member_ref = None
             earned = None
             redeemed = None
@@ -390,8 +404,23 @@ class SellingActions(TillBase):
                 redeemed=redeemed,
                 tier=tier,
                 tier_upgrade=upgrade,
+                vouchers=vouchers,
             )
             entry = self._append(db, sale, now, offset, cashier_id)
+            for voucher in basket.vouchers:
+                record_voucher_use(
+                    db,
+                    entry.seq,
+                    voucher.code,
+                    voucher.discount_minor,
+                    today,
+                    confirmed=voucher.hq_confirmed,
+                )
+            said = []
+            for account, number, total, live in money:
+                add_money_effect(db, entry.seq, account, -total, today, live=live)
+                kind = "paid" if number is not None else "store_credit_paid"
+                said.append(movement(kind, number, total, account_balance(db, account)))
             balance_after = None
             if basket.member is not None:
                 key = basket.member.member.member_key
@@ -408,7 +437,14 @@ class SellingActions(TillBase):
                     claim_tier(db, key, upgrade.to_tier, entry.seq)
                     tier = upgrade.to_tier
                 balance_after = self._balance(db, key, local.date())
-            job = self._queue_print(db, entry.seq, balance_after, tier, now)
+            job = self._queue_print(
+                db,
+                entry.seq,
+                balance_after,
+                tier,
+                now,
+                stored_value=json.dumps(said) if said else None,
+            )
             if basket.durable:
                 # In the journal's transaction: never journaled and still offered back.
                 clear_open_sale(db)

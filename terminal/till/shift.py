@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 
 from shared.journal import (
+    GiftCardLoad,
     JournalEntry,
     Return,
     Sale,
@@ -27,6 +29,9 @@ from terminal.till.errors import (
 from terminal.till.receipts import receipt_for_entry, z_report_lines
 
 __all__ = ["ShiftActions"]
+
+_RECEIPTED = ("sale", "return", "giftcard_load", "shift_close")
+"""Entries with a printed receipt (or Z report) that can be printed again."""
 
 
 class ShiftActions(TillBase):
@@ -62,6 +67,12 @@ class ShiftActions(TillBase):
                         sales_by[TenderMethod.CASH] -= p.change_minor
                     issued += p.points_earned
                     redeemed += p.points_redeemed
+                elif isinstance(p, GiftCardLoad):
+                    # Money taken for gift cards is in the drawer (cash) like a sale's.
+                    for tender in p.tenders:
+                        sales_by[tender.method] += tender.amount_minor
+                    if p.change_minor:
+                        sales_by[TenderMethod.CASH] -= p.change_minor
                 elif isinstance(p, Return):
                     for tender in p.tenders:
                         refunds_by[tender.method] += tender.amount_minor
@@ -113,23 +124,25 @@ class ShiftActions(TillBase):
         now = self.clock()
         with self.database.write() as db:
             entry = get_entry(db, seq)
-            if entry is None or entry.kind not in ("sale", "return", "shift_close"):
+            if entry is None or entry.kind not in _RECEIPTED:
                 raise TillError(f"No receipt {self.config.terminal_id}-{seq}")
             original = db.execute(
-                "SELECT balance_after, tier_after, balance_provisional FROM print_jobs "
-                "WHERE seq = ? ORDER BY id LIMIT 1",
+                "SELECT balance_after, tier_after, balance_provisional, stored_value "
+                "FROM print_jobs WHERE seq = ? ORDER BY id LIMIT 1",
                 [seq],
             ).fetchone()
-            # A copy says what the original said, provisional balance included.
+            # A copy says what the original said, provisional balance and gift card
+            # balances included.
             cursor = db.execute(
                 "INSERT INTO print_jobs (seq, reprint, balance_after, tier_after, "
-                "balance_provisional, created_at) VALUES (?, 1, ?, ?, ?, ?)",
+                "balance_provisional, created_at, stored_value) VALUES (?, 1, ?, ?, ?, ?, ?)",
                 [
                     seq,
                     original[0] if original else None,
                     original[1] if original else None,
                     original[2] if original else 0,
                     now.isoformat(),
+                    original[3] if original else None,
                 ],
             )
             return int(cursor.lastrowid or 0)
@@ -142,9 +155,12 @@ class ShiftActions(TillBase):
         tier_after: str | None,
         reprint: bool = False,
         provisional: bool = False,
+        stored_value: str | None = None,
     ) -> Receipt:
-        """The customer receipt for a sale or return of this till; a return's names the
-        items and the receipt of the sale it refunds (when that sale was made here)."""
+        """The customer receipt for a sale, return or gift card load of this till; a
+        return's names the items and the receipt of the sale it refunds (when that sale was
+        made here). ``stored_value``: ``print_jobs.stored_value`` (JSON), the gift cards and
+        store credit the entry moved with their balances left."""
         original = None
         payload = entry.payload
         if isinstance(payload, Return) and payload.original.terminal_id == entry.terminal_id:
@@ -158,6 +174,7 @@ class ShiftActions(TillBase):
             reprint=reprint,
             provisional=provisional,
             original=original,
+            stored_value=json.loads(stored_value) if stored_value else (),
         )
 
     def z_report(self, entry: JournalEntry) -> list[str]:

@@ -84,7 +84,19 @@ SALE_KEYS = (
     TillKey("f9", "self_check", "Self-check", "Customer screen: members check their points"),
     TillKey("f10", "close_shift", "Close", "Count the cash and print the Z report"),
     TillKey("f12", "pay", "Pay", "Take payment and complete the sale"),
-    TillKey("delete", "void_line", "Void", "Void the selected line (in text: delete)"),
+    TillKey(
+        "delete",
+        "void_line",
+        "Void",
+        "Void the selected line or voucher (in text: delete)",
+    ),
+    TillKey(
+        "ctrl+g",
+        "gift_card",
+        "Gift card",
+        "Sell, top up or check a gift card",
+        show=False,  # the Footer is full at 120 columns; F1 lists it
+    ),
     TillKey("up", "cursor_up", "Line up", "Select the line above", show=False),
     TillKey("down", "cursor_down", "Line down", "Select the line below", show=False),
     TillKey(
@@ -102,7 +114,18 @@ SALE_KEYS = (
 PAYMENT_KEYS = (
     TillKey("enter", "", "Cash", "Cash: the amount typed (empty = exact)"),
     TillKey("f3", "tender_card", "Card", "Record a card payment (external terminal)"),
-    TillKey("f4", "tender_store_credit", "Store credit", "Pay with store credit"),
+    TillKey(
+        "f4",
+        "tender_store_credit",
+        "Store credit",
+        "Pay from the member's store credit",
+    ),
+    TillKey(
+        "f5",
+        "tender_gift_card",
+        "Gift card",
+        "Pay with a gift card or credit slip (scan or key it)",
+    ),
     TillKey("f12", "complete", "Complete", "Complete the sale once it is paid"),
     TillKey("escape", "cancel", "Back", "Back to the sale (removes tenders taken)"),
 )
@@ -110,11 +133,29 @@ PAYMENT_KEYS = (
 RETURN_KEYS = (
     TillKey("f3", "quantity", "Qty", "How many of the selected line come back"),
     TillKey("f5", "return_all", "All", "Return everything still returnable"),
-    TillKey("f6", "next_method", "Refund method", "Switch cash / card / store credit"),
+    TillKey(
+        "f6",
+        "next_method",
+        "Refund to",
+        "Cash, card, store credit, credit slip or gift card",
+    ),
     TillKey("f12", "confirm", "Refund", "Make the refund"),
     TillKey("up", "cursor_up", "Line up", "Select the line above", show=False),
     TillKey("down", "cursor_down", "Line down", "Select the line below", show=False),
     TillKey("escape", "cancel", "Back", "Back to the sale"),
+)
+
+GIFT_CARD_KEYS = (
+    TillKey("enter", "", "Next", "Card number, then the amount, then payment"),
+    TillKey("f7", "balance", "Balance", "Show the card's balance"),
+    TillKey("escape", "cancel", "Back", "Back to the sale"),
+)
+
+GIFT_CARD_PAYMENT_KEYS = (
+    TillKey("enter", "", "Cash", "Cash: the amount typed (empty = exact)"),
+    TillKey("f3", "tender_card", "Card", "Record a card payment (external terminal)"),
+    TillKey("f12", "complete", "Complete", "Load the card once it is paid"),
+    TillKey("escape", "cancel", "Back", "Back to the gift card (removes tenders taken)"),
 )
 
 PRINT_QUEUE_KEYS = (
@@ -138,6 +179,8 @@ KEYMAP: tuple[tuple[str, tuple[TillKey, ...]], ...] = (
     ("Sale", SALE_KEYS),
     ("Payment", PAYMENT_KEYS),
     ("Returns", RETURN_KEYS),
+    ("Gift card", GIFT_CARD_KEYS),
+    ("Gift card payment", GIFT_CARD_PAYMENT_KEYS),
     ("Print queue", PRINT_QUEUE_KEYS),
     ("Enrol, replace card, close shift", FORM_KEYS),
     ("Member self-check", SELF_CHECK_KEYS),

@@ -39,7 +39,9 @@ from syncserver.storage.schema import (
     member_balances,
     members,
     postings,
+    stored_values,
     terminals,
+    vouchers,
 )
 from terminal.store import TillDatabase
 from terminal.store.journal import journal_tip
@@ -164,6 +166,25 @@ class Hq:
             return sorted(
                 (r.kind, r.terminal_id, int(r.seq), r.member_id, int(r.amount)) for r in rows
             )
+
+    def gift_card_balances(self, numbers: list[str]) -> dict[str, int]:
+        """Gift card number -> HQ's balance (minor units), for the cards HQ holds."""
+        accounts = {f"giftcard:{number}": number for number in numbers}
+        with self.database.read() as conn:
+            rows = conn.execute(
+                select(stored_values.c.account, stored_values.c.balance_minor).where(
+                    stored_values.c.account.in_(list(accounts))
+                )
+            )
+            return {accounts[row.account]: int(row.balance_minor) for row in rows}
+
+    def voucher_states(self, codes: list[str]) -> dict[str, str]:
+        """Voucher code -> its status at HQ (issued, redeemed, expired, voided)."""
+        with self.database.read() as conn:
+            rows = conn.execute(
+                select(vouchers.c.code, vouchers.c.status).where(vouchers.c.code.in_(codes))
+            )
+            return {row.code: row.status for row in rows}
 
     def local_member_ids(self) -> dict[str, str]:
         """local_member_id -> server member_id, for members enrolled at a till."""

@@ -1,6 +1,7 @@
 """Convergence (docs/design.md, invariants 3 and 4), as a hypothesis state machine: five real tills
 trade against one real server — sales with and without members and redemptions, partial
-returns, voids, offline enrolments, lost cards — go offline and come back, and sync or pull
+returns, voids, offline enrolments, lost cards, vouchers HQ issued and gift cards a till sold
+(docs/vouchers.md, docs/giftcards.md) — go offline and come back, and sync or pull
 in any order through fault-injecting proxies (cut requests, held requests delivered late,
 cut or garbled replies, duplicated requests). Time passes in jumps of days: HQ runs its
 points expiry and its tier review for the new day (rules with tiers reached in a few sales
@@ -16,13 +17,19 @@ After a final clean sync of every till:
   back from ``expired`` where they happened — and HQ raised exactly the overdraft
   (``max(0, −after) − max(0, −before)``, at most R) and blocked-card exceptions that model
   predicts, and no other (apart from ``tier_mismatch``, which only a sale's tier claim raises);
-* every member's lots less debts are their balance; every till shows HQ's balances;
+* exactly one ``voucher_reused`` per extra use of a code (in HQ's order; a void of the use HQ
+  applied gives the code back), for that use's discount, and exactly one
+  ``giftcard_overdraft`` per payment that took a card further below zero in HQ's order, for
+  the money short (a payment with a card HQ had blocked by then: ``giftcard_blocked``, for
+  what it paid); every gift card's balance at HQ is the same plain model's;
+* every member's lots less debts are their balance; every till shows HQ's balances (points
+  and gift cards);
   ``ledger rebuild --check`` (which replays the runs and the tier changes) is green.
 
 Along the way: a round either succeeds or fails as "offline" (never refused, never a conflict)
 and fails only when the network really was down or a fault really hit it; after any good pull
-a till shows HQ's balance plus its own unsent effects; a card a till blocked stays blocked
-there.
+a till shows HQ's balance plus its own unsent effects (points and gift cards); a card a till
+blocked stays blocked there.
 
 One server (and one uvicorn) per backend; each example gets new terminals, members and cards
 on it, so examples do not interfere; the checks are scoped to the example, except the rebuild,
@@ -51,10 +58,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 from sqlalchemy import select
 
-from shared.codes import card_number_from_serial
+from shared.codes import CodeConfig, card_number_from_serial, luhn_check_digit
 from shared.journal import (
     CardReplacement,
     Enrolment,
+    GiftCardLoad,
     JournalEntry,
     MemberRef,
     Return,
@@ -64,7 +72,9 @@ from shared.journal import (
     format_utc,
 )
 from shared.points.lots import LotBook
+from syncserver.hq.giftcards import block_gift_card
 from syncserver.hq.imports import import_members
+from syncserver.hq.vouchers import issue_vouchers
 from syncserver.ledger.periodic import run_points_expiry, run_tier_review
 from syncserver.settings import utc_now
 from syncserver.storage.audit import Actor
@@ -82,14 +92,18 @@ from terminal.demo.seed import seed_demo
 from terminal.store import TillDatabase, open_database
 from terminal.store.journal import iter_records, journal_tip
 from terminal.store.members import card_by_number
+from terminal.store.stored_value import gift_account, voucher_record
 from terminal.sync.client import SyncClient
 from terminal.sync.engine import SyncEngine, SyncReport
 from terminal.sync.errors import SyncOfflineError
+from terminal.till.basket import Basket
 from terminal.till.errors import (
     CardBlockedError,
     RedemptionRefusedError,
+    StoredValueRefusedError,
     TillError,
     UnknownCardError,
+    VoucherRefusedError,
 )
 from terminal.till.service import Till
 from tests.server.helpers import demo_rules_json
@@ -105,6 +119,10 @@ from tests.sync.harness import (
 
 TILLS = 5
 MEMBERS = 4
+VOUCHERS = 2
+VOUCHER_MINOR = 400
+GIFT_CARDS = (2500, 1500, 600)
+"""What till 0 sells each of an example's gift cards for, before anything else happens."""
 PRODUCTS = 24
 TIMEOUT = httpx.Timeout(1.0, connect=1.0)
 DISRUPTIVE = {Fault.RESET, Fault.HOLD, Fault.TRUNCATE, Fault.GARBLE}
@@ -216,9 +234,26 @@ class ConvTill:
             found = card_by_number(db, card)
         return found.status if found else None
 
+    def gift_unsent(self, card: str, acked: int) -> int:
+        """What this till's entries after ``acked`` moved on ``card`` (its money effects)."""
+        with self.database.read() as db:
+            row = db.execute(
+                "SELECT COALESCE(SUM(delta_minor), 0) FROM money_effects "
+                "WHERE account = ? AND seq > ?",
+                [gift_account(card), acked],
+            ).fetchone()
+        return int(row[0])
+
     def close(self) -> None:
         self.client.close()
         self.database.close()
+
+
+def gift_card_number(codes: CodeConfig, example: int, index: int) -> str:
+    """An example's own gift card number (unique on the shared server)."""
+    width = codes.gift_length - len(codes.gift_prefix) - 1
+    body = f"{codes.gift_prefix}{example * 100 + index:0{width}d}"
+    return body + luhn_check_digit(body)
 
 
 def _tracked(method: F) -> F:
@@ -285,6 +320,18 @@ class Convergence(RuleBasedStateMachine):
             )
             writer.writerows(rows)
             import_members(self.hq.database, out.getvalue())
+            # HQ's vouchers and till 0's gift cards, which every till learns in its first sync.
+            self.vouchers = issue_vouchers(
+                self.hq.database, count=VOUCHERS, value_minor=VOUCHER_MINOR, actor=RUNS
+            )
+            seller = self.tills[0]
+            self.gift_cards = [
+                gift_card_number(codes, self.example, i) for i in range(len(GIFT_CARDS))
+            ]
+            self.blocked_gift_cards: set[str] = set()
+            for number, amount in zip(self.gift_cards, GIFT_CARDS, strict=True):
+                seller.till.sell_gift_card(number, amount, [(TenderMethod.CASH, None)])
+                seller.tick()
             for till in self.tills:
                 # Set-up runs on a clean network; a reply slower than the short test timeout
                 # (a busy CI box) costs a retry, not the example.
@@ -308,6 +355,14 @@ class Convergence(RuleBasedStateMachine):
         unsent = unsent_effects(till.database, self.hq.acked(till.terminal_id))
         views = till_views(till.database)
         assert views == {m: server[m] + unsent.get(m, 0) for m in views}
+        cards = self.hq.gift_card_balances(self.gift_cards)
+        acked = self.hq.acked(till.terminal_id)
+        for number in self.gift_cards:
+            view = till.till.gift_card_balance(number)
+            assert view.hq_balance_minor == cards[number], (number, view)
+            blocked = number in self.blocked_gift_cards
+            assert view.status == ("blocked" if blocked else "active"), (number, view)
+            assert view.balance_minor == cards[number] + till.gift_unsent(number, acked), view
         for record in till.records():
             if record["payload"]["kind"] == "card_replacement":
                 assert till.card_status(record["payload"]["old_card_number"]) == "blocked"
@@ -344,7 +399,14 @@ class Convergence(RuleBasedStateMachine):
 
     # --- rules -------------------------------------------------------------------------------
 
-    def _sell(self, till: ConvTill, data: st.DataObject, card: str | None, redeem: object) -> None:
+    def _sell(
+        self,
+        till: ConvTill,
+        data: st.DataObject,
+        card: str | None,
+        redeem: object,
+        extra: Callable[[Basket], object] | None = None,
+    ) -> None:
         basket = till.till.new_basket()
         lines = data.draw(
             st.lists(
@@ -372,7 +434,10 @@ class Convergence(RuleBasedStateMachine):
                     # when neither allows it (then a plain member sale).
                     with contextlib.suppress(RedemptionRefusedError):
                         till.till.redeem(basket, None if redeem == "max" else int(str(redeem)))
-        till.till.add_tender(basket, TenderMethod.CASH, None)
+        if extra is not None:
+            extra(basket)
+        if basket.due_minor > 0:
+            till.till.add_tender(basket, TenderMethod.CASH, None)
         done = till.till.complete_sale(basket)
         if card is not None:
             till.member_sales.append(done.entry.seq)
@@ -396,6 +461,56 @@ class Convergence(RuleBasedStateMachine):
         cards = [c for c in self.cards if self.owner.get(c) == member]
         active = [c for c in cards if till.card_status(c) == "active"] or cards[:1]
         self._sell(till, data, active[-1], "max")
+
+    @rule(t=tills, v=st.integers(0, VOUCHERS - 1), member=st.booleans(), data=st.data())
+    @_tracked
+    def redeem_voucher(self, t: int, v: int, member: bool, data: st.DataObject) -> None:
+        """One of HQ's vouchers on a sale (sometimes a member's, so it may be voided or
+        returned later): the till takes it on what it knows, so tills that have not heard of
+        each other's uses take the same code — and HQ raises ``voucher_reused``. Refused when
+        this till knows it used (here or, after a pull, anywhere)."""
+        till = self.tills[t]
+        active = [c for c in self.cards if till.card_status(c) == "active"]
+        card = data.draw(st.sampled_from(active)) if member and active else None
+
+        def take(basket: Basket) -> None:
+            with contextlib.suppress(VoucherRefusedError):
+                till.till.add_voucher(basket, self.vouchers[v])
+
+        self._sell(till, data, card, None, take)
+
+    @rule(
+        t=tills,
+        c=st.integers(0, len(GIFT_CARDS) - 1),
+        amount=st.none() | st.integers(1, 3000),
+        data=st.data(),
+    )
+    @_tracked
+    def pay_with_gift_card(self, t: int, c: int, amount: int | None, data: st.DataObject) -> None:
+        """A sale paid (in part, the rest in cash) with one of the example's gift cards, as
+        far as the balance this till knows allows: tills offline at the same time overdraw
+        the card together — and HQ raises ``giftcard_overdraft`` for the money short."""
+        till = self.tills[t]
+
+        def pay(basket: Basket) -> None:
+            wanted = None if amount is None else min(amount, basket.due_minor)
+            with contextlib.suppress(StoredValueRefusedError):
+                till.till.add_tender(
+                    basket, TenderMethod.GIFT_CARD, wanted, card_number=self.gift_cards[c]
+                )
+
+        self._sell(till, data, None, None, pay)
+
+    @rule()
+    @_tracked
+    def hq_blocks_gift_card(self) -> None:
+        """HQ blocks the example's last gift card (reported lost): tills refuse it after their
+        next pull; payments tills took before they heard of it are ``giftcard_blocked``."""
+        number = self.gift_cards[-1]
+        if number in self.blocked_gift_cards:
+            return
+        block_gift_card(self.hq.database, number, "reported lost", RUNS)
+        self.blocked_gift_cards.add(number)
 
     @rule(t=tills, data=st.data())
     @_tracked
@@ -532,7 +647,7 @@ class Convergence(RuleBasedStateMachine):
             assert till.last_seq() == len(records)
             assert_stored_once(hq, till.terminal_id, records)
 
-        balances, expected = self.model()
+        balances, expected, gift, redeemed = self.model()
         server = hq.balances()
         assert {m: server[m] for m in balances} == balances, _postings_of(
             hq, [m for m in balances if server[m] != balances[m]]
@@ -551,14 +666,29 @@ class Convergence(RuleBasedStateMachine):
         mismatches = [r for r in raised if r[0] == "tier_mismatch"]
         assert all((terminal, seq) in claims for _, terminal, seq, _, _ in mismatches)
         assert [r for r in raised if r[0] != "tier_mismatch"] == expected
+        cards = self.hq.gift_card_balances(self.gift_cards)
+        assert cards == {n: gift.get(n, 0) for n in self.gift_cards}
+        states = self.hq.voucher_states(self.vouchers)
+        assert states == {c: "redeemed" if c in redeemed else "issued" for c in self.vouchers}
         for till in self.tills:
             views = till_views(till.database)
             assert views == {m: server[m] for m in views}
+            for number in self.gift_cards:
+                view = till.till.gift_card_balance(number)
+                assert (view.balance_minor, view.unsent_minor) == (cards[number], 0), view
+            with till.database.read() as db:
+                known = {code: voucher_record(db, code) for code in self.vouchers}
+            assert {c: r.status if r else None for c, r in known.items()} == states
         _assert_lots_are_balances(hq, list(balances))
         assert_ledger_sound(hq)
 
-    def model(self) -> tuple[dict[str, int], list[tuple[str, str, int, str | None, int]]]:
-        """Balances and exceptions from the journals alone, in HQ's reconciliation order."""
+    def model(
+        self,
+    ) -> tuple[
+        dict[str, int], list[tuple[str, str, int, str | None, int]], dict[str, int], set[str]
+    ]:
+        """Points balances, exceptions, gift card balances and the vouchers redeemed, from the
+        journals alone, in HQ's reconciliation order."""
         ids = [t.terminal_id for t in self.tills]
         with self.hq.database.read() as conn:
             positions = {
@@ -593,6 +723,7 @@ class Convergence(RuleBasedStateMachine):
             # and what late debits took back from ``expired``, posted where they happened.
             people = [*self.opening, *created.values()]
             runs: dict[int, _Run] = {}
+            blocks: list[tuple[int, _Block]] = []
             for row in conn.execute(
                 select(
                     hq_events.c.position,
@@ -617,11 +748,20 @@ class Convergence(RuleBasedStateMachine):
             ):
                 moved = unexpired.setdefault((row.terminal_id, int(row.seq)), {})
                 moved[row.member_id] = moved.get(row.member_id, 0) + int(row.amount)
-        steps: list[tuple[int, JournalEntry | _Run]] = [
+            for event in conn.execute(
+                select(hq_events.c.position, hq_events.c.record).where(
+                    hq_events.c.kind == "giftcard_block"
+                )
+            ):
+                number = json.loads(event.record)["card_number"]
+                if number in self.gift_cards:
+                    blocks.append((int(event.position), _Block(number)))
+        steps: list[tuple[int, JournalEntry | _Run | _Block]] = [
             (positions[(e.terminal_id, e.seq)], e)
             for e in (JournalEntry.model_validate(r) for t in self.tills for r in t.records())
         ]
         steps += list(runs.items())
+        steps += blocks
         steps.sort(key=lambda step: step[0])
         return _replay(
             [step for _, step in steps],
@@ -634,6 +774,13 @@ class Convergence(RuleBasedStateMachine):
 
 
 Expected = tuple[str, str, int, str | None, int]
+
+
+@dataclass
+class _Block:
+    """HQ blocked a gift card: payments with it that reach HQ later are ``giftcard_blocked``."""
+
+    card_number: str
 
 
 @dataclass
@@ -729,19 +876,27 @@ def _overdrew(timeline: list[Moment], key: tuple[str, int]) -> tuple[str, int]:
 
 
 def _replay(
-    steps: list[JournalEntry | _Run],
+    steps: list[JournalEntry | _Run | _Block],
     balances: dict[str, int],
     owners: dict[str, str],
     created: dict[tuple[str, int], str],
     opened_at: dict[str, str],
     unexpired: dict[tuple[str, int], dict[str, int]],
-) -> tuple[dict[str, int], list[Expected]]:
-    """docs/ledger.md as a few lines of arithmetic. ``unexpired``: the points an entry took
-    back from ``expired`` per member (posted with it, after its balance "before")."""
+) -> tuple[dict[str, int], list[Expected], dict[str, int], set[str]]:
+    """docs/ledger.md, docs/vouchers.md and docs/giftcards.md as a few lines of arithmetic.
+    ``unexpired``: the points an entry took back from ``expired`` per member (posted with it,
+    after its balance "before"). Returns the members' points, the exceptions, the gift cards'
+    balances and the voucher codes redeemed."""
     cards: dict[str, list[str]] = {card: [member, "active"] for card, member in owners.items()}
     local: dict[str, str] = {}
     sales: dict[tuple[str, int], tuple[str, int]] = {}
     raised: list[Expected] = []
+    redeemed_by: dict[str, tuple[str, int] | None] = {}
+    """voucher code -> the use HQ applied (None: issued again after its sale was voided)"""
+    gift: dict[str, int] = {}
+    blocked_cards: set[str] = set()
+    paid_with: dict[tuple[str, int], dict[str, int]] = {}
+    """sale -> what it took off each gift card (a void gives it back)"""
     timeline: dict[str, list[Moment]] = {
         member: [(opened_at[member], -1, None, points, 0)]
         for member, points in balances.items()
@@ -763,6 +918,9 @@ def _replay(
             raised.append(("card_blocked", entry.terminal_id, entry.seq, member, moved))
 
     for arrival, entry in enumerate(steps):
+        if isinstance(entry, _Block):
+            blocked_cards.add(entry.card_number)
+            continue
         if isinstance(entry, _Run):
             for member, points in entry.points.items():
                 balances[member] += points
@@ -774,6 +932,33 @@ def _replay(
         key = (entry.terminal_id, entry.seq)
         when = format_utc(entry.occurred_at)
         back = unexpired.get(key, {})
+        if isinstance(payload, Sale):
+            buyer = resolve(payload.member) if payload.member is not None else None
+            for use in payload.vouchers:
+                if redeemed_by.get(use.code) is not None:
+                    raised.append(("voucher_reused", *key, buyer, use.discount_minor))
+                else:
+                    redeemed_by[use.code] = key
+            for tender in payload.tenders:
+                if tender.gift_card is not None:
+                    before = gift.get(tender.gift_card, 0)
+                    gift[tender.gift_card] = before - tender.amount_minor
+                    taken = paid_with.setdefault(key, {})
+                    taken[tender.gift_card] = taken.get(tender.gift_card, 0) + tender.amount_minor
+                    short = max(0, tender.amount_minor - before) - max(0, -before)
+                    if tender.gift_card in blocked_cards:  # posted, but HQ had blocked it
+                        raised.append(("giftcard_blocked", *key, buyer, tender.amount_minor))
+                    elif short > 0:
+                        raised.append(("giftcard_overdraft", *key, buyer, short))
+        elif isinstance(payload, GiftCardLoad):
+            gift[payload.card_number] = gift.get(payload.card_number, 0) + payload.amount_minor
+        elif isinstance(payload, Void):
+            voided = (payload.original.terminal_id, payload.original.seq)
+            for code, holder in redeemed_by.items():
+                if holder == voided:
+                    redeemed_by[code] = None
+            for number, amount in paid_with.pop(voided, {}).items():
+                gift[number] += amount
         if isinstance(payload, Sale) and payload.member is not None:
             member = resolve(payload.member)
             earned, redeemed = payload.points_earned, payload.points_redeemed
@@ -824,7 +1009,8 @@ def _replay(
                 cards[payload.new_card_number] = [member, "active"]
             elif cards[payload.new_card_number][0] != member:
                 raised.append(("card_enrolled_twice", *key, member, 0))
-    return balances, sorted(raised)
+    used = {code for code, holder in redeemed_by.items() if holder is not None}
+    return balances, sorted(raised), gift, used
 
 
 @pytest.fixture

@@ -101,9 +101,12 @@ def test_split_tenders_and_card_cannot_exceed_what_is_due(till, database) -> Non
     with pytest.raises(PaymentIncompleteError, match="cannot be more"):
         till.add_tender(basket, TenderMethod.CARD, basket.total_minor + 1)
     till.add_tender(basket, TenderMethod.CARD, 100)
-    till.add_tender(basket, TenderMethod.STORE_CREDIT, None)
+    # Store credit is the member's money (issue 13): none without a member.
+    with pytest.raises(PaymentIncompleteError, match="Store credit belongs to a member"):
+        till.add_tender(basket, TenderMethod.STORE_CREDIT, None)
+    till.add_tender(basket, TenderMethod.CASH, None)
     done = till.complete_sale(basket)
-    assert [t.method for t in done.entry.payload.tenders] == ["card", "store_credit"]
+    assert [t.method for t in done.entry.payload.tenders] == ["card", "cash"]
     assert done.change_minor == 0
 
 

@@ -1,4 +1,5 @@
-"""Paying: cash with change, card, store credit, split tenders; completing and printing."""
+"""Paying: cash with change, card, the member's store credit, split tenders; completing and
+printing. Gift card tenders: tests/ui/test_gift_cards.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from terminal.ui.screens.sale import SaleScreen
 from terminal.ui.widgets.status_bar import StatusBar
 from terminal.ui.widgets.totals import Totals
 from tests.terminal.helpers import journal_count, products
+from tests.terminal.stored_value_helpers import apply_page, member_state
 from tests.ui.helpers import RecordingPrinter, euro, message, press, scan, type_text
 
 
@@ -64,20 +66,33 @@ async def test_cash_shows_change_then_the_sale_is_journaled_and_the_next_one_sta
         assert [line.product.sku for line in sale.basket.lines] == [second.sku]
 
 
-async def test_split_card_and_store_credit(make_app, database, key_clock) -> None:
-    product = products(database)[0]
+async def test_split_card_and_store_credit(make_app, config, database, key_clock) -> None:
+    """Store credit is the member's money (issue 13): refused without a member, and with
+    one it pays as far as their balance goes; cash takes the rest."""
+    apply_page(
+        config, database, members=(member_state(config, database, 11, store_credit_minor=100),)
+    )
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await scan(pilot, key_clock, product.sku)
+        await type_text(pilot, "DEPT-GROCERY 5.00", "enter")
         await press(pilot, "f12")
         await type_text(pilot, "0.50", "f3")  # card for part of it
-        await press(pilot, "f4")  # store credit for the rest
+        await press(pilot, "f4")
+        assert message(pilot) == "Store credit belongs to a member — scan the member's card first"
+        await press(pilot, "escape")  # back to the sale (the card tender is dropped)
+        await scan(pilot, key_clock, demo_card(config, 11))
+        await press(pilot, "f12")
+        await type_text(pilot, "0.50", "f3")
+        await press(pilot, "f4")  # no amount: as much as the store credit covers
+        assert message(pilot) == f"Store credit {euro(100)} taken, {euro(0)} left"
+        await press(pilot, "enter")  # cash for the rest
         await press(pilot, "f12")
         assert isinstance(app.screen, SaleScreen)
         journaled = last_done(database)
         assert [(t.method, t.amount_minor) for t in journaled.tenders] == [
             (TenderMethod.CARD, 50),
-            (TenderMethod.STORE_CREDIT, product.price_minor - 50),
+            (TenderMethod.STORE_CREDIT, 100),
+            (TenderMethod.CASH, 350),
         ]
         assert journaled.change_minor == 0
 

@@ -1,9 +1,14 @@
-"""Returns: find the sale by its receipt, choose lines and quantities, refund."""
+"""Returns: find the sale by its receipt, choose lines and quantities, refund (in cash, to
+the card, the member's store credit, a new credit slip or the gift card the sale was paid
+with)."""
 
 from __future__ import annotations
 
 from shared.codes import format_receipt_barcode
 from shared.journal import Return, TenderMethod
+from shared.protocol import StoredValueState
+from shared.receipt import short_card
+from terminal.demo.seed import demo_card
 from terminal.store.journal import get_entry
 from terminal.till.service import Till
 from terminal.ui.screens.prompt import PromptScreen
@@ -11,6 +16,7 @@ from terminal.ui.screens.returns import ReturnsScreen
 from terminal.ui.screens.sale import SaleScreen
 from terminal.ui.widgets.totals import Totals
 from tests.terminal.helpers import journal_count, products
+from tests.terminal.stored_value_helpers import apply_page, gift_number
 from tests.ui.helpers import euro, message, press, scan, type_text
 
 
@@ -98,3 +104,99 @@ async def test_returning_more_than_was_sold_is_refused_with_the_cores_reason(
             "line from the receipt, F12 refunds it without points"
         )
     assert journal_count(database) == before
+
+
+def _summary(app) -> str:
+    return str(app.screen.query_one("#return-summary").content)
+
+
+def _sell_for_20(till: Till, config, *, member: int | None = None, gift_card: str | None = None):
+    """A 20.00 sale (one open-price line) to refund: with a member, paid with a gift card."""
+    basket = till.new_basket()
+    till.add_product(basket, "DEPT-GROCERY", price_minor=2000)
+    if member is not None:
+        till.attach_member(basket, demo_card(config, member))
+    if gift_card is not None:
+        till.add_tender(basket, TenderMethod.GIFT_CARD, None, card_number=gift_card)
+    else:
+        till.add_tender(basket, TenderMethod.CASH, None)
+    return till.complete_sale(basket).entry.seq
+
+
+async def test_refund_to_the_members_store_credit(make_app, till, config, database) -> None:
+    seq = _sell_for_20(till, config, member=11)
+    member_key = "M0000011"
+    before = till.store_credit_balance(member_key)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await press(pilot, "f7")
+        await type_text(pilot, str(seq), "enter")
+        assert _summary(app).startswith("Refund in cash (F6 to change)")
+        await press(pilot, "f5", "f6", "f6")  # everything; cash → card → store credit
+        assert (
+            _summary(app) == "Refund to the member's store credit (F6 to change) · 1 item(s) chosen"
+        )
+        await press(pilot, "f12")
+        assert isinstance(app.screen, SaleScreen)
+        ret = last_return(database)
+        assert [(t.method, t.amount_minor) for t in ret.tenders] == [
+            (TenderMethod.STORE_CREDIT, 2000)
+        ]
+        assert till.store_credit_balance(member_key) == before + 2000
+        assert "by store credit" in app.screen.query_one(Totals).text
+
+
+async def test_without_a_member_the_refund_goes_on_a_new_credit_slip(
+    make_app, till, config, database
+) -> None:
+    seq = _sell_for_20(till, config)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await press(pilot, "f7")
+        await type_text(pilot, str(seq), "enter")
+        await press(pilot, "f5", "f6", "f6")  # cash → card → (no store credit) credit slip
+        assert _summary(app) == (
+            "Refund on a new credit slip (printed) (F6 to change) · 1 item(s) chosen"
+        )
+        await press(pilot, "f6")  # no gift card paid this sale: back to cash
+        assert _summary(app).startswith("Refund in cash")
+        await press(pilot, "f6", "f6", "f12")
+        ret = last_return(database)
+        [tender] = ret.tenders
+        assert tender.method is TenderMethod.GIFT_CARD
+        assert tender.gift_card is not None
+        assert till.gift_card_balance(tender.gift_card).balance_minor == 2000
+        assert f"by gift card {short_card(tender.gift_card)}" in app.screen.query_one(Totals).text
+
+
+async def test_a_sale_paid_by_gift_card_is_refunded_onto_that_card(
+    make_app, till, config, database
+) -> None:
+    number = gift_number(till, 21)
+    apply_page(
+        config,
+        database,
+        gift_cards=(StoredValueState(card_number=number, balance_minor=3000, status="active"),),
+    )
+    seq = _sell_for_20(till, config, gift_card=number)
+    assert till.gift_card_balance(number).balance_minor == 1000
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await press(pilot, "f7")
+        await type_text(pilot, str(seq), "enter")
+        await press(pilot, "f5", "f6", "f6", "f6")  # cash → card → credit slip → the card
+        assert _summary(app) == (
+            f"Refund to gift card {short_card(number)} (F6 to change) · 1 item(s) chosen"
+        )
+        await press(pilot, "f12")
+        ret = last_return(database)
+        assert [(t.method, t.reference) for t in ret.tenders] == [(TenderMethod.GIFT_CARD, number)]
+        assert till.gift_card_balance(number).balance_minor == 3000
+
+
+def last_return(database) -> Return:
+    with database.read() as db:
+        entry = get_entry(db, journal_count(database))
+    assert entry is not None
+    assert isinstance(entry.payload, Return)
+    return entry.payload

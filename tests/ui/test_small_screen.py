@@ -23,6 +23,7 @@ from terminal.ui.screens.payment import PaymentScreen
 from terminal.ui.screens.sale import SaleScreen
 from terminal.ui.widgets.key_bar import KeyBar
 from tests.terminal.helpers import products
+from tests.ui import stored_value_scenes
 from tests.ui.helpers import KeyClock, message, press, scan, settle, type_text
 
 SMALL = (80, 24)
@@ -65,6 +66,23 @@ def test_sale_at_80x24(snap_compare, make_app, config, database, key_clock) -> N
 def test_sale_at_120x40(snap_compare, make_app, config, database, key_clock) -> None:
     run_before = _sale_with_member(config, database, key_clock)
     assert snap_compare(make_app(), terminal_size=USUAL, run_before=run_before)
+
+
+def test_basket_with_a_voucher_at_80x24(snap_compare, make_app, config, database, till, key_clock):
+    run_before = stored_value_scenes.basket_with_a_voucher(config, database, till, key_clock)
+    assert snap_compare(make_app(), terminal_size=SMALL, run_before=run_before)
+
+
+def test_payment_with_a_gift_card_at_80x24(
+    snap_compare, make_app, config, database, till, key_clock
+) -> None:
+    run_before = stored_value_scenes.payment_with_a_gift_card(config, database, till, key_clock)
+    assert snap_compare(make_app(), terminal_size=SMALL, run_before=run_before)
+
+
+def test_gift_card_dialog_at_80x24(snap_compare, make_app, config, database, till, key_clock):
+    run_before = stored_value_scenes.gift_card_dialog(config, database, till, key_clock)
+    assert snap_compare(make_app(), terminal_size=SMALL, run_before=run_before)
 
 
 async def test_qty_price_amount_and_pay_stay_in_view_at_80x24(

@@ -15,6 +15,7 @@ from terminal.config import TillConfig
 from terminal.demo.seed import demo_card
 from terminal.store import TillDatabase
 from tests.terminal.helpers import products
+from tests.ui import stored_value_scenes
 from tests.ui.helpers import KeyClock, press, scan, settle, type_text
 
 SIZE = (120, 40)
@@ -82,4 +83,19 @@ def test_help(snap_compare, make_app) -> None:
         await press(pilot, "f1")
         await _still(pilot)
 
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_basket_with_a_voucher(snap_compare, make_app, config, database, till, key_clock):
+    run_before = stored_value_scenes.basket_with_a_voucher(config, database, till, key_clock)
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_payment_with_a_gift_card(snap_compare, make_app, config, database, till, key_clock):
+    run_before = stored_value_scenes.payment_with_a_gift_card(config, database, till, key_clock)
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_gift_card_dialog(snap_compare, make_app, config, database, till, key_clock):
+    run_before = stored_value_scenes.gift_card_dialog(config, database, till, key_clock)
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)

@@ -37,8 +37,12 @@ class PromptScreen(Dialog[bool]):
         placeholder: str = "",
         value: str = "",
         password: bool = False,
+        takes_scans: bool = False,
     ) -> None:
+        """``takes_scans``: a scan answers the prompt as if its text were keyed and Entered
+        (a gift card number); otherwise a scan is not used here, as on any dialog."""
         super().__init__()
+        self._takes_scans = takes_scans
         self._title = title
         self._label = label
         self._accept = accept
@@ -62,11 +66,24 @@ class PromptScreen(Dialog[bool]):
     @on_top
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        self._answer(event.value)
+
+    def handle_scan(self, data: str) -> None:
+        if not self._takes_scans:
+            self.query_one(MessageLine).warn(
+                "Scan not used here — go back (Esc) to the sale, then scan"
+            )
+            return
+        self.query_one(Input).value = data
+        self._answer(data)
+
+    @on_top
+    def _answer(self, text: str) -> None:
         try:
-            self._accept(event.value)
+            self._accept(text)
         except TillError as error:
             self.query_one(MessageLine).refuse(error)
-            event.input.select_all()
+            self.query_one(Input).select_all()
             return
         self.dismiss(True)
 

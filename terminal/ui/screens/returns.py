@@ -1,4 +1,10 @@
-"""Refund items of an earlier sale: find it by receipt, choose lines and quantities, refund."""
+"""Refund items of an earlier sale: find it by receipt, choose lines and quantities, refund.
+
+The money goes back in cash, to the card, to the member's store credit, onto a new credit
+slip (printed with its barcode) or onto the gift card the sale was paid with: F6 steps
+through the choices this sale allows (store credit needs the sale's member, the gift card a
+sale paid with one; a return keyed without the original: cash or card).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +17,11 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 from shared.codes import ReceiptRef
 from shared.journal import JournalEntry, Sale, TenderMethod
 from shared.money import Money
+from shared.receipt import short_card
 from terminal.store.cashiers import Cashier
 from terminal.till.approvals import SupervisorNeededError
 from terminal.till.errors import TillError
-from terminal.till.receipts import TENDER_LABELS
-from terminal.till.returning import OriginalUnavailableError
+from terminal.till.returning import OriginalUnavailableError, RefundTo
 from terminal.till.service import ReturnableLine, SaleDone, Till
 from terminal.ui.entry import EntryRefusedError, parse_amount, parse_quantity, parse_receipt_ref
 from terminal.ui.keymap import RETURN_KEYS, bindings
@@ -27,7 +33,17 @@ from terminal.ui.widgets.message_line import MessageLine
 
 __all__ = ["ReturnsScreen"]
 
-REFUND_METHODS = (TenderMethod.CASH, TenderMethod.CARD, TenderMethod.STORE_CREDIT)
+REFUND_CHOICES = (
+    RefundTo.CASH,
+    RefundTo.CARD,
+    RefundTo.STORE_CREDIT,
+    RefundTo.CREDIT_SLIP,
+    RefundTo.GIFT_CARD,
+)
+"""The order F6 steps through them."""
+
+_KEYED_METHODS = {RefundTo.CASH: TenderMethod.CASH, RefundTo.CARD: TenderMethod.CARD}
+"""A return keyed without the original sale refunds in cash or to the card only."""
 
 
 class ReturnsScreen(Dialog[SaleDone | None]):
@@ -48,7 +64,7 @@ class ReturnsScreen(Dialog[SaleDone | None]):
         self.sale: JournalEntry | None = None
         self.lines: list[ReturnableLine] = []
         self.quantities: dict[int, int] = {}
-        self.method = TenderMethod.CASH
+        self.refund_to = RefundTo.CASH
         self.keyed: ReceiptRef | None = None
         """Another till's receipt HQ could not give: lines are keyed from the paper receipt
         and refunded without points (``Till.return_without_original``)."""
@@ -122,6 +138,8 @@ class ReturnsScreen(Dialog[SaleDone | None]):
             return
         self.keyed, self.keyed_lines = None, {}
         self.sale, self.lines, self.quantities = entry, lines, {}
+        if self.refund_to not in self.choices():
+            self.refund_to = RefundTo.CASH
         self.query_one("#receipt", Input).value = self._receipt_no()
         self.message.info("Choose the lines: F3 quantity, F5 everything, F12 refund")
         self._show()
@@ -132,6 +150,8 @@ class ReturnsScreen(Dialog[SaleDone | None]):
         self.sale, self.lines, self.quantities = None, [], {}
         self.keyed = ReceiptRef(terminal=why.terminal_id, seq=why.seq)
         self.keyed_lines = {}
+        if self.refund_to not in _KEYED_METHODS:
+            self.refund_to = RefundTo.CASH
         self.message.warn(
             f"{why.message} — F3 keys a line from the receipt, F12 refunds it without points"
         )
@@ -179,12 +199,13 @@ class ReturnsScreen(Dialog[SaleDone | None]):
         if self.lines:
             table.move_cursor(row=min(keep, len(self.lines) - 1))
         units = sum(self.quantities.values())
-        summary = f"Refund by {TENDER_LABELS[self.method]} (F6 to change) · {units} item(s) chosen"
+        where = self.refund_words()
+        summary = f"Refund {where} (F6 to change) · {units} item(s) chosen"
         if self.keyed is not None:
             refund = Money(sum(minor for _, minor in self.keyed_lines.values()), currency)
             summary = (
                 f"Receipt {self.keyed.terminal}-{self.keyed.seq}, without the original: "
-                f"refund {refund.format()} by {TENDER_LABELS[self.method]} (F6 to change) · "
+                f"refund {refund.format()} {where} (F6 to change) · "
                 "points not adjusted, HQ will reconcile"
             )
         elif self.sale is None:
@@ -259,9 +280,45 @@ class ReturnsScreen(Dialog[SaleDone | None]):
         self.quantities = {line.line_no: line.returnable_quantity for line in self.lines}
         self._show()
 
+    # --- where the money goes -----------------------------------------------------------------
+
+    def _paid_with_gift_card(self) -> str | None:
+        if self.sale is None or not isinstance(self.sale.payload, Sale):
+            return None
+        return next((t.gift_card for t in self.sale.payload.tenders if t.gift_card), None)
+
+    def choices(self) -> tuple[RefundTo, ...]:
+        """Where this refund may go (F6 steps through them)."""
+        if self.keyed is not None:
+            return tuple(_KEYED_METHODS)
+        sale = self.sale.payload if self.sale is not None else None
+        has_member = isinstance(sale, Sale) and sale.member is not None
+        paid_card = self._paid_with_gift_card()
+        return tuple(
+            choice
+            for choice in REFUND_CHOICES
+            if (choice is not RefundTo.STORE_CREDIT or has_member)
+            and (choice is not RefundTo.GIFT_CARD or paid_card is not None)
+        )
+
+    def refund_words(self) -> str:
+        match self.refund_to:
+            case RefundTo.CASH:
+                return "in cash"
+            case RefundTo.CARD:
+                return "to the card"
+            case RefundTo.STORE_CREDIT:
+                return "to the member's store credit"
+            case RefundTo.CREDIT_SLIP:
+                return "on a new credit slip (printed)"
+            case RefundTo.GIFT_CARD:
+                card = self._paid_with_gift_card()
+                return f"to gift card {short_card(card)}" if card else "to the gift card"
+
     def action_next_method(self) -> None:
-        index = REFUND_METHODS.index(self.method)
-        self.method = REFUND_METHODS[(index + 1) % len(REFUND_METHODS)]
+        choices = self.choices()
+        index = choices.index(self.refund_to) if self.refund_to in choices else -1
+        self.refund_to = choices[(index + 1) % len(choices)]
         self._show()
 
     @on_top
@@ -279,15 +336,18 @@ class ReturnsScreen(Dialog[SaleDone | None]):
         try:
             if self.keyed is not None:
                 done = self.till.return_without_original(
-                    self.keyed, dict(self.keyed_lines), self.method, supervisor=supervisor
+                    self.keyed,
+                    dict(self.keyed_lines),
+                    _KEYED_METHODS.get(self.refund_to, TenderMethod.CASH),
+                    supervisor=supervisor,
                 )
             else:
                 assert self.sale is not None
                 done = self.till.return_items(
                     self.sale.seq,
                     dict(self.quantities),
-                    self.method,
                     supervisor=supervisor,
+                    refund_to=self.refund_to,
                     original_terminal=self.sale.terminal_id,  # another till's: asked of HQ
                 )
         except SupervisorNeededError as error:

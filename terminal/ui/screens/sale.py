@@ -7,9 +7,19 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Input
 
-from shared.codes import LoyaltyCard, MemberQR, ParsedCode, Product, ReceiptRef, Unrecognised
-from shared.journal import Return, Sale
+from shared.codes import (
+    GiftCard,
+    LoyaltyCard,
+    MemberQR,
+    ParsedCode,
+    Product,
+    ReceiptRef,
+    Unrecognised,
+    Voucher,
+)
+from shared.journal import GiftCardLoad, Return, Sale, Tender, TenderMethod
 from shared.money import Money, format_points
+from shared.receipt import short_card
 from terminal.store.cashiers import Cashier
 from terminal.store.catalog import product_by_sku
 from terminal.till.approvals import check_new_price, check_price_change
@@ -28,6 +38,7 @@ from terminal.ui.entry import (
 from terminal.ui.keymap import SALE_KEYS, bindings
 from terminal.ui.pins import check_supervisor_pin
 from terminal.ui.screens.enrol import EnrolScreen
+from terminal.ui.screens.gift_card import GiftCardScreen
 from terminal.ui.screens.lock import LockScreen
 from terminal.ui.screens.member_search import MemberSearchScreen
 from terminal.ui.screens.payment import PaymentScreen
@@ -54,6 +65,13 @@ def receipt_number(done: SaleDone) -> str:
     return payload.receipt_no if isinstance(payload, Sale | Return) else f"#{done.entry.seq}"
 
 
+def _refund_label(tender: Tender) -> str:
+    """Where a refund went, in the words of the sale screen's summary."""
+    if tender.method is TenderMethod.GIFT_CARD and tender.gift_card is not None:
+        return f"gift card {short_card(tender.gift_card)}"
+    return TENDER_LABELS[tender.method].lower()
+
+
 ENTRY_HINT = "Scan, or key an EAN/SKU and Enter  ·  3*EAN sells three  ·  DEPT-FRESH 2.49"
 
 
@@ -68,6 +86,8 @@ class SaleScreen(Screen[None]):
         self.basket = till.start_sale()
         self.member: MemberView | None = None
         self.breakdown = False
+        self.gift_card: str | None = None
+        """A gift card scanned during this sale: the payment screen offers to pay with it."""
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -152,12 +172,23 @@ class SaleScreen(Screen[None]):
         if isinstance(code, ReceiptRef):
             self.open_returns(code)
             return
+        if isinstance(code, GiftCard) and self.basket.empty:
+            self.open_gift_card(code.number)  # between sales: sell, top up or check it
+            return
         result = self.till.scan(self.basket, code)
         if isinstance(code, LoyaltyCard | MemberQR) and self.basket.member is not None:
             self.member = self.till.member_view(self.basket.member.card_number)
-        self.message.success(result.message)
+        if result.kind == "gift_card":
+            self.gift_card = result.gift_card
+            self.message.success(f"{result.message} — F12, then F5 pays with it")
+        elif result.kind == "voucher":
+            self.message.success(f"{result.message} — Del on its row takes it off")
+        else:
+            self.message.success(result.message)
         line = self.basket.lines[-1].line_no if result.kind == "product" else None
         self._changed(line)
+        if result.kind == "voucher":
+            self.table.move_cursor(row=self.table.row_count - 1)  # its row: Del removes it
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "entry":
@@ -179,11 +210,12 @@ class SaleScreen(Screen[None]):
         item = parse_keyed_item(text)
         code = self.till.classify(item.code)
         plain = item.quantity == 1 and item.price_text is None
-        if plain and isinstance(code, Product | LoyaltyCard | MemberQR | ReceiptRef):
+        scannable = Product | LoyaltyCard | MemberQR | ReceiptRef | Voucher | GiftCard
+        if plain and isinstance(code, scannable):
             self.apply_code(code)
         elif isinstance(code, Product):
             self.add_keyed(code.gtin, item)
-        elif isinstance(code, LoyaltyCard | MemberQR | ReceiptRef):
+        elif isinstance(code, scannable):
             raise EntryRefusedError(
                 "Only a product takes a quantity or a price", "key the code on its own"
             )
@@ -235,6 +267,12 @@ class SaleScreen(Screen[None]):
         self.table.action_cursor_down()
 
     def action_void_line(self) -> None:
+        voucher = self.table.selected_voucher()
+        if voucher is not None:
+            self.till.remove_voucher(self.basket, voucher)
+            self.message.success(f"Voucher {voucher} taken off this sale")
+            self._changed()
+            return
         line_no = self.table.selected_line_no()
         if line_no is None:
             self.message.warn("There is no line to void")
@@ -244,8 +282,19 @@ class SaleScreen(Screen[None]):
         self.message.success(f"Voided {line.product.description} x{line.quantity}")
         self._changed()
 
+    def _voucher_selected(self) -> bool:
+        """A voucher row is selected: say that only Del acts on it."""
+        voucher = self.table.selected_voucher()
+        if voucher is not None:
+            self.message.warn(
+                f"Voucher {voucher} is selected — ↑ to choose a line, or Del to take it off"
+            )
+        return voucher is not None
+
     def action_quantity(self) -> None:
         line_no = self.table.selected_line_no()
+        if self._voucher_selected():
+            return
         if line_no is None:
             self.message.warn("Scan an item first, then change its quantity (F3)")
             return
@@ -280,6 +329,8 @@ class SaleScreen(Screen[None]):
     def action_change_price(self) -> None:
         """Ctrl+P: the selected line at another price, which a supervisor approves."""
         line_no = self.table.selected_line_no()
+        if self._voucher_selected():
+            return
         if line_no is None:
             self.message.warn("Scan an item first, then change its price (Ctrl+P)")
             return
@@ -439,7 +490,7 @@ class SaleScreen(Screen[None]):
         if self.basket.empty:
             self.message.warn("The basket is empty — scan a product first")
             return
-        self.app.push_screen(PaymentScreen(self.till, self.basket), self.paid)
+        self.app.push_screen(PaymentScreen(self.till, self.basket, self.gift_card), self.paid)
 
     def paid(self, done: SaleDone | None) -> None:
         if done is None:
@@ -453,6 +504,7 @@ class SaleScreen(Screen[None]):
         self.query_one(Totals).last_done = summary
         self.basket = self.till.start_sale()
         self.member = None
+        self.gift_card = None
         self.message.success(f"Sale {receipt} complete. Printing the receipt…")
         self._changed()
         till_app(self).print_jobs([done.print_job_id])
@@ -463,7 +515,7 @@ class SaleScreen(Screen[None]):
                 return
             payload = done.entry.payload
             if isinstance(payload, Return):
-                method = ", ".join(TENDER_LABELS[t.method].lower() for t in payload.tenders)
+                method = ", ".join(_refund_label(t) for t in payload.tenders)
                 self.query_one(Totals).last_done = (
                     f"Last refund {payload.receipt_no} · {self._money(payload.refund_minor)}"
                     + (f" by {method}" if method else "")
@@ -477,6 +529,31 @@ class SaleScreen(Screen[None]):
             till_app(self).print_jobs([done.print_job_id])
 
         self.app.push_screen(ReturnsScreen(self.till, receipt), returned)
+
+    def open_gift_card(self, card_number: str | None = None) -> None:
+        """Sell, top up or check a gift card: between sales only (its payment is its own)."""
+        if not self.basket.empty:
+            self.message.warn("Finish the sale first, then sell or top up a gift card (Ctrl+G)")
+            return
+
+        def loaded(done: SaleDone | None) -> None:
+            payload = done.entry.payload if done is not None else None
+            if done is None or not isinstance(payload, GiftCardLoad):
+                return
+            what = "activated" if payload.activation else "topped up"
+            card = short_card(payload.card_number)
+            self.query_one(Totals).last_done = (
+                f"Gift card {card} {what} {self._money(payload.amount_minor)} · change "
+                f"{self._money(done.change_minor)}"
+            )
+            self.message.success(f"Gift card {card} {what}. Printing the receipt…")
+            self._changed()
+            till_app(self).print_jobs([done.print_job_id])
+
+        self.app.push_screen(GiftCardScreen(self.till, card_number), loaded)
+
+    def action_gift_card(self) -> None:
+        self.open_gift_card()
 
     def action_returns(self) -> None:
         self.open_returns()

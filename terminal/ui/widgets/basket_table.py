@@ -3,6 +3,9 @@
 Qty, Price and Amount are what the cashier and the customer check: they always keep the
 room their longest value needs, and the item's description gets what is left (cut with
 "…" on a small screen, 80 columns, rather than pushing the amounts off the edge).
+
+Vouchers taken off the sale follow the lines as rows of their own ("Voucher V-…  −€5.00"),
+so the cashier sees them, and can select one and take it off (Del) like a line.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from textual.widgets import DataTable
 from shared.money import Money
 from terminal.till.basket import Basket, BasketLine
 
-__all__ = ["BasketTable"]
+__all__ = ["VOUCHER_ROW", "BasketTable"]
+
+VOUCHER_ROW = "voucher:"
+"""Row keys of voucher rows start with this, then the voucher code (lines: their number)."""
 
 _MIN_ITEM = 8
 """The description never gets less than this (a very narrow window scrolls instead)."""
@@ -49,6 +55,7 @@ class BasketTable(DataTable[Text]):
         """Redraw from the basket; keep the selection, or move it to ``select_line``."""
         keep = select_line if select_line is not None else self.selected_line_no()
         self._basket = basket
+        keep_voucher = self.selected_voucher()
         rows = [
             (
                 str(line.line_no),
@@ -59,22 +66,33 @@ class BasketTable(DataTable[Text]):
             )
             for line in basket.lines
         ]
+        keys = [str(line.line_no) for line in basket.lines]
+        for voucher in basket.vouchers:
+            off = Money(-voucher.discount_minor, basket.currency).format()
+            rows.append(("", f"Voucher {voucher.code}", "", "", off))
+            keys.append(VOUCHER_ROW + voucher.code)
         self.clear(columns=True)
         self._add_columns(rows)
-        for (number, item, qty, price, amount), line in zip(rows, basket.lines, strict=True):
+        for (number, item, qty, price, amount), key in zip(rows, keys, strict=True):
+            voucher_row = key.startswith(VOUCHER_ROW)
             self.add_row(
                 Text(number),
-                Text(item, overflow="ellipsis", no_wrap=True),
+                Text(
+                    item, overflow="ellipsis", no_wrap=True, style="italic" if voucher_row else ""
+                ),
                 Text(qty, justify="right"),
                 Text(price, justify="right"),
                 Text(amount, justify="right"),
-                key=str(line.line_no),
+                key=key,
             )
-        if not basket.lines:
+        if not keys:
+            return
+        if select_line is None and keep_voucher is not None and VOUCHER_ROW + keep_voucher in keys:
+            self.move_cursor(row=keys.index(VOUCHER_ROW + keep_voucher))
             return
         numbers = [line.line_no for line in basket.lines]
         row = numbers.index(keep) if keep in numbers else len(numbers) - 1
-        self.move_cursor(row=row)
+        self.move_cursor(row=max(0, row))
 
     def _add_columns(self, rows: list[tuple[str, str, str, str, str]]) -> None:
         def widest(index: int, heading: str, least: int) -> int:
@@ -93,9 +111,18 @@ class BasketTable(DataTable[Text]):
         self.add_column(Text("Price", justify="right"), width=price, key="price")
         self.add_column(Text("Amount", justify="right"), width=amount, key="amount")
 
-    def selected_line_no(self) -> int | None:
+    def _selected_key(self) -> str | None:
         if self.row_count == 0:
             return None
         row = min(self.cursor_row, self.row_count - 1)
-        key = self.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
-        return int(key) if key is not None else None
+        return self.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
+
+    def selected_line_no(self) -> int | None:
+        """The selected basket line's number (None: no line, or a voucher is selected)."""
+        key = self._selected_key()
+        return int(key) if key is not None and not key.startswith(VOUCHER_ROW) else None
+
+    def selected_voucher(self) -> str | None:
+        """The selected voucher's code (None: a line, or nothing, is selected)."""
+        key = self._selected_key()
+        return key.removeprefix(VOUCHER_ROW) if key and key.startswith(VOUCHER_ROW) else None

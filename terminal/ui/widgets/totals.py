@@ -1,4 +1,4 @@
-"""Running totals of the sale: subtotal, points discount, total, tax, paid and due."""
+"""Running totals of the sale: subtotal, points and voucher discounts, total, tax, paid, due."""
 
 from __future__ import annotations
 
@@ -40,8 +40,12 @@ class Totals(Static):
 
         items = sum(line.quantity for line in basket.lines)
         rows: list[Content] = [row(f"Items ({items})", money(basket.subtotal_minor))]
-        if basket.discount_minor:
-            rows.append(row("Points discount", money(-basket.discount_minor)))
+        if basket.points_discount_minor:
+            rows.append(row("Points discount", money(-basket.points_discount_minor)))
+        if basket.voucher_discount_minor:
+            count = len(basket.vouchers)
+            label = "Voucher" if count == 1 else f"Vouchers ({count})"
+            rows.append(row(label, money(-basket.voucher_discount_minor)))
         rows.append(row("TOTAL", money(basket.total_minor), "bold reverse"))
         rows.append(row("incl. tax", money(basket.tax_minor), "dim"))
         if basket.tenders:
