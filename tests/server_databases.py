@@ -167,7 +167,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _fresh_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
+def fresh_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
     template = request.getfixturevalue("pg_template")
     if isinstance(template, str):
         pytest.skip(template)
@@ -188,10 +188,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
     else:
-        yield from _fresh_postgres(request)
+        yield from fresh_postgres(request)
 
 
 @pytest.fixture
 def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh PostgreSQL database only (tests that need several server processes)."""
-    yield from _fresh_postgres(request)
+    yield from fresh_postgres(request)

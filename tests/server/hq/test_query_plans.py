@@ -18,6 +18,7 @@ ledger pages (``postings (member_id, id)``, first page and a keyset page after a
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -31,6 +32,7 @@ from syncserver.hq import overview as ov
 from syncserver.settings import utc_now
 from syncserver.storage.database import Database
 from syncserver.storage.schema import cards, member_balances, members, postings
+from tests.server_databases import fresh_postgres
 
 SEED_MEMBERS = 3000
 PHONE = "phone_key" if "phone_key" in members.c else "phone"
@@ -38,11 +40,29 @@ PHONE = "phone_key" if "phone_key" in members.c else "phone"
 Query = Callable[[Connection], object]
 
 
-@pytest.fixture
-def seeded(database: Database) -> Database:
-    """A few thousand members, their cards and ledger (VACUUM ANALYZE on PostgreSQL)."""
-    Seeder(database, SEED_MEMBERS, seed=3, heavy_sales=500).run()
-    return database
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def seeded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    """A few thousand members, their cards and ledger (VACUUM ANALYZE on PostgreSQL), seeded
+    once per database for the whole module: every test here only reads and explains."""
+    urls: Iterator[str]
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("plans") / "server.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        urls = iter([f"sqlite:///{path}"])
+    else:
+        urls = fresh_postgres(request)
+    database = Database(next(urls))
+    try:
+        Seeder(database, SEED_MEMBERS, seed=3, heavy_sales=500).run()
+        yield database
+    finally:
+        database.dispose()
+        for _ in urls:  # drops the PostgreSQL database
+            pass
 
 
 @contextmanager
