@@ -61,6 +61,8 @@ ExceptionKind = Literal[
     "giftcard_blocked",
     "giftcard_activated_twice",
     "store_credit_unbacked",
+    "reward_mismatch",
+    "reward_oversold",
 ]
 """``entry_refused``: a record HQ could not store or post (a 422 ``refused`` to the till, kept
 as evidence). ``journal_behind``: a till reported a journal tip behind, or a hash different
@@ -76,7 +78,11 @@ credit paid more than its balance, offline at two tills (amount: the money short
 ``giftcard_blocked``: a blocked or unknown gift card was used (amount: what it paid).
 ``giftcard_activated_twice``: a card HQ already had activated was sold again (amount: the load).
 ``store_credit_unbacked``: store credit paid or refunded on an entry without a member, which no
-account backs (legacy tills; amount: the money, held on ``suspense:store_credit``)."""
+account backs (legacy tills; amount: the money, held on ``suspense:store_credit``).
+``reward_mismatch``: a reward bought at a till whose price or discount differs from what HQ
+computes from the rules version it names, or which that version does not have or the member
+could not buy (amount: the discount difference in minor units, or the points). ``reward_oversold``:
+a reward issued beyond its stock, by tills offline at the same time (amount: the points)."""
 
 
 class _Model(BaseModel):
@@ -300,6 +306,9 @@ class PullResponse(_Model):
     """Vouchers issued or changed since the cursor."""
     gift_cards: list[StoredValueState] = []
     """Gift cards and credit slips whose balance or status changed since the cursor."""
+    rewards_issued: dict[str, int] = {}
+    """Reward id -> how many HQ has seen bought in all, for rewards with a stock limit whose
+    count changed since the cursor (tills add their own unsent purchases)."""
     reset: bool = False
     """HQ's history is older than the cursor (HQ restored from a backup): the till forgets
     its cursor, takes this page as the start of a full download, and re-sends its journal

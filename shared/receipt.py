@@ -170,6 +170,8 @@ class PointsSummary:
     breakdown: tuple[PointsLine, ...] = ()
     """Short lines that add up to ``earned``; empty prints the total alone."""
     redeemed: int = 0
+    rewards: int = 0
+    """Points spent on rewards bought with this sale (docs/till-rewards.md)."""
     new_balance: int = 0
     tier: str | None = None
     """The member's tier after this sale; printed when it is known."""
@@ -182,7 +184,7 @@ class PointsSummary:
     """The tier, its perks, progress and expiring points; when set it replaces ``tier``."""
 
     def __post_init__(self) -> None:
-        if min(self.earned, self.redeemed, self.returned, self.taken_back) < 0:
+        if min(self.earned, self.redeemed, self.rewards, self.returned, self.taken_back) < 0:
             raise ReceiptError(
                 "points earned, redeemed, returned and taken back are non-negative counts"
             )

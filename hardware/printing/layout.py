@@ -367,6 +367,8 @@ def _loyalty(page: _Page, receipt: Receipt) -> None:
             page.pair(" " * _INDENT + item.label, format_points(item.points))
         if points.redeemed:
             page.pair("Points redeemed", format_points(-points.redeemed))
+        if points.rewards:
+            page.pair("Points for rewards", format_points(-points.rewards))
         if points.provisional:
             page.pair("New balance (provisional)", format_points(points.new_balance), bold=True)
             page.text(PROVISIONAL_NOTE, indent=_INDENT)

@@ -32,6 +32,7 @@ from syncserver.ledger.hq_events import (
     apply_event,
     record_event,
 )
+from syncserver.ledger.rewards import is_money_mismatch
 from syncserver.settings import utc_now
 from syncserver.storage.audit import Actor, record_action
 from syncserver.storage.database import Database, run_write
@@ -322,6 +323,10 @@ def _resolution_effect(
     if resolution == "adjust":
         if row.member_id is None:
             raise MalformedError("this exception has no member to adjust; accept or write off")
+        if is_money_mismatch(row.kind, row.detail):
+            raise MalformedError(
+                "this reward mismatch is about a discount (money), not points: accept it"
+            )
         if not amount:
             raise MalformedError("an adjustment needs the points to move (not 0)")
         if abs(amount) > MAX_ADJUSTMENT:

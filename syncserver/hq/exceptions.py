@@ -25,6 +25,7 @@ from syncserver.hq.money_exceptions import (
     is_money_kind,
     money_options,
 )
+from syncserver.ledger.rewards import is_money_mismatch
 from syncserver.ledger.stored_value import money_text
 from syncserver.settings import as_utc
 from syncserver.storage.journal import void_of
@@ -32,6 +33,7 @@ from syncserver.storage.schema import (
     cards,
     exceptions,
     hq_events,
+    journal_entries,
     member_balances,
     members,
     postings,
@@ -124,9 +126,15 @@ class ExceptionItem:
         return is_money_kind(self.kind)
 
     @property
+    def money_difference(self) -> bool:
+        """A ``reward_mismatch`` about a discount: its amount is money, though the kind is
+        about points (its resolutions are accept or block card)."""
+        return is_money_mismatch(self.kind, self.detail)
+
+    @property
     def amount_text(self) -> str:
         """ "€5.00" for a money exception, "500 points" for the others."""
-        if self.is_money:
+        if self.is_money or self.money_difference:
             if self.currency is None:
                 return f"{self.amount:,} (minor units)"
             return money_text(self.amount, self.currency)
@@ -166,9 +174,24 @@ _FROM = exceptions.outerjoin(terminals, terminals.c.terminal_id == exceptions.c.
 
 def _with_currency(conn: Connection, item: ExceptionItem) -> ExceptionItem:
     """A money exception with its entry's currency (one indexed look-up)."""
+    if item.money_difference:  # a cash sale posts no money: the sale names its currency
+        return replace(item, currency=_sale_currency(conn, item.terminal_id, item.seq))
     if not item.is_money:
         return item
     return replace(item, currency=entry_currency(conn, item.terminal_id, item.seq))
+
+
+def _sale_currency(conn: Connection, terminal_id: str | None, seq: int | None) -> str | None:
+    if terminal_id is None or seq is None:
+        return None
+    record = conn.execute(
+        select(journal_entries.c.record).where(
+            journal_entries.c.terminal_id == terminal_id, journal_entries.c.seq == seq
+        )
+    ).scalar_one_or_none()
+    payload = json.loads(record).get("payload", {}) if record is not None else {}
+    currency = payload.get("currency") if isinstance(payload, dict) else None
+    return currency if isinstance(currency, str) else None
 
 
 def _item(row: Any, evidence: str | None = None) -> ExceptionItem:
@@ -468,7 +491,7 @@ def resolution_options(conn: Connection, item: ExceptionItem) -> ResolutionOptio
     return ResolutionOptions(
         write_off=write_off,
         write_off_account=account,
-        adjust=item.member_id is not None,
+        adjust=item.member_id is not None and not item.money_difference,
         cards=active if item.member_id is not None else [],
         balance=balance,
         member_name=name,

@@ -42,6 +42,7 @@ from shared.text import search_words
 from syncserver.api.pagination import decode_cursor, page_of
 from syncserver.settings import as_utc
 from syncserver.storage.members import WORD_LENGTH
+from syncserver.storage.rules import parse_rules
 from syncserver.storage.schema import (
     cards,
     exceptions,
@@ -51,6 +52,7 @@ from syncserver.storage.schema import (
     member_words,
     members,
     postings,
+    rules_versions,
     terminals,
 )
 
@@ -159,6 +161,11 @@ class LedgerPosting(BaseModel):
     )
     till: TillSource | None = None
     hq: HqSource | None = None
+    note: str | None = Field(
+        default=None,
+        description="What the posting was for, where the kind alone does not say: "
+        '"Reward Coffee treat bought" for a reward posting.',
+    )
 
 
 class MemberException(BaseModel):
@@ -574,6 +581,14 @@ def member_ledger(
     events = _hq_sources(
         conn, {int(row.hq_event_id) for row in page if row.hq_event_id is not None}
     )
+    notes = _reward_notes(
+        conn,
+        {
+            (row.terminal_id, int(row.seq))
+            for row in page
+            if row.kind == "reward" and row.terminal_id is not None
+        },
+    )
     lines = [
         LedgerPosting(
             id=int(row.id),
@@ -586,10 +601,56 @@ def member_ledger(
             if row.terminal_id is not None
             else None,
             hq=events.get(int(row.hq_event_id)) if row.hq_event_id is not None else None,
+            note=_reward_note(notes, row) if row.kind == "reward" else None,
         )
         for row in page
     ]
     return lines, next_cursor
+
+
+def _reward_note(notes: dict[tuple[str, int], list[tuple[str, int]]], row: Any) -> str:
+    """ "Reward <name> bought" for a reward posting: the sale's reward of those points (one
+    posting per reward; rewards of the same price read "Coffee treat or Cake")."""
+    bought = notes.get((row.terminal_id, int(row.seq)), [])
+    names = sorted({name for name, points in bought if points == -int(row.amount)})
+    return f"Reward {' or '.join(names)} bought" if names else "Reward bought"
+
+
+def _reward_notes(
+    conn: Connection, keys: set[tuple[str, int]]
+) -> dict[tuple[str, int], list[tuple[str, int]]]:
+    """(name, points) of the rewards each sale bought, named as the rules version the
+    purchase names has them (the reward's id when HQ lacks it)."""
+    if not keys:
+        return {}
+    rows = conn.execute(
+        select(
+            journal_entries.c.terminal_id, journal_entries.c.seq, journal_entries.c.record
+        ).where(_entry_keys(keys))
+    )
+    bought: dict[tuple[str, int], list[tuple[str, int, int]]] = {}
+    for row in rows:
+        payload = json.loads(row.record).get("payload", {})
+        bought[(row.terminal_id, int(row.seq))] = [
+            (str(r["reward_id"]), int(r["points"]), int(r["rules_version"]))
+            for r in payload.get("rewards", [])
+        ]
+    versions = sorted({version for items in bought.values() for _, _, version in items})
+    names: dict[tuple[int, str], str] = {}
+    for version, document in conn.execute(
+        select(rules_versions.c.version, rules_versions.c.document).where(
+            rules_versions.c.version.in_(versions)
+        )
+    ):
+        for reward in parse_rules(document).rewards:
+            names[(int(version), reward.id)] = reward.name
+    return {
+        key: [
+            (names.get((version, reward_id), reward_id), points)
+            for reward_id, points, version in items
+        ]
+        for key, items in bought.items()
+    }
 
 
 def _till_sources(

@@ -24,15 +24,16 @@ What each figure means:
   - *issued* = minus the sum of postings on ``program:issued``: points earned at tills
     (kind ``earn``), less the earn of sales voided that day (kind ``void``; a voided sale
     never happened);
-  - *redeemed* = the sum of postings on ``program:redeemed``: points spent at tills (kind
-    ``redeem``), less voided redemptions (``void``) and less redeemed points a return gave
-    back to the member (``restore``);
+  - *redeemed* = the sum of postings on ``program:redeemed`` and ``program:rewards``: points
+    spent at tills (kinds ``redeem`` and ``reward``, the points discount and rewards bought),
+    less voided ones (``void``) and less redeemed points a return gave back to the member
+    (``restore``; a return gives no reward points back);
   - *reversed* (shown beside them, not in the chart) = the sum on ``program:reversed``:
     earned points that returns took back. The ledger keeps these off ``program:issued``, so
     *issued* is not reduced by returns.
 
   HQ adjustments, imports and write-offs (``program:adjusted`` / ``program:written_off``)
-  are in none of the three. Summed over all days, each series equals its account's balance.
+  are in none of the three. Summed over all days, each series equals its accounts' balance.
 * **Open exceptions**: ``exceptions`` with status ``open``, in total and by kind.
 * **Tills offline**: registered, not revoked, and whose last contact (the later of
   ``last_push_at`` and ``last_pull_at``) is more than :data:`OFFLINE_AFTER` ago, or never.
@@ -96,7 +97,7 @@ from syncserver.hq.tiers import (
     expiry_sentence,
     forecast_horizon,
 )
-from syncserver.ledger.accounts import ISSUED, REDEEMED, REVERSED, VOUCHER_BREAKAGE
+from syncserver.ledger.accounts import ISSUED, REDEEMED, REVERSED, REWARDS, VOUCHER_BREAKAGE
 from syncserver.settings import as_utc, utc_now
 from syncserver.storage.database import Database, exact_sum
 from syncserver.storage.rules import parse_rules
@@ -337,7 +338,7 @@ def series_days(now: datetime, days: int = SERIES_DAYS) -> list[date]:
     return [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
-_SERIES_ACCOUNTS = (ISSUED, REDEEMED, REVERSED)
+_SERIES_ACCOUNTS = (ISSUED, REDEEMED, REWARDS, REVERSED)
 
 
 def daily_series(conn: Connection, days: Sequence[date]) -> list[DayFigures]:
@@ -354,7 +355,7 @@ def daily_series(conn: Connection, days: Sequence[date]) -> list[DayFigures]:
         .where(
             postings.c.occurred_at >= start,
             postings.c.occurred_at < end,
-            # ``|| ''`` keeps the planner on the occurred_at range: the three program
+            # ``|| ''`` keeps the planner on the occurred_at range: the program
             # accounts' ``(account, id)`` ranges are their whole history, not 30 days.
             (postings.c.account + "").in_(_SERIES_ACCOUNTS),
         )
@@ -368,7 +369,7 @@ def daily_series(conn: Connection, days: Sequence[date]) -> list[DayFigures]:
             DayFigures(
                 day=each,
                 issued=-totals.get((key, ISSUED), 0),
-                redeemed=totals.get((key, REDEEMED), 0),
+                redeemed=totals.get((key, REDEEMED), 0) + totals.get((key, REWARDS), 0),
                 reversed=totals.get((key, REVERSED), 0),
             )
         )

@@ -21,6 +21,7 @@ __all__ = [
     "POINTS",
     "REDEEMED",
     "REVERSED",
+    "REWARDS",
     "STORE_CREDIT_ISSUED",
     "STORE_CREDIT_SUSPENSE",
     "STORE_CREDIT_TENDERED",
@@ -49,6 +50,9 @@ REDEEMED = "program:redeemed"
 """Points members spent; a return that gives redeemed points back debits it."""
 REVERSED = "program:reversed"
 """Earned points taken back by returns."""
+REWARDS = "program:rewards"
+"""Points members spent buying rewards from the catalog (``reward``); a void of the sale gives
+them back, a return does not (a reward bought is kept)."""
 ADJUSTED = "program:adjusted"
 """HQ's corrections and opening balances (imports, exception resolutions)."""
 WRITTEN_OFF = "program:written_off"
@@ -95,6 +99,9 @@ class PostingKind(StrEnum):
     REVERSE = "reverse"
     RESTORE = "restore"
     VOID = "void"
+    REWARD = "reward"
+    """Points spent on a reward bought with a sale: ``program:rewards`` +N / member -N (one
+    pair per reward, in the order of ``Sale.rewards``); consumes lots like ``redeem``."""
     OPENING = "opening"
     ADJUST = "adjust"
     WRITE_OFF = "write_off"

@@ -67,6 +67,7 @@ from syncserver.storage.postings import (
     posting_rows,
     postings_of_entry,
 )
+from syncserver.storage.rewards import add_to_reward_count, stamp_reward_counts
 from syncserver.storage.rules import latest_version, parse_rules, rules_document
 from syncserver.storage.schema import hq_events, postings
 from syncserver.storage.stored_values import (
@@ -161,6 +162,7 @@ class LedgerContext:
         self._money_deltas: dict[str, int] = defaultdict(int)
         self._stored_changed: dict[str, None] = {}
         self._vouchers_changed: dict[str, None] = {}
+        self._rewards_changed: dict[str, None] = {}
 
     # --- locks -------------------------------------------------------------------------------
 
@@ -363,6 +365,13 @@ class LedgerContext:
 
     def changed_voucher(self, code: str) -> None:
         self._vouchers_changed[code] = None
+
+    def count_reward(self, reward_id: str, delta: int) -> int:
+        """Move a reward's purchase count (under its row lock, until COMMIT); the new count.
+        Tills pull it again."""
+        count = add_to_reward_count(self.conn, reward_id, delta)
+        self._rewards_changed[reward_id] = None
+        return count
 
     # --- balances and postings -------------------------------------------------------------
 
@@ -567,7 +576,16 @@ class LedgerContext:
         entry_count = entries[2] - entries[1] + 1 if entries else 0
         changed = list(self._changed)
         stored, codes = list(self._stored_changed), list(self._vouchers_changed)
-        count = entry_count + len(hq_event_ids) + len(changed) + len(stored) + len(codes) + extra
+        rewards = list(self._rewards_changed)
+        count = (
+            entry_count
+            + len(hq_event_ids)
+            + len(changed)
+            + len(stored)
+            + len(codes)
+            + len(rewards)
+            + extra
+        )
         if count == 0:
             return
         position = allocate_positions(self.conn, count)
@@ -585,5 +603,7 @@ class LedgerContext:
         position += len(stored)
         stamp_vouchers(self.conn, codes, position)
         position += len(codes)
+        stamp_reward_counts(self.conn, rewards, position)
+        position += len(rewards)
         if stamp is not None:
             stamp(position)

@@ -452,11 +452,14 @@ _UPDATE_TIER = (
 
 
 def sale_rules_version(sale: Sale) -> int | None:
-    """The rules version a sale names: the one it earned with, else the one it redeemed with."""
+    """The rules version a sale names: the one it earned with, else the one it redeemed with,
+    else the first reward's."""
     if sale.earned is not None:
         return sale.earned.rules_version
     if sale.redeemed is not None:
         return sale.redeemed.rules_version
+    if sale.rewards:
+        return sale.rewards[0].rules_version
     return None
 
 

@@ -46,6 +46,7 @@ from syncserver.storage.schema import (
     members,
     metadata,
     postings,
+    reward_counts,
     rules_versions,
     stored_values,
     terminals,
@@ -322,9 +323,15 @@ def _rows_by_key(conn: Connection, table: Any) -> dict[str, tuple[Any, ...]]:
 
 
 def _compare_money(live: Connection, replay: Connection, out: list[str]) -> None:
-    """Stored values (gift cards, credit slips, store credit) and vouchers, row by row; and
+    """Stored values (gift cards, credit slips, store credit), vouchers and reward purchase
+    counts, row by row; and
     every live stored-value balance against the sum of its account's money postings."""
-    for what, table in (("stored value", stored_values), ("voucher", vouchers)):
+    tables = (
+        ("stored value", stored_values),
+        ("voucher", vouchers),
+        ("reward count", reward_counts),
+    )
+    for what, table in tables:
         have, want = _rows_by_key(live, table), _rows_by_key(replay, table)
         for key in sorted(have.keys() | want.keys()):
             if have.get(key) != want.get(key):

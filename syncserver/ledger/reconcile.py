@@ -35,6 +35,7 @@ from syncserver.ledger.accounts import (
     ISSUED,
     REDEEMED,
     REVERSED,
+    REWARDS,
     Leg,
     PostingKind,
     member_account,
@@ -51,6 +52,7 @@ from syncserver.ledger.points import (
     sale_rules_version,
 )
 from syncserver.ledger.return_check import check_return
+from syncserver.ledger.rewards import post_reward_purchases, void_reward_purchases
 from syncserver.ledger.stored_value import (
     lock_money_accounts,
     post_giftcard_load,
@@ -174,6 +176,7 @@ def _sale(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, sale: 
     # Points first (an anonymous sale moves none), then money: vouchers and stored value.
     member_id = _member_sale(ctx, source, entry, sale) if sale.member is not None else None
     post_voucher_uses(ctx, source, entry, sale, member_id)
+    post_reward_purchases(ctx, source, entry, sale, member_id)
     post_sale_money(ctx, source, entry, sale, member_id)
 
 
@@ -188,25 +191,29 @@ def _member_sale(
     rules = ctx.rules_for(sale_rules_version(sale)) if found.member_id else None
     if found.member_id is not None:
         ctx.visit_lots(source, found.member_id, format_utc(entry.occurred_at), rules)
-    earned, redeemed = sale.points_earned, sale.points_redeemed
+    # Everything the sale takes from the member: the points discount, then each reward bought
+    # (posted as the till says; syncserver.ledger.rewards re-prices them).
+    earned, spent = sale.points_earned, sale.points_spent
     before = ctx.balance(found.member_id) if found.member_id else 0
     legs: list[Leg] = []
     if earned:
         legs += pair(account, ISSUED, earned, PostingKind.EARN)
-    if redeemed:
-        legs += pair(REDEEMED, account, redeemed, PostingKind.REDEEM)
+    if sale.points_redeemed:
+        legs += pair(REDEEMED, account, sale.points_redeemed, PostingKind.REDEEM)
+    for purchase in sale.rewards:
+        legs += pair(REWARDS, account, purchase.points, PostingKind.REWARD)
     ctx.post(source, legs, format_utc(entry.occurred_at), rules=rules, rules_named=True)
 
-    moved = earned - redeemed
+    moved = earned - spent
     _card_exceptions(ctx, source, sale.member, found, moved)
     if found.member_id is not None:
         ctx.visited(found.member_id, format_utc(entry.occurred_at))
-    if found.member_id is not None and redeemed:
+    if found.member_id is not None and spent:
         after = ctx.balance(found.member_id)
-        # How far below zero this entry took the member, at most what it redeemed.
-        overdraft = min(redeemed, max(0, -after) - max(0, -before))
+        # How far below zero this entry took the member, at most what it spent.
+        overdraft = min(spent, max(0, -after) - max(0, -before))
         if overdraft > 0:
-            _overdraft(ctx, source, entry, found.member_id, redeemed, before, after, overdraft)
+            _overdraft(ctx, source, entry, found.member_id, spent, before, after, overdraft)
     if sale.earned is not None:
         key = (entry.terminal_id, entry.seq)
         if key in ctx.earn_checks:  # computed before the transaction (syncserver.sync.push)
@@ -264,7 +271,8 @@ def _in_time_order(ctx: LedgerContext, member_id: str) -> list[_Moment]:
         key = (row.terminal_id, row.seq, row.hq_event_id)
         seen = moments.get(key)
         amount = int(row.amount)
-        redeemed = -amount if row.kind == PostingKind.REDEEM else 0
+        spends = row.kind in (PostingKind.REDEEM, PostingKind.REWARD)
+        redeemed = -amount if spends else 0
         moments[key] = _Moment(
             row.terminal_id,
             None if row.seq is None else int(row.seq),
@@ -435,10 +443,14 @@ def _void(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, void: 
             "unknown_original", source, None, 0, f"void: {problem}; nothing reversed"
         )
         return
-    legs = [
-        Leg(leg.account, -leg.amount, PostingKind.VOID, leg.unit)
-        for leg in ctx.postings_of(ref.terminal_id, ref.seq)
-    ]
+    # Reward vouchers the sale issued are voided with it (one already used stays, and
+    # its issue is not reversed); its reward purchases leave the stock counts.
+    undone = ctx.postings_of(ref.terminal_id, ref.seq)
+    kept, extra = void_reward_purchases(ctx, source, entry, ref)
+    for leg in kept:
+        undone.remove(leg)
+    legs = [Leg(leg.account, -leg.amount, PostingKind.VOID, leg.unit) for leg in undone]
+    legs += extra
     member_ids = sorted({leg.member_id for leg in legs if leg.member_id is not None})
     rules = ctx.rules_for(original_rules_version(ctx, entry)) if member_ids else None
     lock_money_accounts(ctx, [leg.account for leg in legs])

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from shared.journal import EntryRef, JournalEntry, Sale, VoucherUse
 from shared.journal import format_utc as _utc
 from shared.protocol import ExceptionKind
+from shared.rules import ProgramRules
 from syncserver.ledger.accounts import (
     VOUCHER_BREAKAGE,
     VOUCHER_FUNDING,
@@ -37,6 +38,7 @@ from syncserver.ledger.accounts import (
     voucher_suspense_account,
 )
 from syncserver.ledger.context import LedgerContext
+from syncserver.ledger.points import sale_rules_version
 from syncserver.ledger.stored_value import money_text
 from syncserver.storage.journal import stored_entry
 from syncserver.storage.postings import PostingSource
@@ -58,6 +60,8 @@ __all__ = [
     "apply_voucher_expiry",
     "apply_voucher_issue",
     "apply_voucher_void",
+    "issue_voucher",
+    "local_day",
     "post_voucher_uses",
     "restore_voided_vouchers",
 ]
@@ -68,7 +72,7 @@ class VoucherConflictError(ValueError):
     already used)."""
 
 
-def _local_day(entry: JournalEntry) -> date:
+def local_day(entry: JournalEntry) -> date:
     """The sale's day in the store's calendar (what ``expires_on`` means)."""
     return (entry.occurred_at + timedelta(minutes=entry.utc_offset_min)).date()
 
@@ -94,7 +98,12 @@ def _receipt_of(ctx: LedgerContext, terminal_id: str | None, seq: int | None) ->
 
 
 def _problem(
-    row: VoucherRow, use: VoucherUse, sale: Sale, day: date, member_id: str | None
+    row: VoucherRow,
+    use: VoucherUse,
+    sale: Sale,
+    day: date,
+    member_id: str | None,
+    rules: ProgramRules | None,
 ) -> str | None:
     """Why HQ cannot back this use of a voucher it issued (None: it can)."""
     if row.status == VOIDED:
@@ -108,10 +117,60 @@ def _problem(
             f"needs a spend of {money_text(row.min_spend_minor, row.currency)}; the basket was "
             f"{money_text(sale.subtotal_minor, row.currency)}"
         )
+    if _carries_no_money(row):
+        return _reward_voucher_problem(rules, row, use, sale)
     cap = row.value_minor if row.percent_bp is None or row.value_minor else None
     if cap is not None and use.discount_minor > cap:
         worth, took = money_text(cap, row.currency), money_text(use.discount_minor, row.currency)
         return f"is worth {worth}, not {took}"
+    return None
+
+
+REWARD_SOURCE = "reward:"
+"""``vouchers.source`` of a voucher a reward purchase issued (``reward:<id>``)."""
+
+
+def _carries_no_money(row: VoucherRow) -> bool:
+    """A reward's voucher whose effect is its reward (a free product, a bonus multiplier)."""
+    return row.source.startswith(REWARD_SOURCE) and not row.value_minor and row.percent_bp is None
+
+
+def _rules_for(ctx: LedgerContext, row: VoucherRow, sale: Sale) -> ProgramRules | None:
+    """The rules a reward voucher's use is checked with, read only for such a voucher: the
+    version its purchase named (the issuing sale's), else the using sale's."""
+    if not _carries_no_money(row):
+        return None
+    if row.issued_terminal is not None and row.issued_seq is not None:
+        stored = stored_entry(ctx.conn, row.issued_terminal, row.issued_seq)
+        issuing = stored.entry().payload if stored is not None else None
+        if isinstance(issuing, Sale):
+            for purchase in issuing.rewards:
+                if purchase.voucher_code == row.code:
+                    return ctx.rules(purchase.rules_version)
+    return ctx.rules_for(sale_rules_version(sale))
+
+
+def _reward_voucher_problem(
+    rules: ProgramRules | None, row: VoucherRow, use: VoucherUse, sale: Sale
+) -> str | None:
+    """A reward voucher that carries no money (docs/vouchers.md, "Reward vouchers"): a free
+    product takes one unit of its product off, at most the dearest unit among the sale's
+    lines of it; a bonus multiplier takes nothing off."""
+    reward_id = row.source[len(REWARD_SOURCE) :]
+    reward = next((r for r in rules.rewards if r.id == reward_id), None) if rules else None
+    if reward is None:
+        return f"was issued by reward {reward_id}, which the sale's rules version does not have"
+    if reward.kind != "free_product":
+        return f"is for {reward.name}, which takes nothing off a sale"
+    units = [line.net_minor // line.quantity for line in sale.lines if line.sku == reward.sku]
+    if not units:
+        return f"is for a free {reward.sku}, which is not on this sale"
+    if use.discount_minor > max(units):
+        worth, took = (
+            money_text(max(units), row.currency),
+            money_text(use.discount_minor, row.currency),
+        )
+        return f"is worth one {reward.sku} ({worth}), not {took}"
     return None
 
 
@@ -128,7 +187,7 @@ def post_voucher_uses(
         return
     when = _utc(entry.occurred_at)
     unit = sale.currency
-    day = _local_day(entry)
+    day = local_day(entry)
     here = f"store {sale.store_id}, till {entry.terminal_id}#{entry.seq}, receipt {sale.receipt_no}"
     for use in sale.vouchers:
         discount = use.discount_minor
@@ -146,7 +205,7 @@ def post_voucher_uses(
             problem = (
                 "was never issued by HQ"
                 if row is None
-                else _problem(row, use, sale, day, member_id)
+                else _problem(row, use, sale, day, member_id, _rules_for(ctx, row, sale))
             )
             if row is not None and problem is None:
                 _redeem(ctx, source, entry, row, discount, unit, when)
@@ -250,33 +309,69 @@ def apply_voucher_issue(
     occurred_at: str,
 ) -> None:
     for code in codes:
-        created = insert_voucher(
-            ctx.conn,
-            NewVoucher(
-                code=code,
-                value_minor=value_minor,
-                percent_bp=percent_bp,
-                min_spend_minor=min_spend_minor,
-                currency=currency,
-                expires_on=expires_on,
-                member_id=member_id,
-                source=origin,
-                issued_at=occurred_at,
-                hq_event_id=source.hq_event_id,
-            ),
+        created = issue_voucher(
+            ctx,
+            source,
+            code=code,
+            value_minor=value_minor,
+            percent_bp=percent_bp,
+            min_spend_minor=min_spend_minor,
+            currency=currency,
+            expires_on=expires_on,
+            member_id=member_id,
+            origin=origin,
+            occurred_at=occurred_at,
         )
         if not created:
             raise VoucherConflictError(f"voucher code {code} exists already")
-        if value_minor:
-            legs = money_pair(
-                voucher_account(code),
-                VOUCHER_FUNDING,
-                value_minor,
-                PostingKind.VOUCHER_ISSUE,
-                currency,
-            )
-            ctx.post(source, legs, occurred_at)
-        ctx.changed_voucher(code)
+
+
+def issue_voucher(
+    ctx: LedgerContext,
+    source: PostingSource,
+    *,
+    code: str,
+    value_minor: int,
+    percent_bp: int | None,
+    min_spend_minor: int,
+    currency: str,
+    expires_on: str | None,
+    member_id: str | None,
+    origin: str,
+    occurred_at: str,
+) -> bool:
+    """Create one voucher (state issued) and post its value from funding; False, and nothing
+    done, when the code exists already. ``source``: the HQ event or till entry issuing it."""
+    created = insert_voucher(
+        ctx.conn,
+        NewVoucher(
+            code=code,
+            value_minor=value_minor,
+            percent_bp=percent_bp,
+            min_spend_minor=min_spend_minor,
+            currency=currency,
+            expires_on=expires_on,
+            member_id=member_id,
+            source=origin,
+            issued_at=occurred_at,
+            issued_terminal=source.terminal_id,
+            issued_seq=source.seq,
+            hq_event_id=source.hq_event_id,
+        ),
+    )
+    if not created:
+        return False
+    if value_minor:
+        legs = money_pair(
+            voucher_account(code),
+            VOUCHER_FUNDING,
+            value_minor,
+            PostingKind.VOUCHER_ISSUE,
+            currency,
+        )
+        ctx.post(source, legs, occurred_at)
+    ctx.changed_voucher(code)
+    return True
 
 
 def apply_voucher_void(

@@ -545,3 +545,17 @@ stored_values = Table(
 )
 """Gift cards, credit slips and members' store credit: money, not points (docs/giftcards.md).
 Postings in the program's currency move it; the till knows balances from the pull."""
+
+reward_counts = Table(
+    "reward_counts",
+    metadata,
+    # The catalog reward's id (shared.rules.model.Reward.id), the same across rules versions.
+    Column("reward_id", String(80), primary_key=True),
+    # Purchases HQ has posted, less those of voided sales; compared with the reward's stock.
+    Column("issued", BigInteger, nullable=False),
+    Column("change_seq", BigInteger, nullable=False),
+    Index(None, "change_seq"),
+)
+"""How many of each reward tills have sold (docs/ledger.md, "Reward purchases"): one small
+row per reward, changed under its row lock at ingest; tills pull the counts of rewards with a
+stock limit (``PullResponse.rewards_issued``)."""

@@ -67,6 +67,9 @@ class VoucherRow:
     redeemed_seq: int | None
     redeemed_at: str | None
     discount_minor: int | None
+    issued_terminal: str | None = None
+    issued_seq: int | None = None
+    """The till entry that issued it (a reward purchase); None for HQ's issues."""
 
 
 def _row(found: Any) -> VoucherRow:
@@ -84,6 +87,8 @@ def _row(found: Any) -> VoucherRow:
         redeemed_seq=None if found.redeemed_seq is None else int(found.redeemed_seq),
         redeemed_at=found.redeemed_at,
         discount_minor=None if found.discount_minor is None else int(found.discount_minor),
+        issued_terminal=found.issued_terminal,
+        issued_seq=None if found.issued_seq is None else int(found.issued_seq),
     )
 
 

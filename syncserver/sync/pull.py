@@ -36,12 +36,15 @@ from syncserver.settings import as_utc
 from syncserver.storage.cashiers import cashier_states
 from syncserver.storage.database import Database, DatabaseBusyError, run_write
 from syncserver.storage.members import count_members, member_ids_for_cards, member_states
+from syncserver.storage.rewards import reward_counts_of
+from syncserver.storage.rules import latest_version, parse_rules
 from syncserver.storage.schema import (
     cashiers,
     change_counter,
     members,
     offers,
     products,
+    reward_counts,
     rules_versions,
     stored_values,
     terminals,
@@ -81,6 +84,7 @@ def _changes_after(
         ("voucher", vouchers, "code", vouchers.c.status == ISSUED if since == 0 else None)
     )
     sources.append(("gift_card", stored_values, "account", stored_values.c.kind == "giftcard"))
+    sources.append(("reward", reward_counts, "reward_id", None))
     for kind, table, key, only in sources:
         query = (
             select(table.c.change_seq, table.c[key])
@@ -91,6 +95,18 @@ def _changes_after(
         rows = conn.execute(query if only is None else query.where(only)).all()
         streams.append([(int(row[0]), kind, row[1]) for row in rows])
     return list(heapq.merge(*streams))[: limit + 1]
+
+
+def _rewards_issued(conn: Connection, reward_ids: list[str]) -> dict[str, int]:
+    """The counts on the page of rewards with a stock limit in the newest rules version (a
+    till needs no count for a reward it may sell without limit)."""
+    if not reward_ids:
+        return {}
+    newest = latest_version(conn)
+    if newest is None or newest.document is None:
+        return {}
+    limited = {r.id for r in parse_rules(newest.document).rewards if r.stock is not None}
+    return reward_counts_of(conn, [r for r in reward_ids if r in limited])
 
 
 def _last_position(conn: Connection) -> int:
@@ -123,6 +139,7 @@ def pull(database: Database, terminal_id: str, since: int, limit: int) -> PullRe
             "cashier": [],
             "voucher": [],
             "gift_card": [],
+            "reward": [],
         }
         for _, kind, key in page:
             keys[kind].append(key)
@@ -172,6 +189,7 @@ def pull(database: Database, terminal_id: str, since: int, limit: int) -> PullRe
             cashiers=cashier_states(conn, keys["cashier"]),
             vouchers=voucher_states(conn, keys["voucher"]),
             gift_cards=stored_value_states(conn, keys["gift_card"]),
+            rewards_issued=_rewards_issued(conn, keys["reward"]),
             reset=reset,
             total_members=count_members(conn) if since == 0 else None,
         )

@@ -95,6 +95,14 @@ def _sign_in(till: Till, cashier: str, pin: str) -> None:
     help="A voucher code to take off the sale (repeatable), after any points redeemed.",
 )
 @click.option(
+    "--reward",
+    "rewards",
+    multiple=True,
+    metavar="ID",
+    help="A reward from the program's catalog the member buys with points (repeatable), "
+    "after the points and any vouchers: taken off the sale, or a voucher on the receipt.",
+)
+@click.option(
     "--redeem",
     metavar="POINTS",
     help="Points to redeem, as at the till's redeem prompt: a number, 0 = none, "
@@ -109,6 +117,7 @@ def sale(
     tenders: tuple[str, ...],
     redeem: str | None,
     vouchers: tuple[str, ...],
+    rewards: tuple[str, ...],
 ) -> None:
     """Ring up and complete a sale; the receipt is queued (and printed if a printer is set).
 
@@ -133,6 +142,8 @@ def sale(
             till.redeem_typed(basket, redeem)
         for code in vouchers:
             till.add_voucher(basket, code)
+        for reward_id in rewards:
+            till.buy_reward(basket, reward_id)
         for spec in tenders:
             tender_method, amount, card_number = parse_tender(spec, config.currency)
             till.add_tender(basket, tender_method, amount, card_number=card_number)
@@ -154,6 +165,15 @@ def sale(
             "points_redeemed": payload.points_redeemed,
             "vouchers": [
                 {"code": v.code, "discount_minor": v.discount_minor} for v in payload.vouchers
+            ],
+            "rewards": [
+                {
+                    "reward_id": r.reward_id,
+                    "points": r.points,
+                    "discount_minor": r.discount_minor,
+                    "voucher_code": r.voucher_code,
+                }
+                for r in payload.rewards
             ],
             "balance": done.balance_after,
             "printed": printed.ok,

@@ -327,6 +327,36 @@ def _m008_stored_value(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m009_rewards(db: sqlite_utils.Database) -> None:
+    """Rewards bought at the till (docs/till-rewards.md).
+
+    ``rewards_issued``: HQ's count of each stock-limited reward bought in all, as the pull
+    that brought it said, with the ``applied_through_seq`` of this till's entries it
+    includes. ``reward_effects``: this till's own purchases (+1 on the sale) and voids (-1 on
+    the void), so the count the till checks stock against is HQ's figure + the effects HQ
+    had not applied, exactly like ``points_effects``; ``voucher_code`` names the voucher a
+    purchase issued (so a free-product voucher issued here is redeemed as its reward says)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE rewards_issued (
+            reward_id TEXT PRIMARY KEY,
+            issued INTEGER NOT NULL,
+            applied_through_seq INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE reward_effects (
+            seq INTEGER NOT NULL REFERENCES journal(seq),
+            reward_id TEXT NOT NULL,
+            delta INTEGER NOT NULL,
+            voucher_code TEXT
+        );
+        CREATE INDEX reward_effects_reward ON reward_effects(reward_id, seq);
+        CREATE INDEX reward_effects_voucher ON reward_effects(voucher_code)
+            WHERE voucher_code IS NOT NULL;
+        """,
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_member_applied_through", _m002_member_applied_through),
@@ -336,6 +366,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("006_tiers_expiry", _m006_tiers_expiry),
     ("007_receipt_standing", _m007_receipt_standing),
     ("008_stored_value", _m008_stored_value),
+    ("009_rewards", _m009_rewards),
 ]
 
 

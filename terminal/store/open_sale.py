@@ -39,6 +39,7 @@ __all__ = [
     "SavedMember",
     "SavedOpenSale",
     "SavedRedemption",
+    "SavedReward",
     "SavedTender",
     "SavedVoucher",
     "UnreadableOpenSale",
@@ -104,6 +105,16 @@ class SavedVoucher(_Model):
     hq_confirmed: bool = False
 
 
+class SavedReward(_Model):
+    """A reward the member buys with the sale (re-priced when the sale is resumed)."""
+
+    reward_id: Key
+    name: Text
+    points: Annotated[int, Field(gt=0, le=MAX_POINTS)]
+    apply_now: bool
+    discount_minor: Minor = 0
+
+
 class OpenSaleDocument(_Model):
     """Everything needed to put the basket back as it was: lines, member, redemption,
     tenders taken, who started it and when."""
@@ -120,6 +131,8 @@ class OpenSaleDocument(_Model):
     tenders: Annotated[list[SavedTender], Field(max_length=MAX_TENDERS)] = []
     vouchers: Annotated[list[SavedVoucher], Field(max_length=MAX_TENDERS)] = []
     """Vouchers taken off the sale (re-checked against the basket when it is resumed)."""
+    rewards: Annotated[list[SavedReward], Field(max_length=MAX_TENDERS)] = []
+    """Rewards the member buys with the sale (dropped when the member is)."""
 
     @property
     def subtotal_minor(self) -> int:
@@ -130,7 +143,8 @@ class OpenSaleDocument(_Model):
     @property
     def total_minor(self) -> int:
         points = self.redemption.discount_minor if self.redemption else 0
-        return self.subtotal_minor - points - sum(v.discount_minor for v in self.vouchers)
+        vouchers = sum(v.discount_minor for v in self.vouchers)
+        return self.subtotal_minor - points - vouchers - sum(r.discount_minor for r in self.rewards)
 
     @property
     def paid_minor(self) -> int:

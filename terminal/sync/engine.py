@@ -38,6 +38,7 @@ from terminal.store.cashiers import apply_hq_cashier
 from terminal.store.catalog import save_rules
 from terminal.store.journal import MalformedRecordError, hash_at, iter_records, journal_tip
 from terminal.store.members import digits_only, write_member_standing, write_members_keys
+from terminal.store.rewards import apply_rewards_issued
 from terminal.store.settings import get_setting, set_setting
 from terminal.store.stored_value import apply_gift_card, apply_voucher, confirm_voucher_uses
 from terminal.sync.client import SyncClient, encode_push, push_overhead
@@ -432,6 +433,8 @@ class SyncEngine:
             for card in page.gift_cards:
                 apply_gift_card(db, card, page.applied_through_seq)
             confirm_voucher_uses(db, page.applied_through_seq)
+            # Rewards' stock: HQ's counts include this till's purchases up to applied_through.
+            apply_rewards_issued(db, page.rewards_issued, page.applied_through_seq)
             set_setting(db, "pull_cursor", page.cursor)
 
 

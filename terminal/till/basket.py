@@ -23,6 +23,7 @@ from terminal.store.open_sale import (
     SavedLine,
     SavedMember,
     SavedRedemption,
+    SavedReward,
     SavedTender,
     SavedVoucher,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "AttachedMember",
     "Basket",
     "BasketLine",
+    "BasketReward",
     "BasketVoucher",
     "basket_document",
     "basket_from_document",
@@ -84,6 +86,21 @@ class BasketVoucher:
     """HQ said live that the code is unused: it does not count against the offline cap."""
 
 
+@dataclass(frozen=True, slots=True)
+class BasketReward:
+    """A reward the member buys with this sale (terminal/till/rewards.py): ``apply_now``
+    takes ``discount_minor`` off after the points and the vouchers; a voucher reward takes
+    nothing off and issues its voucher when the sale completes."""
+
+    reward_id: str
+    name: str
+    points: int
+    apply_now: bool
+    discount_minor: int = 0
+    """What it takes off now; recomputed as the basket changes (0: it no longer applies, and
+    the sale is refused until it is removed or the basket qualifies again)."""
+
+
 @dataclass
 class Basket:
     currency: str
@@ -95,6 +112,8 @@ class Basket:
     tenders: list[Tender] = field(default_factory=list)
     vouchers: list[BasketVoucher] = field(default_factory=list)
     """Vouchers taken off the sale, in the order they were scanned."""
+    rewards: list[BasketReward] = field(default_factory=list)
+    """Rewards the member buys with this sale, in the order chosen (after the vouchers)."""
     live_approved: dict[str, int] = field(default_factory=dict)
     """Stored-value accounts (``gift:<number>``, ``credit:<member key>``) whose balance HQ
     confirmed live for a payment beyond the offline cap: the balance it confirmed (plus this
@@ -226,10 +245,24 @@ class Basket:
         return sum(voucher.discount_minor for voucher in self.vouchers)
 
     @property
+    def reward_discount_minor(self) -> int:
+        return sum(reward.discount_minor for reward in self.rewards)
+
+    @property
+    def reward_points(self) -> int:
+        """Points the rewards chosen on this sale cost."""
+        return sum(reward.points for reward in self.rewards)
+
+    @property
+    def points_committed(self) -> int:
+        """Points this sale takes from the member: the points discount and the rewards."""
+        return (self.redemption.points if self.redemption else 0) + self.reward_points
+
+    @property
     def discount_minor(self) -> int:
-        """Everything taken off the basket as a whole: points, then vouchers (the earn base
-        and the tax split use this, as ``Sale.order_discount_minor`` does)."""
-        return self.points_discount_minor + self.voucher_discount_minor
+        """Everything taken off the basket as a whole: points, then vouchers, then rewards
+        (the earn base and the tax split use this, as ``Sale.order_discount_minor`` does)."""
+        return self.points_discount_minor + self.voucher_discount_minor + self.reward_discount_minor
 
     @property
     def total_minor(self) -> int:
@@ -311,6 +344,16 @@ def basket_document(basket: Basket) -> OpenSaleDocument:
             SavedVoucher(code=v.code, discount_minor=v.discount_minor, hq_confirmed=v.hq_confirmed)
             for v in basket.vouchers
         ],
+        rewards=[
+            SavedReward(
+                reward_id=r.reward_id,
+                name=r.name,
+                points=r.points,
+                apply_now=r.apply_now,
+                discount_minor=r.discount_minor,
+            )
+            for r in basket.rewards
+        ],
     )
 
 
@@ -348,6 +391,12 @@ def basket_from_document(document: OpenSaleDocument, member: AttachedMember | No
         vouchers=[
             BasketVoucher(v.code, v.discount_minor, v.hq_confirmed) for v in document.vouchers
         ],
+        rewards=[
+            BasketReward(r.reward_id, r.name, r.points, r.apply_now, r.discount_minor)
+            for r in document.rewards
+        ]
+        if member is not None
+        else [],
         _next_line_no=document.next_line_no,
         durable=True,
         kept=True,

@@ -36,6 +36,7 @@ __all__ = [
     "PaymentIncompleteError",
     "RedemptionRefusedError",
     "ReturnRefusedError",
+    "RewardRefusedError",
     "ScanNotUnderstoodError",
     "SignInFailedError",
     "StoredValueRefusedError",
@@ -118,6 +119,10 @@ class StoredValueRefusedError(PaymentIncompleteError):
 
 
 class VoucherRefusedError(TillError):
+    pass
+
+
+class RewardRefusedError(TillError):
     pass
 
 

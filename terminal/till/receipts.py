@@ -32,10 +32,13 @@ from shared.receipt import (
     StoreHeader,
     TaxRow,
     TierStanding,
+    VoucherIssued,
     short_card,
 )
 from shared.receipt import Tender as ReceiptTender
 from shared.rules import EarnResult
+from shared.rules.model import Reward
+from shared.rules.rewards import reward_effect, voucher_terms
 from terminal.config import TillConfig
 from terminal.till.tax import tax_by_rate
 
@@ -111,6 +114,7 @@ def receipt_for_entry(
     original: JournalEntry | None = None,
     standing: TierStanding | None = None,
     stored_value: Sequence[Mapping[str, Any]] = (),
+    rewards: Mapping[str, Reward] | None = None,
 ) -> Receipt:
     """The customer receipt for a sale or a return entry.
 
@@ -120,7 +124,9 @@ def receipt_for_entry(
     ``standing``: the member's tier by name, perks, progress and expiring points as they
     stood when the sale was made (``print_jobs.standing``); it replaces ``tier_after``.
     ``stored_value``: what the entry did to gift cards, credit slips and store credit, with
-    the balances left, as decided when it was queued (``print_jobs.stored_value``)."""
+    the balances left, as decided when it was queued (``print_jobs.stored_value``).
+    ``rewards``: the rewards a sale bought, by id, as the rules version it names had them
+    (for their names and what their vouchers give); one missing prints by its id."""
     payload = entry.payload
     if not isinstance(payload, Sale | Return | GiftCardLoad):
         raise ValueError(f"a {payload.kind} entry has no customer receipt")
@@ -190,6 +196,21 @@ def receipt_for_entry(
         Discount(f"Voucher {voucher.code}", Money(voucher.discount_minor, cur))
         for voucher in payload.vouchers
     )
+    catalog = rewards or {}
+    discounts += tuple(
+        Discount(
+            f"Reward: {_reward_name(catalog, bought.reward_id)}", Money(bought.discount_minor, cur)
+        )
+        for bought in payload.rewards
+        if bought.voucher_code is None
+    )
+    vouchers = tuple(
+        _reward_voucher(
+            catalog.get(bought.reward_id), bought.reward_id, bought.voucher_code, entry, cur
+        )
+        for bought in payload.rewards
+        if bought.voucher_code is not None
+    )
     taxes = tax_by_rate(
         [(line.net_minor, line.tax_rate_bp) for line in payload.lines],
         payload.order_discount_minor,
@@ -212,6 +233,7 @@ def receipt_for_entry(
             earned=payload.points_earned,
             breakdown=breakdown,
             redeemed=payload.points_redeemed,
+            rewards=payload.reward_points,
             new_balance=balance_after or 0,
             tier=tier_after,
             provisional=provisional,
@@ -228,7 +250,26 @@ def receipt_for_entry(
         change=Money(payload.change_minor, cur) if payload.change_minor else None,
         member=member,
         points=points,
+        vouchers=vouchers,
     )
+
+
+def _reward_name(catalog: Mapping[str, Reward], reward_id: str) -> str:
+    reward = catalog.get(reward_id)
+    return reward.name if reward is not None else reward_id
+
+
+def _reward_voucher(
+    reward: Reward | None, reward_id: str, code: str, entry: JournalEntry, currency: str
+) -> VoucherIssued:
+    """ "Reward voucher Free coffee: a free COFFEE, valid until 2026-12-23" over its barcode;
+    the validity counts from the sale's day in the store's calendar, as the till issued it."""
+    if reward is None:
+        return VoucherIssued(code, f"Reward voucher {reward_id}")
+    issued_on = (entry.occurred_at + timedelta(minutes=entry.utc_offset_min)).date()
+    until = voucher_terms(reward, issued_on).expires_on.isoformat()
+    effect = reward_effect(reward, currency)
+    return VoucherIssued(code, f"Reward voucher {reward.name}: {effect}, valid until {until}")
 
 
 def with_standing(receipt: Receipt, standing: TierStanding) -> Receipt:

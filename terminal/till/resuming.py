@@ -174,6 +174,11 @@ class ResumingActions(SellingActions):
             self._requote_vouchers(basket)
             if [(v.code, v.discount_minor) for v in basket.vouchers] != before:
                 notes.append("The vouchers were checked again: see the discounts on the sale")
+        if document.rewards:
+            before = [(r.reward_id, r.discount_minor) for r in document.rewards]
+            self._requote_rewards(basket)
+            if [(r.reward_id, r.discount_minor) for r in basket.rewards] != before:
+                notes.append("The rewards were checked again: see the sale")
         if notes:
             self._keep(basket)
         return ResumedSale(basket, view, tuple(notes))

@@ -43,6 +43,7 @@ from shared.rules.returns import compute_return_reversal
 from shared.text import unsafe_character
 from terminal.store.cashiers import Cashier
 from terminal.store.journal import get_entry, journal_tip
+from terminal.store.rewards import record_reward_effect, voucher_codes_issued_by
 from terminal.store.settings import get_setting
 from terminal.store.stored_value import (
     account_balance,
@@ -616,14 +617,20 @@ class ReturningActions(StoredValueActions):
             )
             key = self._member_key_for(db, sale.member)
             if key is not None:
+                # Every point the sale spent comes back, rewards included.
                 self._add_points_effect(
                     db,
                     void.seq,
                     key,
-                    sale.points_redeemed - sale.points_earned,
-                    -sale.points_redeemed,
+                    sale.points_spent - sale.points_earned,
+                    -sale.points_spent,
                     local.date().isoformat(),
                 )
+            # The rewards it bought go back to their stock; the vouchers it issued are void.
+            for reward in sale.rewards:
+                record_reward_effect(db, void.seq, reward.reward_id, -1, None)
+            for code in voucher_codes_issued_by(db, sale_seq):
+                db.execute("UPDATE vouchers SET status = 'voided' WHERE code = ?", [code])
             # Money the sale took from gift cards or store credit goes back onto them.
             for tender in sale.tenders:
                 if tender.gift_card is not None:

@@ -28,7 +28,7 @@ from shared.journal import (
     Tender,
     TenderMethod,
 )
-from shared.journal.payloads import STORED_VALUE_METHODS, TierUpgrade
+from shared.journal.payloads import STORED_VALUE_METHODS, RewardPurchase, TierUpgrade
 from shared.money import Money, format_points
 from shared.points.tiers import contribution, upgrade_for
 from shared.rules import BasketLine as EarnLine
@@ -65,16 +65,16 @@ from terminal.till.errors import (
     UnknownProductError,
 )
 from terminal.till.results import MemberView, SaleDone, ScanResult
+from terminal.till.rewards import RewardActions
 from terminal.till.standing import qualifying_total
 from terminal.till.stored_value import StoredValueActions, movement
-from terminal.till.vouchers import VoucherActions
 
 __all__ = ["SellingActions", "parse_points"]
 
 log = logging.getLogger(__name__)
 
 
-class SellingActions(VoucherActions, StoredValueActions):
+class SellingActions(RewardActions, StoredValueActions):
     """Selling: everything between the first scan and the durable sale."""
 
     def scan(self, basket: Basket, code: ParsedCode) -> ScanResult:
@@ -245,7 +245,8 @@ class SellingActions(VoucherActions, StoredValueActions):
         with self.database.read() as db:
             member = member_by_key(db, basket.member.member.member_key)
             assert member is not None
-            balance = member_balance(db, member, today=local.date())
+            # Points the rewards chosen on this sale cost are not there to redeem.
+            balance = member_balance(db, member, today=local.date()) - basket.reward_points
             used_today = redeemed_on(db, member.member_key, local.date().isoformat())
         # Offline, a per-member daily cap bounds the risk (docs/design.md); above it the till asks
         # HQ for the live balance when it can, and refuses clearly when it cannot.
@@ -259,8 +260,8 @@ class SellingActions(VoucherActions, StoredValueActions):
             if live is None:
                 hq_unreachable = True
             else:
-                allowed = live
-                basket.hq_approved_balance = live
+                allowed = live - basket.reward_points
+                basket.hq_approved_balance = allowed
         quote = plan_redemption(
             rules,
             balance=allowed,
@@ -369,6 +370,7 @@ class SellingActions(VoucherActions, StoredValueActions):
             member_ref = None
             earned = None
             redeemed = None
+            rewards: tuple[RewardPurchase, ...] = ()
             if basket.member is not None:
                 self._check_card_still_usable(db, basket.member.card_number)
                 member_ref = self._member_ref(basket.member.member)
@@ -380,6 +382,7 @@ class SellingActions(VoucherActions, StoredValueActions):
                         discount_minor=basket.redemption.discount_minor,
                         rules_version=rules.version,
                     )
+                rewards = self._reward_purchases(db, basket, rules, local.date())
                 earned = self._earn(rules, basket.earn_lines(), basket)
             tier = self._tier(basket)
             upgrade = (
@@ -405,6 +408,7 @@ class SellingActions(VoucherActions, StoredValueActions):
                 tier=tier,
                 tier_upgrade=upgrade,
                 vouchers=vouchers,
+                rewards=rewards,
             )
             entry = self._append(db, sale, now, offset, cashier_id)
             for voucher in basket.vouchers:
@@ -424,14 +428,21 @@ class SellingActions(VoucherActions, StoredValueActions):
             balance_after = None
             if basket.member is not None:
                 key = basket.member.member.member_key
+                # Points spent on rewards leave the balance at once, like those redeemed.
                 self._add_points_effect(
                     db,
                     entry.seq,
                     key,
-                    sale.points_earned - sale.points_redeemed,
-                    sale.points_redeemed,
+                    sale.points_earned - sale.points_spent,
+                    sale.points_spent,
                     local.date().isoformat(),
                 )
+                if rewards:
+                    assert rules is not None
+                    bound_to = basket.member.member.member_id or key
+                    self._record_reward_purchases(
+                        db, entry.seq, rewards, rules, bound_to, local.date()
+                    )
                 if upgrade is not None:
                     # The member's next sales here earn in the new tier until HQ answers.
                     claim_tier(db, key, upgrade.to_tier, entry.seq)
@@ -504,6 +515,7 @@ class SellingActions(VoucherActions, StoredValueActions):
         member = member_by_key(db, basket.member.member.member_key)
         assert member is not None
         balance = member_balance(db, member, today=date.fromisoformat(today))
+        balance -= basket.reward_points
         used = redeemed_on(db, member.member_key, today)
         cap_left = rules.offline.redemption_cap_points_per_day - used
         limit = basket.hq_approved_balance

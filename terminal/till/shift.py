@@ -18,7 +18,8 @@ from shared.journal import (
     Void,
 )
 from shared.receipt import Receipt
-from terminal.store.catalog import current_rules
+from shared.rules.model import Reward
+from terminal.store.catalog import current_rules, rules_version
 from terminal.store.contact import hq_online
 from terminal.store.journal import get_entry, journal_tip
 from terminal.store.settings import get_setting, set_setting
@@ -27,6 +28,7 @@ from terminal.till.errors import (
     TillError,
 )
 from terminal.till.receipts import receipt_for_entry, z_report_lines
+from terminal.till.rewards import find_reward
 
 __all__ = ["ShiftActions"]
 
@@ -166,6 +168,15 @@ class ShiftActions(TillBase):
         if isinstance(payload, Return) and payload.original.terminal_id == entry.terminal_id:
             with self.database.read() as db:
                 original = get_entry(db, payload.original.seq)
+        rewards: dict[str, Reward] = {}
+        if isinstance(payload, Sale) and payload.rewards:
+            # Named and described as the rules version the sale bought them under.
+            with self.database.read() as db:
+                for bought in payload.rewards:
+                    rules = rules_version(db, bought.rules_version)
+                    reward = find_reward(rules, bought.reward_id) if rules else None
+                    if reward is not None:
+                        rewards[bought.reward_id] = reward
         return receipt_for_entry(
             entry,
             self.config,
@@ -175,6 +186,7 @@ class ShiftActions(TillBase):
             provisional=provisional,
             original=original,
             stored_value=json.loads(stored_value) if stored_value else (),
+            rewards=rewards,
         )
 
     def z_report(self, entry: JournalEntry) -> list[str]:

@@ -25,6 +25,11 @@ from shared.codes import Voucher
 from shared.journal import VoucherUse
 from shared.money import Money
 from shared.protocol import LiveVoucherResponse
+from shared.rules import ProgramRules
+from shared.rules.model import Reward
+from shared.rules.rewards import reward_discount, reward_effect, reward_refusal
+from terminal.store.members import MemberRecord
+from terminal.store.rewards import reward_of_voucher
 from terminal.store.stored_value import (
     VoucherRecord,
     apply_voucher,
@@ -37,7 +42,7 @@ from terminal.till.base import TillBase
 from terminal.till.basket import Basket, BasketVoucher
 from terminal.till.errors import VoucherRefusedError
 
-__all__ = ["VoucherActions", "VoucherLookup", "voucher_discount"]
+__all__ = ["VoucherActions", "VoucherLookup", "bound_to", "find_reward", "voucher_discount"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,31 @@ def voucher_discount(voucher: VoucherRecord, remaining_minor: int) -> int:
     if voucher.value_minor > 0:
         share = min(share, voucher.value_minor)
     return min(share, remaining_minor)
+
+
+def bound_to(record: VoucherRecord, member: MemberRecord) -> bool:
+    """Whether a member-bound voucher is ``member``'s: HQ binds it to the member id; a reward
+    voucher this till issued to a member HQ has not numbered yet names their local key."""
+    return record.member_id is not None and record.member_id in (
+        member.member_id,
+        member.member_key,
+    )
+
+
+def find_reward(rules: ProgramRules, reward_id: str) -> Reward | None:
+    return next((reward for reward in rules.rewards if reward.id == reward_id), None)
+
+
+def _carries_no_value(record: VoucherRecord) -> bool:
+    """A voucher whose value is not money (a free product, a bonus multiplier): what it gives
+    comes from the reward that issued it."""
+    return record.value_minor == 0 and record.percent_bp is None
+
+
+def _before_rewards(basket: Basket) -> int:
+    """What is left to pay after the points and the vouchers already taken: a voucher comes
+    before any reward bought on the sale (rewards are re-priced after it)."""
+    return basket.subtotal_minor - basket.points_discount_minor - basket.voucher_discount_minor
 
 
 class VoucherActions(TillBase):
@@ -95,9 +125,7 @@ class VoucherActions(TillBase):
             )
             confirmed = True
         self._check_usable(record, basket, today)
-        discount = voucher_discount(record, basket.total_minor)
-        if discount <= 0:
-            raise VoucherRefusedError("Nothing is left to pay for the voucher to take off")
+        discount = self._discount_or_refuse(record, basket)
         cap = rules.offline.voucher_cap_minor_per_day
         pending = sum(v.discount_minor for v in basket.vouchers if not v.hq_confirmed)
         if not confirmed and taken_today + pending + discount > cap:
@@ -110,9 +138,7 @@ class VoucherActions(TillBase):
             )
             confirmed = True
             self._check_usable(record, basket, today)
-            discount = voucher_discount(record, basket.total_minor)
-            if discount <= 0:
-                raise VoucherRefusedError("Nothing is left to pay for the voucher to take off")
+            discount = self._discount_or_refuse(record, basket)
         voucher = BasketVoucher(canonical, discount, hq_confirmed=confirmed)
         basket.vouchers.append(voucher)
         self._keep(basket)
@@ -122,6 +148,52 @@ class VoucherActions(TillBase):
         basket.vouchers = [v for v in basket.vouchers if v.code != code]
         self._requote_vouchers(basket)
         self._keep(basket)
+
+    # --- what a voucher takes off ------------------------------------------------------------
+
+    def _discount_or_refuse(self, record: VoucherRecord, basket: Basket) -> int:
+        """What ``record`` takes off the basket now (after the points and the vouchers
+        already on it), or a refusal saying why it takes nothing."""
+        remaining = _before_rewards(basket)
+        reward_id = None
+        if _carries_no_value(record):
+            with self.database.read() as db:
+                reward_id = reward_of_voucher(db, record.code)
+        discount = self._reward_voucher_discount(reward_id, basket, remaining)
+        if discount is None:
+            discount = voucher_discount(record, remaining)
+        if discount > 0:
+            return discount
+        reward = find_reward(self.rules(), reward_id) if reward_id is not None else None
+        if reward is not None:
+            why = reward_refusal(
+                reward, basket.earn_lines(), remaining, currency=self.config.currency
+            )
+            if reward.kind == "bonus_multiplier":
+                raise VoucherRefusedError(
+                    f"Voucher {record.code} is for {reward_effect(reward, self.config.currency)}, "
+                    "which this till cannot apply yet",
+                    "keep the voucher; take another form of payment",
+                )
+            raise VoucherRefusedError(
+                f"Voucher {record.code}: {why or 'nothing is left to pay for it to take off'}",
+                "add to the sale, or keep the voucher for another time",
+            )
+        raise VoucherRefusedError("Nothing is left to pay for the voucher to take off")
+
+    def _reward_voucher_discount(
+        self, reward_id: str | None, basket: Basket, remaining: int
+    ) -> int | None:
+        """A free-product voucher a reward issued at this till: one unit of its product
+        (``reward_discount`` on what is left, as the reward applied now would take); a
+        bonus multiplier's: nothing; None for any other voucher (its own value or percentage
+        speaks)."""
+        reward = find_reward(self.rules(), reward_id) if reward_id is not None else None
+        if reward is None or reward.kind in ("voucher_amount", "voucher_percent"):
+            return None
+        if reward.kind == "bonus_multiplier":
+            return 0
+        return reward_discount(reward, basket.earn_lines(), max(0, remaining))
 
     # --- checks -------------------------------------------------------------------------------
 
@@ -157,7 +229,7 @@ class VoucherActions(TillBase):
                 raise VoucherRefusedError(
                     f"Voucher {code} belongs to a member", "scan their card first, then the voucher"
                 )
-            if basket.member.member.member_id != record.member_id:
+            if not bound_to(record, basket.member.member):
                 raise VoucherRefusedError(
                     f"Voucher {code} belongs to another member", _OTHER_PAYMENT
                 )
@@ -208,6 +280,11 @@ class VoucherActions(TillBase):
             return
         with self.database.read() as db:
             records = {v.code: voucher_record(db, v.code) for v in basket.vouchers}
+            rewards = {
+                code: reward_of_voucher(db, code)
+                for code, record in records.items()
+                if record is not None and _carries_no_value(record)
+            }
         remaining = basket.subtotal_minor - basket.points_discount_minor
         kept: list[BasketVoucher] = []
         for voucher in basket.vouchers:
@@ -215,10 +292,12 @@ class VoucherActions(TillBase):
             if record is None or basket.subtotal_minor < record.min_spend_minor:
                 continue
             if record.member_id is not None and (
-                basket.member is None or basket.member.member.member_id != record.member_id
+                basket.member is None or not bound_to(record, basket.member.member)
             ):
                 continue  # another member's (or the member left the sale)
-            discount = voucher_discount(record, remaining)
+            discount = self._reward_voucher_discount(rewards.get(voucher.code), basket, remaining)
+            if discount is None:
+                discount = voucher_discount(record, remaining)
             if discount <= 0:
                 continue
             kept.append(BasketVoucher(voucher.code, discount, voucher.hq_confirmed))

@@ -88,7 +88,7 @@ SALE_KEYS = (
         "delete",
         "void_line",
         "Void",
-        "Void the selected line or voucher (in text: delete)",
+        "Void the selected line, voucher or reward (in text: delete)",
     ),
     TillKey(
         "ctrl+g",
@@ -105,6 +105,13 @@ SALE_KEYS = (
         "Points detail",
         "Show or hide how the points add up",
         show=False,
+    ),
+    TillKey(
+        "f11",
+        "rewards",
+        "Rewards",
+        "The member's rewards: buy one with points",
+        show=False,  # the member panel names it when there is something to buy
     ),
     TillKey("ctrl+r", "replace_card", "Card", "Replace a member's lost card", show=False),
     TillKey("ctrl+l", "lock", "Lock", "Lock the till (your PIN unlocks it)"),
@@ -158,6 +165,11 @@ GIFT_CARD_PAYMENT_KEYS = (
     TillKey("escape", "cancel", "Back", "Back to the gift card (removes tenders taken)"),
 )
 
+REWARD_KEYS = (
+    TillKey("enter", "", "Buy", "Buy the highlighted reward for the member"),
+    TillKey("escape", "cancel", "Back", "Back to the sale"),
+)
+
 PRINT_QUEUE_KEYS = (
     TillKey("f5", "retry", "Retry", "Print the selected receipt again"),
     TillKey("f6", "retry_all", "Retry all", "Print every waiting receipt"),
@@ -181,6 +193,7 @@ KEYMAP: tuple[tuple[str, tuple[TillKey, ...]], ...] = (
     ("Returns", RETURN_KEYS),
     ("Gift card", GIFT_CARD_KEYS),
     ("Gift card payment", GIFT_CARD_PAYMENT_KEYS),
+    ("Rewards", REWARD_KEYS),
     ("Print queue", PRINT_QUEUE_KEYS),
     ("Enrol, replace card, close shift", FORM_KEYS),
     ("Member self-check", SELF_CHECK_KEYS),

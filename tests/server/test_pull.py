@@ -68,6 +68,7 @@ def test_first_download_then_only_changes(database: Database) -> None:
             "cashiers": [],
             "vouchers": [],
             "gift_cards": [],
+            "rewards_issued": {},
             "reset": False,
             "total_members": None,
         }

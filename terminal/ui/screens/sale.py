@@ -47,6 +47,7 @@ from terminal.ui.screens.print_queue import PrintQueueScreen
 from terminal.ui.screens.prompt import PromptScreen
 from terminal.ui.screens.replace_card import ReplaceCardScreen
 from terminal.ui.screens.returns import ReturnsScreen
+from terminal.ui.screens.rewards import RewardsScreen
 from terminal.ui.screens.self_check import SelfCheckScreen
 from terminal.ui.screens.shift_close import ShiftClosed, ShiftCloseScreen
 from terminal.ui.widgets.basket_table import BasketTable
@@ -143,9 +144,19 @@ class SaleScreen(Screen[None]):
         except TillError as error:
             earn = None
             self.message.refuse(error)
+        try:
+            rewards = len(self.till.rewards_for(self.basket))
+        except TillError:
+            rewards = 0  # no program on the till: nothing to buy (the earn says why)
         panel.show(
             MemberShown(
-                self.member, self.basket.currency, earn, self.basket.redemption, self.breakdown
+                self.member,
+                self.basket.currency,
+                earn,
+                self.basket.redemption,
+                self.breakdown,
+                rewards=rewards,
+                reward_points=self.basket.reward_points,
             )
         )
 
@@ -267,6 +278,13 @@ class SaleScreen(Screen[None]):
         self.table.action_cursor_down()
 
     def action_void_line(self) -> None:
+        reward = self.table.selected_reward()
+        if reward is not None:
+            chosen = next(r for r in self.basket.rewards if r.reward_id == reward)
+            self.till.remove_reward(self.basket, reward)
+            self.message.success(f"{chosen.name} taken off this sale: no points spent on it")
+            self._changed()
+            return
         voucher = self.table.selected_voucher()
         if voucher is not None:
             self.till.remove_voucher(self.basket, voucher)
@@ -283,13 +301,16 @@ class SaleScreen(Screen[None]):
         self._changed()
 
     def _voucher_selected(self) -> bool:
-        """A voucher row is selected: say that only Del acts on it."""
+        """A voucher or reward row is selected: say that only Del acts on it."""
         voucher = self.table.selected_voucher()
         if voucher is not None:
             self.message.warn(
                 f"Voucher {voucher} is selected — ↑ to choose a line, or Del to take it off"
             )
-        return voucher is not None
+        reward = self.table.selected_reward()
+        if reward is not None:
+            self.message.warn("A reward is selected — ↑ to choose a line, or Del to take it off")
+        return voucher is not None or reward is not None
 
     def action_quantity(self) -> None:
         line_no = self.table.selected_line_no()
@@ -468,6 +489,43 @@ class SaleScreen(Screen[None]):
                 placeholder="as many as allowed",
             )
         )
+
+    def action_rewards(self) -> None:
+        """F11: the rewards the member can buy now; Enter on one buys it for this sale."""
+        if self.basket.member is None or self.member is None:
+            self.message.warn("Scan the member's card first, then choose a reward (F11)")
+            return
+        try:
+            rewards = self.till.rewards_for(self.basket)
+        except TillError as error:
+            self.message.refuse(error)
+            return
+        if not rewards:
+            self.message.warn(f"{self.member.name} cannot buy a reward now")
+            return
+
+        def chosen(reward_id: str | None) -> None:
+            if reward_id is None:
+                return
+            try:
+                item = self.till.buy_reward(self.basket, reward_id)
+            except TillError as error:
+                self.message.refuse(error)
+                return
+            if item.apply_now:
+                self.message.success(
+                    f"{item.name}: {self._money(item.discount_minor)} off for "
+                    f"{format_points(item.points)} — Del on its row takes it off"
+                )
+            else:
+                self.message.success(
+                    f"{item.name} for {format_points(item.points)}: its voucher prints on "
+                    "the receipt — Del on its row takes it off"
+                )
+            self._changed()
+            self.table.move_cursor(row=self.table.row_count - 1)  # its row: Del removes it
+
+        self.app.push_screen(RewardsScreen(self.member.name, rewards, self.basket.currency), chosen)
 
     def action_enrol(self) -> None:
         def enrolled(view: MemberView | None) -> None:

@@ -5,7 +5,9 @@ room their longest value needs, and the item's description gets what is left (cu
 "…" on a small screen, 80 columns, rather than pushing the amounts off the edge).
 
 Vouchers taken off the sale follow the lines as rows of their own ("Voucher V-…  −€5.00"),
-so the cashier sees them, and can select one and take it off (Del) like a line.
+so the cashier sees them, and can select one and take it off (Del) like a line. Rewards the
+member buys follow them the same way ("Reward: Free bread  −€1.12"; a voucher reward shows
+its price in points: it takes nothing off this sale).
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from textual.widgets import DataTable
 from shared.money import Money
 from terminal.till.basket import Basket, BasketLine
 
-__all__ = ["VOUCHER_ROW", "BasketTable"]
+__all__ = ["REWARD_ROW", "VOUCHER_ROW", "BasketTable"]
 
 VOUCHER_ROW = "voucher:"
 """Row keys of voucher rows start with this, then the voucher code (lines: their number)."""
+REWARD_ROW = "reward:"
+"""Row keys of reward rows start with this, then the reward's id."""
 
 _MIN_ITEM = 8
 """The description never gets less than this (a very narrow window scrolls instead)."""
@@ -55,7 +59,7 @@ class BasketTable(DataTable[Text]):
         """Redraw from the basket; keep the selection, or move it to ``select_line``."""
         keep = select_line if select_line is not None else self.selected_line_no()
         self._basket = basket
-        keep_voucher = self.selected_voucher()
+        keep_voucher = self._selected_key() if self.selected_line_no() is None else None
         rows = [
             (
                 str(line.line_no),
@@ -71,10 +75,19 @@ class BasketTable(DataTable[Text]):
             off = Money(-voucher.discount_minor, basket.currency).format()
             rows.append(("", f"Voucher {voucher.code}", "", "", off))
             keys.append(VOUCHER_ROW + voucher.code)
+        for reward in basket.rewards:
+            if reward.apply_now:
+                amount = Money(-reward.discount_minor, basket.currency).format()
+                rows.append(("", f"Reward: {reward.name}", "", "", amount))
+            else:
+                rows.append(
+                    ("", f"Reward voucher: {reward.name}", "", "", f"{reward.points:,} pts")
+                )
+            keys.append(REWARD_ROW + reward.reward_id)
         self.clear(columns=True)
         self._add_columns(rows)
         for (number, item, qty, price, amount), key in zip(rows, keys, strict=True):
-            voucher_row = key.startswith(VOUCHER_ROW)
+            voucher_row = key.startswith((VOUCHER_ROW, REWARD_ROW))
             self.add_row(
                 Text(number),
                 Text(
@@ -87,8 +100,8 @@ class BasketTable(DataTable[Text]):
             )
         if not keys:
             return
-        if select_line is None and keep_voucher is not None and VOUCHER_ROW + keep_voucher in keys:
-            self.move_cursor(row=keys.index(VOUCHER_ROW + keep_voucher))
+        if select_line is None and keep_voucher is not None and keep_voucher in keys:
+            self.move_cursor(row=keys.index(keep_voucher))
             return
         numbers = [line.line_no for line in basket.lines]
         row = numbers.index(keep) if keep in numbers else len(numbers) - 1
@@ -120,9 +133,16 @@ class BasketTable(DataTable[Text]):
     def selected_line_no(self) -> int | None:
         """The selected basket line's number (None: no line, or a voucher is selected)."""
         key = self._selected_key()
-        return int(key) if key is not None and not key.startswith(VOUCHER_ROW) else None
+        if key is None or key.startswith((VOUCHER_ROW, REWARD_ROW)):
+            return None
+        return int(key)
 
     def selected_voucher(self) -> str | None:
         """The selected voucher's code (None: a line, or nothing, is selected)."""
         key = self._selected_key()
         return key.removeprefix(VOUCHER_ROW) if key and key.startswith(VOUCHER_ROW) else None
+
+    def selected_reward(self) -> str | None:
+        """The selected reward's id (None: a line, a voucher, or nothing, is selected)."""
+        key = self._selected_key()
+        return key.removeprefix(REWARD_ROW) if key and key.startswith(REWARD_ROW) else None

@@ -28,6 +28,10 @@ class MemberShown:
     earn: EarnResult | None
     redemption: RedemptionQuote | None
     breakdown: bool = False
+    rewards: int = 0
+    """How many rewards the member can buy now (``Till.rewards_for``)."""
+    reward_points: int = 0
+    """Points the rewards chosen on this sale cost."""
 
 
 class MemberPanel(Static):
@@ -82,6 +86,11 @@ def render_member(shown: MemberShown | None, room: int = _WIDTH + 4) -> Content:
         rows.append(
             _row("Redeeming", f"{format_points(shown.redemption.points)} = {discount}", width)
         )
+    if shown.reward_points:
+        rows.append(_row("Rewards", "-" + format_points(shown.reward_points), width))
+    if shown.rewards:
+        plural = "reward" if shown.rewards == 1 else "rewards"
+        rows.append(Content(f"{shown.rewards} {plural} — F11").stylize("bold"))
     if standing is not None:
         # What comes next for the member: grace, the next tier, the next points to expire.
         if standing.grace_text:

@@ -1,4 +1,5 @@
-"""Running totals of the sale: subtotal, points and voucher discounts, total, tax, paid, due."""
+"""Running totals of the sale: subtotal, points, voucher and reward discounts, total, tax,
+paid, due."""
 
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ class Totals(Static):
             count = len(basket.vouchers)
             label = "Voucher" if count == 1 else f"Vouchers ({count})"
             rows.append(row(label, money(-basket.voucher_discount_minor)))
+        if basket.reward_discount_minor:
+            count = sum(1 for reward in basket.rewards if reward.discount_minor)
+            label = "Reward" if count == 1 else f"Rewards ({count})"
+            rows.append(row(label, money(-basket.reward_discount_minor)))
         rows.append(row("TOTAL", money(basket.total_minor), "bold reverse"))
         rows.append(row("incl. tax", money(basket.tax_minor), "dim"))
         if basket.tenders:
