@@ -132,8 +132,15 @@ def prepare_demo_hq(
         created = initialise(database)
         admin_password = created.admin.password if created.admin else ""
         api_token = created.admin.token if created.admin else ""
-        rules = importlib.resources.files("shared.rules.examples").joinpath("demo_program.json")
-        publish_rules(database, rules.read_bytes())
+        examples = importlib.resources.files("shared.rules.examples")
+        program = examples.joinpath("demo_program.json").read_bytes()
+        publish_rules(database, program)
+        # Version 2 adds a rewards catalog, as a manager would in the program editor: the
+        # till starts on version 1 (seeded) and pulls it, so rewards show from the first sale.
+        document = json.loads(program)
+        document["version"] = document["version"] + 1
+        document["rewards"] = json.loads(examples.joinpath("demo_rewards.json").read_bytes())
+        publish_rules(database, json.dumps(document), note="Rewards catalog for the demo")
         import_catalog(database, _catalog_csv(products))
         say(f"  HQ: importing {members:,} members …")
         import_members(database, _members_csv(config, members, products))
