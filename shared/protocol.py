@@ -63,6 +63,7 @@ ExceptionKind = Literal[
     "store_credit_unbacked",
     "reward_mismatch",
     "reward_oversold",
+    "campaign_voucher_mismatch",
 ]
 """``entry_refused``: a record HQ could not store or post (a 422 ``refused`` to the till, kept
 as evidence). ``journal_behind``: a till reported a journal tip behind, or a hash different
@@ -82,7 +83,10 @@ account backs (legacy tills; amount: the money, held on ``suspense:store_credit`
 ``reward_mismatch``: a reward bought at a till whose price or discount differs from what HQ
 computes from the rules version it names, or which that version does not have or the member
 could not buy (amount: the discount difference in minor units, or the points). ``reward_oversold``:
-a reward issued beyond its stock, by tills offline at the same time (amount: the points)."""
+a reward issued beyond its stock, by tills offline at the same time (amount: the points).
+``campaign_voucher_mismatch``: a campaign voucher a till printed with a sale that the rules
+version it names does not give (no such campaign or voucher, or the sale did not qualify);
+issued anyway when HQ knows its terms (amount: its value, minor units; accept only)."""
 
 
 class _Model(BaseModel):
@@ -213,6 +217,11 @@ class VoucherState(_Model):
     member_id: str | None = None
     """Only this member may use it."""
     status: Literal["issued", "redeemed", "expired", "voided"]
+    source: str | None = None
+    """Who issued it: "hq", "reward:<reward id>", "campaign:<campaign id>" (None: an HQ that
+    does not say). A till that knows the reward prices the voucher as the reward does."""
+    categories: list[str] | None = None
+    """It takes its share only of the lines in these product categories (None: the basket)."""
 
 
 class StoredValueState(_Model):

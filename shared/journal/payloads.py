@@ -35,6 +35,7 @@ from shared.rules import EarnResult
 
 __all__ = [
     "STORED_VALUE_METHODS",
+    "CampaignVoucher",
     "CardIssue",
     "CardReplacement",
     "Enrolment",
@@ -122,8 +123,22 @@ class VoucherUse(_Frozen):
     the first use it sees of a code, and a second use anywhere is ``voucher_reused``."""
 
     code: VoucherCode
-    discount_minor: Annotated[NonNegMinor, Field(gt=0)]
-    """What the voucher took off this sale (at most its value, at most the basket)."""
+    discount_minor: NonNegMinor
+    """What the voucher took off this sale (at most its value, at most the basket); 0 only
+    for a points bonus."""
+    points_bonus_reward: Identifier | None = Field(default=None, exclude_if=_absent)
+    """A bonus-multiplier reward's voucher: the reward (its multiplier is in the earn's rules
+    version) that multiplied this sale's points; it takes nothing off (``discount_minor``
+    0). Written only when set, so every other use hashes as before the field existed."""
+
+    @model_validator(mode="after")
+    def check_points_bonus(self) -> Self:
+        if (self.points_bonus_reward is None) != (self.discount_minor > 0):
+            raise JournalInvariantError(
+                f"voucher {self.code}: a use takes money off (discount > 0) or is a points "
+                "bonus (points_bonus_reward, discount 0), exactly one of the two"
+            )
+        return self
 
 
 class RewardPurchase(_Frozen):
@@ -151,6 +166,18 @@ class RewardPurchase(_Frozen):
                 "sale, not both"
             )
         return self
+
+
+class CampaignVoucher(_Frozen):
+    """A voucher a campaign gave this sale for a later visit ("spend €50, get €5 off your
+    next visit"; docs/rules.md, "Campaigns"). The till decided with the rules version named
+    here and generated the code (printed on the receipt); HQ decides again from that version,
+    issues the code either way and raises ``campaign_voucher_mismatch`` when the rules do not
+    give it. Bound to the sale's member if there is one, unbound otherwise."""
+
+    campaign_id: Identifier
+    rules_version: Annotated[int, Field(ge=1, le=2**31 - 1, strict=True)]
+    voucher_code: VoucherCode
 
 
 class MemberRef(_Frozen):
@@ -274,6 +301,11 @@ class Sale(_Frozen):
     )
     """Rewards the member bought with this sale, after the points and voucher discounts.
     Written only when there are some, like ``vouchers``."""
+    campaign_vouchers: Annotated[tuple[CampaignVoucher, ...], Field(max_length=MAX_TENDERS)] = (
+        Field(default=(), exclude_if=_empty)
+    )
+    """Vouchers campaigns gave this sale for a later visit (any sale can qualify, a member is
+    not needed). Written only when there are some, like ``vouchers``."""
 
     @model_validator(mode="after")
     def check_totals(self) -> Self:
@@ -292,6 +324,7 @@ class Sale(_Frozen):
         if len(set(codes)) != len(codes):
             raise JournalInvariantError("a voucher can be taken once per sale")
         issued = [r.voucher_code for r in self.rewards if r.voucher_code is not None]
+        issued += [c.voucher_code for c in self.campaign_vouchers]
         if len(set(issued)) != len(issued) or set(issued) & set(codes):
             raise JournalInvariantError("a voucher code is issued once, and not taken with it")
         discount += self.voucher_discount_minor + self.reward_discount_minor

@@ -16,7 +16,7 @@ from typing import Annotated, Literal, TypeAlias
 from pydantic import Field
 
 from shared.bounds import MAX_LINES, MAX_NOTES
-from shared.money import Money, allocate, format_points, round_fraction
+from shared.money import Money, Rounding, allocate, format_points, parse_ratio, round_fraction
 from shared.rules._fields import (
     FractionText,
     FrozenModel,
@@ -29,9 +29,9 @@ from shared.rules._fields import (
     fraction_text,
 )
 from shared.rules.basket import BasketLine, EarnContext
-from shared.rules.model import Campaign, ProgramRules
+from shared.rules.model import Campaign, ProgramRules, Reward
 
-__all__ = ["EarnResult", "LineEarning", "OrderBonus", "compute_earn"]
+__all__ = ["EarnResult", "LineEarning", "OrderBonus", "compute_earn", "points_bonus"]
 
 BELOW_MIN_SPEND = "order below minimum spend"
 NO_SPEND = "no spend on this line"
@@ -69,7 +69,9 @@ class LineEarning(FrozenModel):
 class OrderBonus(FrozenModel):
     """Points earned by the order as a whole rather than by a line."""
 
-    kind: Literal["per_order", "campaign"]
+    kind: Literal["per_order", "campaign", "reward"]
+    """``reward``: a bonus-multiplier reward's voucher taken on the sale (label "Reward: <its
+    name>"): (multiplier − 1) × every other point of the sale (:func:`points_bonus`)."""
     label: Name
     campaign_id: Name | None = None
     points: PointsInt
@@ -115,7 +117,12 @@ class EarnResult(FrozenModel):
             f"{_label(category)} x{quantity}: {format_points(points)}"
             for category, (quantity, points) in by_category.items()
         ]
-        rows += [f"{item.label}: {format_points(item.points)}" for item in self.order_items]
+        rows += [
+            f"{item.label} +{format_points(item.points)}"
+            if item.kind == "reward"
+            else f"{item.label}: {format_points(item.points)}"
+            for item in self.order_items
+        ]
         rows.append(f"Total: {format_points(self.total_points)}")
         return tuple(rows)
 
@@ -137,12 +144,17 @@ def compute_earn(
     ctx: EarnContext,
     *,
     order_discount_minor: int = 0,
+    points_bonuses: Sequence[Reward] = (),
 ) -> EarnResult:
     """The points ``lines`` earn under ``rules``, with a line-by-line breakdown.
 
     ``order_discount_minor`` (an order-level discount such as redeemed points) is spread over
     the lines that can earn in proportion to their net amounts and, unless the program says
     ``earn_on_discounted``, reduces the spend that earns.
+
+    ``points_bonuses``: the bonus-multiplier rewards whose vouchers were taken on the sale;
+    each adds an order item of :func:`points_bonus` on the points the sale earns without
+    them (several do not compound).
     """
     _check_inputs(lines, order_discount_minor)
     earn = rules.earn
@@ -202,6 +214,15 @@ def compute_earn(
         )
 
     order_items = _order_items(rules, campaigns) if qualifies else []
+    earned_without = sum(r.points for r in results) + sum(i.points for i in order_items)
+    order_items += [
+        OrderBonus(
+            kind="reward",
+            label=f"Reward: {reward.name}"[:100],
+            points=points_bonus(reward, earned_without, rules.rounding),
+        )
+        for reward in points_bonuses
+    ]
     result = EarnResult(
         program_id=rules.program_id,
         rules_version=rules.version,
@@ -212,6 +233,17 @@ def compute_earn(
     )
     result.check_totals()
     return result
+
+
+def points_bonus(reward: Reward, earned_points: int, rounding: Rounding) -> int:
+    """What a bonus-multiplier reward adds to a sale that earns ``earned_points`` without it:
+    ``(multiplier − 1) × earned_points``, rounded with the program's mode; never below 0 (a
+    sale that earns nothing, or takes points back, gets no bonus)."""
+    if reward.kind != "bonus_multiplier" or reward.multiplier is None:
+        raise ValueError(f"reward {reward.id} is not a bonus multiplier")
+    if earned_points <= 0:
+        return 0
+    return round_fraction((parse_ratio(reward.multiplier) - 1) * earned_points, rounding)
 
 
 def _bounded_notes(notes: list[str]) -> tuple[str, ...]:
@@ -286,6 +318,10 @@ def _qualifying_campaigns(
     """Campaigns running now whose targeted lines reach the campaign's minimum spend."""
     qualifying = []
     for campaign in rules.campaigns:
+        if campaign.multiplier_fraction == 1 and not campaign.bonus_points:
+            # A campaign that gives no points (only a voucher) has nothing to say about them:
+            # shared.rules.campaign_vouchers decides its voucher.
+            continue
         if not campaign.is_running(ctx.store_id, ctx.local_time):
             continue
         targeted = frozenset(

@@ -39,6 +39,7 @@ __all__ = [
     "Tier",
     "TierQualification",
     "UnitBonus",
+    "VoucherOffer",
 ]
 
 Weekday = Annotated[int, Field(strict=True, ge=0, le=6), BeforeValidator(refuse_float)]
@@ -148,8 +149,40 @@ class EarnRules(FrozenModel):
         return sum(b.points_per_unit for b in self.unit_bonuses if b.applies_to(sku, category))
 
 
+BasisPoints = Annotated[int, Field(strict=True, ge=1, le=10_000), BeforeValidator(refuse_float)]
+"""A percentage in hundredths of a percent: 1000 = 10 %, 10000 = 100 %."""
+
+ValidDays = Annotated[int, Field(strict=True, ge=1, le=3650), BeforeValidator(refuse_float)]
+
+
+class VoucherOffer(FrozenModel):
+    """The voucher a campaign gives a qualifying sale for a later visit (docs/rules.md,
+    "Campaigns"): an amount off (``value_minor``), or a percentage off (``percent_bp``) with
+    ``value_minor`` as its cap. The campaign's own filters say which sales qualify; the
+    ``min_spend_minor`` here is what the later sale must spend to redeem it."""
+
+    value_minor: PositiveInt | None = None
+    """The amount off; with ``percent_bp``, the most the percentage takes off (null: no cap)."""
+    percent_bp: BasisPoints | None = None
+    """The percentage off, in basis points (1000 = 10 %)."""
+    min_spend_minor: NonNegativeInt = 0
+    """What the sale that redeems the voucher must spend."""
+    valid_days: ValidDays = 30
+    """How long it can be used, the day it is issued counting as the first."""
+
+    @model_validator(mode="after")
+    def _amount_or_percent(self) -> Self:
+        if self.value_minor is None and self.percent_bp is None:
+            raise ValueError(
+                "a campaign voucher needs 'value_minor' (an amount off) or 'percent_bp' "
+                "(a percentage off, with 'value_minor' as its cap)"
+            )
+        return self
+
+
 class Campaign(FrozenModel):
-    """A time-, store- or product-limited promotion: a multiplier, a bonus, or both.
+    """A time-, store- or product-limited promotion: a multiplier, a bonus, a voucher for the
+    next visit (``voucher``), or any of them together.
 
     Every filter left null means "no restriction". ``categories`` and ``skus`` together name
     the lines the campaign targets: a line whose category is listed *or* whose SKU is listed.
@@ -172,6 +205,9 @@ class Campaign(FrozenModel):
     skus: tuple[Name, ...] | None = None
     min_spend_minor: NonNegativeInt = 0
     """Eligible spend on the targeted lines needed for the campaign to apply."""
+    voucher: VoucherOffer | None = None
+    """A voucher each qualifying sale gets for a later visit, printed on its receipt
+    (shared/rules/campaign_vouchers.py); null: none."""
 
     @property
     def multiplier_fraction(self) -> Fraction:
@@ -374,10 +410,6 @@ class OfflineRules(FrozenModel):
 
 RewardKind = Literal["voucher_amount", "voucher_percent", "free_product", "bonus_multiplier"]
 
-BasisPoints = Annotated[int, Field(strict=True, ge=1, le=10_000), BeforeValidator(refuse_float)]
-"""A percentage in hundredths of a percent: 1000 = 10 %, 10000 = 100 %."""
-
-ValidDays = Annotated[int, Field(strict=True, ge=1, le=3650), BeforeValidator(refuse_float)]
 
 Stock = Annotated[int, Field(strict=True, ge=0, le=MAX_POINTS), BeforeValidator(refuse_float)]
 

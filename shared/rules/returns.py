@@ -35,7 +35,7 @@ class LineReversal(FrozenModel):
 class OrderItemReversal(FrozenModel):
     """The part of an order-level bonus (visit bonus, campaign bonus) the refund takes back."""
 
-    kind: Literal["per_order", "campaign"]
+    kind: Literal["per_order", "campaign", "reward"]
     label: str
     campaign_id: str | None = None
     points_reversed: NonNegativeInt

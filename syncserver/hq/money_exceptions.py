@@ -44,6 +44,7 @@ MONEY_KINDS: frozenset[str] = frozenset(
         "giftcard_blocked",
         "giftcard_activated_twice",
         "store_credit_unbacked",
+        "campaign_voucher_mismatch",
     }
 )
 
@@ -130,6 +131,8 @@ def money_facts(
     if kind in ("voucher_reused", "voucher_invalid"):
         vouchers = [a for a in money if a.startswith(_VOUCHER_SUSPENSE)]
         account = _pick(vouchers, lambda a: f"voucher {a[len(_VOUCHER_SUSPENSE) :]} " in detail)
+    elif kind == "campaign_voucher_mismatch":
+        account = None  # the voucher was issued as printed: nothing to write off or recover
     elif kind == "store_credit_unbacked":
         account = STORE_CREDIT_SUSPENSE if STORE_CREDIT_SUSPENSE in money else None
     else:

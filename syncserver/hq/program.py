@@ -37,10 +37,11 @@ from shared.rules import (
     Reward,
     compute_earn,
 )
+from shared.rules.campaign_vouchers import offer_text
 from shared.rules.rewards import percent_text, reward_effect
 from shared.text import check_safe_text, unsafe_character
 from syncserver.errors import ConflictError, MalformedError, NotFoundError
-from syncserver.hq.program_schema import SECTIONS, WEEKDAYS, FieldSpec, ListSpec
+from syncserver.hq.program_schema import SECTIONS, WEEKDAYS, FieldSpec, ListSpec, item_value
 from syncserver.hq.rules import (
     MAX_VERSION,
     PublishResult,
@@ -332,6 +333,12 @@ def _campaign_effect(campaign: Campaign, currency: str) -> str:
         parts.append(f"×{ratio_text(campaign.multiplier)} points{on}")
     if campaign.bonus_points:
         parts.append(f"+{_points(campaign.bonus_points)} per order")
+    if campaign.voucher is not None:
+        days = campaign.voucher.valid_days
+        parts.append(
+            f"a voucher for the next visit: {offer_text(campaign.voucher, currency)}, "
+            f"valid {days} day{'' if days == 1 else 's'}"
+        )
     if campaign.min_spend_minor:
         parts.append(f"with at least {money_text(campaign.min_spend_minor, currency)} on its items")
     return "; ".join(parts) or "no effect (multiplier 1, no bonus)"
@@ -504,7 +511,7 @@ def _entity_key(spec: ListSpec, item: Any) -> str:
 def _entity_line(spec: ListSpec, item: Mapping[str, Any], currency: str) -> str:
     shown = []
     for f in spec.fields[1:]:
-        value = item.get(f.key)
+        value = item_value(item, f.key)
         if (value in (None, "", 0, "1") or value == []) and not f.required:
             continue
         shown.append(f"{f.label.lower()} {field_text(f, value, currency)}")
@@ -554,7 +561,7 @@ def _flatten(document: Mapping[str, Any]) -> dict[tuple[str, ...], tuple[str, st
                         out[(spec.path, key, f.key)] = (
                             section.title,
                             f"{spec.item} {key} · {f.label}",
-                            field_text(f, item.get(f.key), currency),
+                            field_text(f, item_value(item, f.key), currency),
                         )
     return out
 

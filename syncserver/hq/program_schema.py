@@ -8,9 +8,9 @@ model appears here exactly once (a new rules field cannot be silently missing fr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "LIST_BY_PATH",
@@ -21,6 +21,7 @@ __all__ = [
     "ListSpec",
     "SectionSpec",
     "document_paths",
+    "item_value",
 ]
 
 Kind = Literal[
@@ -126,6 +127,27 @@ _CAMPAIGNS = ListSpec(
         FieldSpec("categories", "Categories", "names", "comma-separated; empty = all lines"),
         FieldSpec("skus", "SKUs", "names", "comma-separated; empty = all lines"),
         FieldSpec("min_spend_minor", "Minimum spend on its items", "money"),
+        FieldSpec(
+            "voucher.value_minor",
+            "Voucher: amount off / percentage cap",
+            "money",
+            "a voucher for the next visit to each qualifying sale; empty = no voucher "
+            "(with a percentage: the most it takes off)",
+            empty="none",
+        ),
+        FieldSpec("voucher.percent_bp", "Voucher: percent off", "percent", "0.01–100", empty="—"),
+        FieldSpec(
+            "voucher.min_spend_minor",
+            "Voucher: minimum spend to redeem",
+            "money",
+            "on the later sale",
+        ),
+        FieldSpec(
+            "voucher.valid_days",
+            "Voucher: valid for (days)",
+            "int",
+            "1–3650, the day of issue counting as the first",
+        ),
     ),
 )
 
@@ -472,6 +494,15 @@ SECTIONS: tuple[SectionSpec, ...] = (
 LIST_BY_PATH: dict[str, ListSpec] = {
     spec.path: spec for section in SECTIONS for spec in section.lists
 }
+
+
+def item_value(item: Mapping[str, Any], key: str) -> Any:
+    """A list item's value for a field key, following a dotted key into a nested object
+    ("voucher.value_minor" of a campaign); None when absent."""
+    value: Any = item
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
 
 
 def document_paths() -> Iterator[str]:

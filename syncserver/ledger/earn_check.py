@@ -13,8 +13,16 @@ from functools import lru_cache
 
 from shared.journal import JournalEntry, Sale
 from shared.rules import BasketLine, EarnContext, EarnResult, ProgramRules, compute_earn
+from shared.rules.model import Reward
 
-__all__ = ["FROM_ENTRY", "EarnCheck", "check_earn", "precheck_earn", "tier_from_breakdown"]
+__all__ = [
+    "FROM_ENTRY",
+    "EarnCheck",
+    "check_earn",
+    "points_bonuses",
+    "precheck_earn",
+    "tier_from_breakdown",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +73,20 @@ class _FromEntry:
 FROM_ENTRY = _FromEntry()
 
 
+def points_bonuses(sale: Sale, rules: ProgramRules) -> list[Reward]:
+    """The bonus-multiplier rewards whose vouchers the sale took (``VoucherUse
+    .points_bonus_reward``), as ``rules`` define them; one the version lacks, or that is not a
+    bonus multiplier there, counts for nothing (the voucher's use is ``voucher_invalid``, and
+    the till's points then differ: ``rules_mismatch``)."""
+    rewards = {reward.id: reward for reward in rules.rewards}
+    found = []
+    for use in sale.vouchers:
+        reward = rewards.get(use.points_bonus_reward or "")
+        if reward is not None and reward.kind == "bonus_multiplier":
+            found.append(reward)
+    return found
+
+
 def check_earn(
     entry: JournalEntry,
     sale: Sale,
@@ -112,6 +134,7 @@ def check_earn(
             ),
             # Everything taken off the whole basket: points and vouchers.
             order_discount_minor=sale.order_discount_minor,
+            points_bonuses=points_bonuses(sale, rules),
         )
     except (ValueError, ArithmeticError) as error:
         # A result beyond the bounds, or arithmetic no real sale reaches: the till's figure is

@@ -42,6 +42,7 @@ from syncserver.ledger.accounts import (
     pair,
     suspense_account,
 )
+from syncserver.ledger.campaign_vouchers import post_campaign_vouchers
 from syncserver.ledger.context import LedgerContext
 from syncserver.ledger.earn_check import check_earn
 from syncserver.ledger.points import (
@@ -177,6 +178,7 @@ def _sale(ctx: LedgerContext, source: PostingSource, entry: JournalEntry, sale: 
     member_id = _member_sale(ctx, source, entry, sale) if sale.member is not None else None
     post_voucher_uses(ctx, source, entry, sale, member_id)
     post_reward_purchases(ctx, source, entry, sale, member_id)
+    post_campaign_vouchers(ctx, source, entry, sale, member_id)
     post_sale_money(ctx, source, entry, sale, member_id)
 
 

@@ -315,12 +315,13 @@ def void_reward_purchases(
     ctx: LedgerContext, source: PostingSource, entry: JournalEntry, ref: EntryRef
 ) -> tuple[list[Leg], list[Leg]]:
     """For a void of sale ``ref`` (checked by the caller): take its purchases off the counts
-    and void the reward vouchers it issued. Returns (legs of the sale the void must not
-    reverse, extra legs for the void to post): a voucher already used keeps its issue (and
-    raises ``reward_mismatch``: the points go back, the voucher was had); one HQ voided
-    already was reversed then; an expired one gets its breakage back first."""
+    and void the reward and campaign vouchers it issued. Returns (legs of the sale the void
+    must not reverse, extra legs for the void to post): a voucher already used keeps its
+    issue (and raises ``reward_mismatch``: the points go back, the voucher was had; for a
+    campaign voucher ``campaign_voucher_mismatch``); one HQ voided already was reversed then;
+    an expired one gets its breakage back first."""
     sale = _original(ctx, ref)
-    if sale is None or not sale.rewards:
+    if sale is None or not (sale.rewards or sale.campaign_vouchers):
         return [], []
     for purchase in sale.rewards:
         ctx.count_reward(purchase.reward_id, -1)
@@ -346,6 +347,17 @@ def void_reward_purchases(
         if row.status == REDEEMED:
             if row.value_minor:
                 kept += issue
+            if code not in by_code:  # a campaign's voucher: no points to give back
+                ctx.raise_exception(
+                    "campaign_voucher_mismatch",
+                    source,
+                    row.member_id,
+                    row.value_minor,
+                    f"void {source.label()} of sale {ref.terminal_id}#{ref.seq}: its "
+                    f"{row.source} voucher {code} was already used "
+                    f"({row.redeemed_terminal}#{row.redeemed_seq}): the voucher stays redeemed",
+                )
+                continue
             bought = by_code.get(code)
             points = bought.points if bought is not None else 0
             ctx.raise_exception(

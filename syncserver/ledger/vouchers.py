@@ -27,6 +27,9 @@ from shared.journal import EntryRef, JournalEntry, Sale, VoucherUse
 from shared.journal import format_utc as _utc
 from shared.protocol import ExceptionKind
 from shared.rules import ProgramRules
+from shared.rules.basket import BasketLine
+from shared.rules.model import Reward
+from shared.rules.voucher_pricing import voucher_discount_on
 from syncserver.ledger.accounts import (
     VOUCHER_BREAKAGE,
     VOUCHER_FUNDING,
@@ -47,6 +50,7 @@ from syncserver.storage.vouchers import (
     EXPIRED,
     ISSUED,
     REDEEMED,
+    REWARD_SOURCE,
     VOIDED,
     NewVoucher,
     VoucherRow,
@@ -117,17 +121,91 @@ def _problem(
             f"needs a spend of {money_text(row.min_spend_minor, row.currency)}; the basket was "
             f"{money_text(sale.subtotal_minor, row.currency)}"
         )
+    if use.points_bonus_reward is not None:
+        return _points_bonus_problem(rules, row, use, member_id)
     if _carries_no_money(row):
         return _reward_voucher_problem(rules, row, use, sale)
     cap = row.value_minor if row.percent_bp is None or row.value_minor else None
     if cap is not None and use.discount_minor > cap:
         worth, took = money_text(cap, row.currency), money_text(use.discount_minor, row.currency)
         return f"is worth {worth}, not {took}"
+    return _category_problem(rules, row, use, sale)
+
+
+def _points_bonus_problem(
+    rules: ProgramRules | None, row: VoucherRow, use: VoucherUse, member_id: str | None
+) -> str | None:
+    """A bonus-multiplier voucher multiplies a member's sale's points (the earn check
+    recomputes them with it): it must be that reward's voucher, and the reward a bonus
+    multiplier in the rules version its purchase named."""
+    if row.source != f"{REWARD_SOURCE}{use.points_bonus_reward}":
+        return f"was issued by {row.source}, not by reward {use.points_bonus_reward}"
+    reward = _reward_of(rules, row)
+    if reward is None or reward.kind != "bonus_multiplier":
+        return f"is for reward {use.points_bonus_reward}, which is not a points bonus there"
+    if member_id is None:
+        return f"is for {reward.name}, which needs a member's sale"
     return None
 
 
-REWARD_SOURCE = "reward:"
-"""``vouchers.source`` of a voucher a reward purchase issued (``reward:<id>``)."""
+def _reward_of(rules: ProgramRules | None, row: VoucherRow) -> Reward | None:
+    if rules is None or not row.source.startswith(REWARD_SOURCE):
+        return None
+    reward_id = row.source[len(REWARD_SOURCE) :]
+    return next((r for r in rules.rewards if r.id == reward_id), None)
+
+
+def _sale_lines(sale: Sale) -> list[BasketLine]:
+    """The lines a till prices vouchers on (``Basket.earn_lines``: not the returns)."""
+    return [
+        BasketLine(
+            line_no=line.line_no,
+            sku=line.sku,
+            category=line.category,
+            quantity=line.quantity,
+            net_minor=line.net_minor,
+        )
+        for line in sale.lines
+        if line.net_minor >= 0
+    ]
+
+
+def _left_before(sale: Sale, use: VoucherUse) -> int:
+    """What was left to pay when the till took ``use``: the subtotal less the points
+    discount and the vouchers before it on the sale (docs/vouchers.md)."""
+    left = sale.subtotal_minor - (sale.redeemed.discount_minor if sale.redeemed else 0)
+    for earlier in sale.vouchers:
+        if earlier is use:
+            break
+        left -= earlier.discount_minor
+    return left
+
+
+def _category_problem(
+    rules: ProgramRules | None, row: VoucherRow, use: VoucherUse, sale: Sale
+) -> str | None:
+    """A reward's amount or percent voucher limited to categories takes at most what the
+    till computes (``voucher_discount_on``): its terms on those lines' share of what was left."""
+    reward = _reward_of(rules, row)
+    if reward is None or reward.categories is None:
+        return None
+    if reward.kind not in ("voucher_amount", "voucher_percent"):
+        return None
+    worth = voucher_discount_on(
+        _sale_lines(sale),
+        _left_before(sale, use),
+        value_minor=row.value_minor,
+        percent_bp=row.percent_bp,
+        min_spend_minor=row.min_spend_minor,
+        categories=reward.categories,
+    )
+    if use.discount_minor <= worth:
+        return None
+    return (
+        f"applies only to {', '.join(reward.categories)}, worth "
+        f"{money_text(worth, row.currency)} on this sale, not "
+        f"{money_text(use.discount_minor, row.currency)}"
+    )
 
 
 def _carries_no_money(row: VoucherRow) -> bool:
@@ -138,7 +216,7 @@ def _carries_no_money(row: VoucherRow) -> bool:
 def _rules_for(ctx: LedgerContext, row: VoucherRow, sale: Sale) -> ProgramRules | None:
     """The rules a reward voucher's use is checked with, read only for such a voucher: the
     version its purchase named (the issuing sale's), else the using sale's."""
-    if not _carries_no_money(row):
+    if not row.source.startswith(REWARD_SOURCE):
         return None
     if row.issued_terminal is not None and row.issued_seq is not None:
         stored = stored_entry(ctx.conn, row.issued_terminal, row.issued_seq)
@@ -213,8 +291,11 @@ def post_voucher_uses(
             kind = "voucher_invalid"
             detail = f"voucher {use.code} {problem}; {here} took {money_text(discount, unit)} off"
         suspense = voucher_suspense_account(use.code)
-        legs = money_pair(VOUCHER_REDEEMED, suspense, discount, PostingKind.VOUCHER_UNBACKED, unit)
-        ctx.post(source, legs, when)
+        if discount:  # a points bonus moves no money: the exception alone says it
+            legs = money_pair(
+                VOUCHER_REDEEMED, suspense, discount, PostingKind.VOUCHER_UNBACKED, unit
+            )
+            ctx.post(source, legs, when)
         ctx.raise_exception(
             kind,
             source,

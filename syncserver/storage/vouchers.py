@@ -12,12 +12,14 @@ from sqlalchemy import Connection, select, update
 
 from shared.protocol import VoucherState
 from syncserver.storage.database import insert_ignore
+from syncserver.storage.rules import latest_version
 from syncserver.storage.schema import vouchers
 
 __all__ = [
     "EXPIRED",
     "ISSUED",
     "REDEEMED",
+    "REWARD_SOURCE",
     "VOIDED",
     "NewVoucher",
     "VoucherRow",
@@ -155,13 +157,39 @@ def due_voucher_codes(conn: Connection, as_of: str) -> list[str]:
     )
 
 
+REWARD_SOURCE = "reward:"
+"""``vouchers.source`` of a voucher a reward purchase issued (``reward:<id>``)."""
+
+
+def _reward_categories(conn: Connection, sources: set[str]) -> dict[str, list[str] | None]:
+    """source -> the categories its reward is limited to, for the reward sources among
+    ``sources``, as the newest published rules say (a reward keeps its id across versions;
+    a till that knows the reward prices by its own copy of the rules anyway)."""
+    reward_sources = {source for source in sources if source.startswith(REWARD_SOURCE)}
+    if not reward_sources:
+        return {}
+    latest = latest_version(conn)
+    if latest is None:
+        return {}
+    rewards = {reward.id: reward for reward in latest.rules.rewards}
+    found: dict[str, list[str] | None] = {}
+    for source in reward_sources:
+        reward = rewards.get(source[len(REWARD_SOURCE) :])
+        if reward is not None and reward.kind in ("voucher_amount", "voucher_percent"):
+            found[source] = list(reward.categories) if reward.categories is not None else None
+    return found
+
+
 def voucher_states(conn: Connection, codes: Sequence[str]) -> list[VoucherState]:
+    """What tills are told of these vouchers (those HQ has), in the order given: their terms,
+    state, source and, for a category-limited reward's voucher, its categories."""
     if not codes:
         return []
     rows = {
         row.code: row
         for row in conn.execute(select(vouchers).where(vouchers.c.code.in_(list(codes))))
     }
+    categories = _reward_categories(conn, {row.source for row in rows.values()})
     return [
         VoucherState(
             code=code,
@@ -171,6 +199,8 @@ def voucher_states(conn: Connection, codes: Sequence[str]) -> list[VoucherState]
             expires_on=rows[code].expires_on,
             member_id=rows[code].member_id,
             status=rows[code].status,
+            source=rows[code].source,
+            categories=categories.get(rows[code].source),
         )
         for code in codes
         if code in rows

@@ -27,7 +27,7 @@ from starlette.datastructures import FormData
 from shared.money import CURRENCIES, Money, parse_ratio
 from shared.rules import ProgramRules
 from syncserver.hq.program import SampleBasket, minor_text
-from syncserver.hq.program_schema import SECTIONS, FieldSpec, ListSpec, SectionSpec
+from syncserver.hq.program_schema import SECTIONS, FieldSpec, ListSpec, SectionSpec, item_value
 
 __all__ = [
     "BASKET_FIELDS",
@@ -188,7 +188,7 @@ def document_values(document: Mapping[str, Any]) -> FormValues:
                     values.set(f"{prefix}.points_per_unit", str(item.get("points_per_unit", "")))
                 elif isinstance(item, Mapping):
                     for f in spec.fields:
-                        _put(values, f, f"{prefix}.{f.key}", item.get(f.key), currency)
+                        _put(values, f, f"{prefix}.{f.key}", item_value(item, f.key), currency)
     return values
 
 
@@ -363,7 +363,11 @@ def _read_field(
         checked.unreadable = True
         return
     if value is not _MISSING:
-        target[spec.key] = value
+        # A dotted key ("voucher.value_minor") fills a nested object, made when first needed.
+        *outer, last = spec.key.split(".")
+        for part in outer:
+            target = target.setdefault(part, {})
+        target[last] = value
 
 
 def _row_names(spec: ListSpec, prefix: str) -> list[str]:
@@ -441,7 +445,7 @@ def _read_list(
         else:
             checked.locs[(*list_loc, index)] = prefix
             for f in spec.fields:
-                checked.locs[(*list_loc, index, f.key)] = f"{prefix}.{f.key}"
+                checked.locs[(*list_loc, index, *f.key.split("."))] = f"{prefix}.{f.key}"
             items.append(item)
     return mapping if spec.shape == "mapping" else items
 

@@ -175,6 +175,10 @@ def sale(
                 }
                 for r in payload.rewards
             ],
+            "campaign_vouchers": [
+                {"campaign_id": c.campaign_id, "voucher_code": c.voucher_code}
+                for c in payload.campaign_vouchers
+            ],
             "balance": done.balance_after,
             "printed": printed.ok,
             "print_message": printed.message,

@@ -357,6 +357,20 @@ def _m009_rewards(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m010_voucher_source(db: sqlite_utils.Database) -> None:
+    """Reward vouchers at every till (docs/vouchers.md, "Reward vouchers"):
+    ``vouchers.source`` is who issued it as HQ says ("hq", "reward:<id>", "campaign:<id>"),
+    so a till prices a reward's voucher as the reward does; ``categories`` (a JSON list, NULL:
+    the whole basket) limits it to those lines."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE vouchers ADD COLUMN source TEXT;
+        ALTER TABLE vouchers ADD COLUMN categories TEXT;
+        """,
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_member_applied_through", _m002_member_applied_through),
@@ -367,6 +381,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("007_receipt_standing", _m007_receipt_standing),
     ("008_stored_value", _m008_stored_value),
     ("009_rewards", _m009_rewards),
+    ("010_voucher_source", _m010_voucher_source),
 ]
 
 

@@ -10,6 +10,7 @@ store credit).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import sqlite_utils
@@ -57,6 +58,10 @@ class VoucherRecord:
     expires_on: str | None
     member_id: str | None
     status: str
+    source: str | None = None
+    """"hq", "reward:<id>", "campaign:<id>"; None when HQ did not say."""
+    categories: tuple[str, ...] | None = None
+    """Only these categories' lines (None: the whole basket)."""
 
     @classmethod
     def from_state(cls, state: VoucherState) -> VoucherRecord:
@@ -68,13 +73,15 @@ class VoucherRecord:
             state.expires_on,
             state.member_id,
             state.status,
+            state.source,
+            None if state.categories is None else tuple(state.categories),
         )
 
 
 def voucher_record(db: sqlite_utils.Database, code: str) -> VoucherRecord | None:
     row = db.execute(
-        "SELECT code, value_minor, percent_bp, min_spend_minor, expires_on, member_id, status "
-        "FROM vouchers WHERE code = ?",
+        "SELECT code, value_minor, percent_bp, min_spend_minor, expires_on, member_id, status, "
+        "source, categories FROM vouchers WHERE code = ?",
         [code],
     ).fetchone()
     if row is None:
@@ -87,17 +94,25 @@ def voucher_record(db: sqlite_utils.Database, code: str) -> VoucherRecord | None
         row[4],
         row[5],
         str(row[6]),
+        row[7],
+        None if row[8] is None else tuple(str(name) for name in json.loads(row[8])),
     )
 
 
 def apply_voucher(db: sqlite_utils.Database, state: VoucherState) -> None:
-    """HQ's word on a voucher (a pull, or a live answer) replaces what the till knew."""
+    """HQ's word on a voucher (a pull, or a live answer) replaces what the till knew; an HQ
+    that does not say where a voucher came from (``source`` None, an older server) leaves
+    the source and categories this till recorded when it issued it."""
     db.execute(
         "INSERT INTO vouchers (code, value_minor, percent_bp, min_spend_minor, expires_on, "
-        "member_id, status) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET "
+        "member_id, status, source, categories) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(code) DO UPDATE SET "
         "value_minor=excluded.value_minor, percent_bp=excluded.percent_bp, "
         "min_spend_minor=excluded.min_spend_minor, expires_on=excluded.expires_on, "
-        "member_id=excluded.member_id, status=excluded.status",
+        "member_id=excluded.member_id, status=excluded.status, "
+        "categories=CASE WHEN excluded.source IS NULL THEN vouchers.categories "
+        "ELSE excluded.categories END, "
+        "source=COALESCE(excluded.source, vouchers.source)",
         [
             state.code,
             state.value_minor,
@@ -106,6 +121,8 @@ def apply_voucher(db: sqlite_utils.Database, state: VoucherState) -> None:
             state.expires_on,
             state.member_id,
             state.status,
+            state.source,
+            None if state.categories is None else json.dumps(state.categories),
         ],
     )
 

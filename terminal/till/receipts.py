@@ -37,7 +37,8 @@ from shared.receipt import (
 )
 from shared.receipt import Tender as ReceiptTender
 from shared.rules import EarnResult
-from shared.rules.model import Reward
+from shared.rules.campaign_vouchers import offer_terms, offer_text
+from shared.rules.model import Campaign, Reward
 from shared.rules.rewards import reward_effect, voucher_terms
 from terminal.config import TillConfig
 from terminal.till.tax import tax_by_rate
@@ -115,6 +116,7 @@ def receipt_for_entry(
     standing: TierStanding | None = None,
     stored_value: Sequence[Mapping[str, Any]] = (),
     rewards: Mapping[str, Reward] | None = None,
+    campaigns: Mapping[str, Campaign] | None = None,
 ) -> Receipt:
     """The customer receipt for a sale or a return entry.
 
@@ -126,7 +128,8 @@ def receipt_for_entry(
     ``stored_value``: what the entry did to gift cards, credit slips and store credit, with
     the balances left, as decided when it was queued (``print_jobs.stored_value``).
     ``rewards``: the rewards a sale bought, by id, as the rules version it names had them
-    (for their names and what their vouchers give); one missing prints by its id."""
+    (for their names and what their vouchers give); one missing prints by its id.
+    ``campaigns``: likewise, the campaigns whose vouchers a sale was given, by id."""
     payload = entry.payload
     if not isinstance(payload, Sale | Return | GiftCardLoad):
         raise ValueError(f"a {payload.kind} entry has no customer receipt")
@@ -211,6 +214,13 @@ def receipt_for_entry(
         for bought in payload.rewards
         if bought.voucher_code is not None
     )
+    given = campaigns or {}
+    vouchers += tuple(
+        _campaign_voucher(
+            given.get(item.campaign_id), item.campaign_id, item.voucher_code, entry, cur
+        )
+        for item in payload.campaign_vouchers
+    )
     taxes = tax_by_rate(
         [(line.net_minor, line.tax_rate_bp) for line in payload.lines],
         payload.order_discount_minor,
@@ -270,6 +280,19 @@ def _reward_voucher(
     until = voucher_terms(reward, issued_on).expires_on.isoformat()
     effect = reward_effect(reward, currency)
     return VoucherIssued(code, f"Reward voucher {reward.name}: {effect}, valid until {until}")
+
+
+def _campaign_voucher(
+    campaign: Campaign | None, campaign_id: str, code: str, entry: JournalEntry, currency: str
+) -> VoucherIssued:
+    """ "Spend €40, get €4 off next visit: €4.00 off, valid until 2027-01-02" over its
+    barcode; the validity counts from the sale's day in the store's calendar."""
+    if campaign is None or campaign.voucher is None:
+        return VoucherIssued(code, f"Voucher from {campaign_id}")
+    issued_on = (entry.occurred_at + timedelta(minutes=entry.utc_offset_min)).date()
+    until = offer_terms(campaign.voucher, issued_on).expires_on.isoformat()
+    effect = offer_text(campaign.voucher, currency)
+    return VoucherIssued(code, f"{campaign.name}: {effect}, valid until {until}")
 
 
 def with_standing(receipt: Receipt, standing: TierStanding) -> Receipt:

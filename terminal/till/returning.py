@@ -629,7 +629,9 @@ class ReturningActions(StoredValueActions):
             # The rewards it bought go back to their stock; the vouchers it issued are void.
             for reward in sale.rewards:
                 record_reward_effect(db, void.seq, reward.reward_id, -1, None)
-            for code in voucher_codes_issued_by(db, sale_seq):
+            issued = voucher_codes_issued_by(db, sale_seq)
+            issued += [voucher.voucher_code for voucher in sale.campaign_vouchers]
+            for code in issued:
                 db.execute("UPDATE vouchers SET status = 'voided' WHERE code = ?", [code])
             # Money the sale took from gift cards or store credit goes back onto them.
             for tender in sale.tenders:

@@ -262,5 +262,7 @@ class RewardActions(VoucherActions):
                     expires_on=terms.expires_on.isoformat(),
                     member_id=member_id,
                     status="issued",
+                    source=f"reward:{reward.id}",
+                    categories=None if reward.categories is None else list(reward.categories),
                 ),
             )

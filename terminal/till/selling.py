@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import date
 
 import sqlite_utils
@@ -33,9 +34,10 @@ from shared.money import Money, format_points
 from shared.points.tiers import contribution, upgrade_for
 from shared.rules import BasketLine as EarnLine
 from shared.rules import EarnContext, EarnResult, ProgramRules, compute_earn, plan_redemption
+from shared.rules.model import Reward
 from shared.rules.redeem import RedemptionQuote
 from terminal.store.cashiers import Cashier
-from terminal.store.catalog import product_by_sku
+from terminal.store.catalog import current_rules, product_by_sku
 from terminal.store.journal import journal_tip
 from terminal.store.members import (
     card_by_number,
@@ -56,6 +58,7 @@ from terminal.till.approvals import (
 from terminal.till.base import describe_validation_error
 from terminal.till.basket import AttachedMember, Basket
 from terminal.till.basket import BasketLine as BasketLineT
+from terminal.till.campaign_vouchers import decide_campaign_vouchers, record_campaign_vouchers
 from terminal.till.errors import (
     CardBlockedError,
     JournalRefusedError,
@@ -196,9 +199,17 @@ class SellingActions(RewardActions, StoredValueActions):
         """Points this basket will earn now (what the member panel shows live)."""
         if basket.member is None or basket.empty:
             return None
-        return self._earn(self.rules(), basket.earn_lines(), basket)
+        with self.database.read() as db:
+            bonuses = self._points_bonuses(db, basket)
+        return self._earn(self.rules(), basket.earn_lines(), basket, bonuses)
 
-    def _earn(self, rules: ProgramRules, lines: list[EarnLine], basket: Basket) -> EarnResult:
+    def _earn(
+        self,
+        rules: ProgramRules,
+        lines: list[EarnLine],
+        basket: Basket,
+        points_bonuses: Sequence[Reward] = (),
+    ) -> EarnResult:
         _, _, local = self._now()
         return compute_earn(
             rules,
@@ -209,6 +220,7 @@ class SellingActions(RewardActions, StoredValueActions):
                 tier=basket.member.tier if basket.member else None,
             ),
             order_discount_minor=basket.discount_minor,
+            points_bonuses=points_bonuses,
         )
 
     def redeem(self, basket: Basket, points: int | None) -> RedemptionQuote:
@@ -383,7 +395,18 @@ class SellingActions(RewardActions, StoredValueActions):
                         rules_version=rules.version,
                     )
                 rewards = self._reward_purchases(db, basket, rules, local.date())
-                earned = self._earn(rules, basket.earn_lines(), basket)
+                earned = self._earn(
+                    rules, basket.earn_lines(), basket, self._points_bonuses(db, basket)
+                )
+            # Any sale may earn a campaign's voucher, with or without a member.
+            campaign_rules = rules if rules is not None else current_rules(db)
+            campaign_vouchers = decide_campaign_vouchers(
+                campaign_rules,
+                basket.earn_lines(),
+                self.config.store_id,
+                local,
+                basket.total_minor,
+            )
             tier = self._tier(basket)
             upgrade = (
                 self._tier_upgrade(db, basket, rules, earned, local.date())
@@ -409,8 +432,19 @@ class SellingActions(RewardActions, StoredValueActions):
                 tier_upgrade=upgrade,
                 vouchers=vouchers,
                 rewards=rewards,
+                campaign_vouchers=campaign_vouchers,
             )
             entry = self._append(db, sale, now, offset, cashier_id)
+            if campaign_vouchers:
+                assert campaign_rules is not None
+                holder = basket.member.member if basket.member is not None else None
+                record_campaign_vouchers(
+                    db,
+                    campaign_vouchers,
+                    campaign_rules,
+                    (holder.member_id or holder.member_key) if holder is not None else None,
+                    local.date(),
+                )
             for voucher in basket.vouchers:
                 record_voucher_use(
                     db,

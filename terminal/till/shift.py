@@ -18,12 +18,13 @@ from shared.journal import (
     Void,
 )
 from shared.receipt import Receipt
-from shared.rules.model import Reward
+from shared.rules.model import Campaign, Reward
 from terminal.store.catalog import current_rules, rules_version
 from terminal.store.contact import hq_online
 from terminal.store.journal import get_entry, journal_tip
 from terminal.store.settings import get_setting, set_setting
 from terminal.till.base import TillBase
+from terminal.till.campaign_vouchers import find_campaign
 from terminal.till.errors import (
     TillError,
 )
@@ -177,6 +178,15 @@ class ShiftActions(TillBase):
                     reward = find_reward(rules, bought.reward_id) if rules else None
                     if reward is not None:
                         rewards[bought.reward_id] = reward
+        campaigns: dict[str, Campaign] = {}
+        if isinstance(payload, Sale) and payload.campaign_vouchers:
+            # Named and described as the rules version the till issued them under.
+            with self.database.read() as db:
+                for given in payload.campaign_vouchers:
+                    rules = rules_version(db, given.rules_version)
+                    campaign = find_campaign(rules, given.campaign_id) if rules else None
+                    if campaign is not None:
+                        campaigns[given.campaign_id] = campaign
         return receipt_for_entry(
             entry,
             self.config,
@@ -187,6 +197,7 @@ class ShiftActions(TillBase):
             original=original,
             stored_value=json.loads(stored_value) if stored_value else (),
             rewards=rewards,
+            campaigns=campaigns,
         )
 
     def z_report(self, entry: JournalEntry) -> list[str]:

@@ -28,6 +28,7 @@ from shared.protocol import LiveVoucherResponse
 from shared.rules import ProgramRules
 from shared.rules.model import Reward
 from shared.rules.rewards import reward_discount, reward_effect, reward_refusal
+from shared.rules.voucher_pricing import terms_discount, voucher_discount_on
 from terminal.store.members import MemberRecord
 from terminal.store.rewards import reward_of_voucher
 from terminal.store.stored_value import (
@@ -42,7 +43,15 @@ from terminal.till.base import TillBase
 from terminal.till.basket import Basket, BasketVoucher
 from terminal.till.errors import VoucherRefusedError
 
-__all__ = ["VoucherActions", "VoucherLookup", "bound_to", "find_reward", "voucher_discount"]
+__all__ = [
+    "REWARD_SOURCE",
+    "VoucherActions",
+    "VoucherLookup",
+    "bound_to",
+    "find_reward",
+    "reward_id_of",
+    "voucher_discount",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +60,16 @@ VoucherLookup = Callable[[str], LiveVoucherResponse]
 
 _OTHER_PAYMENT = "take another form of payment"
 
+REWARD_SOURCE = "reward:"
+"""A voucher's source when a reward bought with points issued it (``reward:<id>``)."""
+
 
 def voucher_discount(voucher: VoucherRecord, remaining_minor: int) -> int:
     """What ``voucher`` takes off a basket that still comes to ``remaining_minor`` (after
-    the points discount and the vouchers before it). Integers only; a percentage rounds
-    down (the customer never gets more than the voucher says)."""
-    if remaining_minor <= 0:
-        return 0
-    if voucher.percent_bp is None:
-        return min(voucher.value_minor, remaining_minor)
-    share = remaining_minor * voucher.percent_bp // 10_000
-    if voucher.value_minor > 0:
-        share = min(share, voucher.value_minor)
-    return min(share, remaining_minor)
+    the points discount and the vouchers before it), by its own terms on the whole basket.
+    Integers only; a percentage rounds down (the customer never gets more than the voucher
+    says)."""
+    return terms_discount(voucher.value_minor, voucher.percent_bp, remaining_minor)
 
 
 def bound_to(record: VoucherRecord, member: MemberRecord) -> bool:
@@ -79,10 +85,20 @@ def find_reward(rules: ProgramRules, reward_id: str) -> Reward | None:
     return next((reward for reward in rules.rewards if reward.id == reward_id), None)
 
 
-def _carries_no_value(record: VoucherRecord) -> bool:
-    """A voucher whose value is not money (a free product, a bonus multiplier): what it gives
-    comes from the reward that issued it."""
-    return record.value_minor == 0 and record.percent_bp is None
+def reward_id_of(db: sqlite_utils.Database, record: VoucherRecord) -> str | None:
+    """The reward that issued the voucher: its source says so (HQ's pull, or this till
+    issuing it), else this till's own purchase record (a voucher issued here before the till
+    kept sources); None for any other voucher."""
+    if record.source is not None:
+        return (
+            record.source[len(REWARD_SOURCE) :] if record.source.startswith(REWARD_SOURCE) else None
+        )
+    return reward_of_voucher(db, record.code)
+
+
+def _clamped(basket: Basket, remaining: int) -> int:
+    """What is left to pay, within what ``reward_discount`` accepts (0 to the lines' total)."""
+    return max(0, min(remaining, sum(line.net_minor for line in basket.earn_lines())))
 
 
 def _before_rewards(basket: Basket) -> int:
@@ -125,6 +141,11 @@ class VoucherActions(TillBase):
             )
             confirmed = True
         self._check_usable(record, basket, today)
+        bonus = self._bonus_voucher(record, basket)
+        if bonus is not None:
+            basket.vouchers.append(bonus)
+            self._keep(basket)
+            return bonus
         discount = self._discount_or_refuse(record, basket)
         cap = rules.offline.voucher_cap_minor_per_day
         pending = sum(v.discount_minor for v in basket.vouchers if not v.hq_confirmed)
@@ -151,49 +172,102 @@ class VoucherActions(TillBase):
 
     # --- what a voucher takes off ------------------------------------------------------------
 
+    def _bonus_reward(self, db: sqlite_utils.Database, record: VoucherRecord) -> Reward | None:
+        """The bonus-multiplier reward whose voucher ``record`` is (None: any other)."""
+        reward_id = reward_id_of(db, record)
+        reward = find_reward(self.rules(), reward_id) if reward_id is not None else None
+        return reward if reward is not None and reward.kind == "bonus_multiplier" else None
+
+    def _bonus_voucher(self, record: VoucherRecord, basket: Basket) -> BasketVoucher | None:
+        """A bonus-multiplier voucher goes on a member's sale taking nothing off (its
+        reward multiplies the sale's points); None for any other voucher."""
+        with self.database.read() as db:
+            reward = self._bonus_reward(db, record)
+        if reward is None:
+            return None
+        if basket.member is None:
+            raise VoucherRefusedError(
+                f"Voucher {record.code} is for {reward_effect(reward, self.config.currency)}",
+                "scan the member's card first, then the voucher",
+            )
+        # Nothing off, so nothing against the offline cap; HQ marks it redeemed.
+        return BasketVoucher(record.code, 0, hq_confirmed=False)
+
+    def _points_bonuses(self, db: sqlite_utils.Database, basket: Basket) -> list[Reward]:
+        """The bonus-multiplier rewards of the vouchers on the sale (those taking nothing
+        off), for ``compute_earn``."""
+        found = []
+        for voucher in basket.vouchers:
+            record = voucher_record(db, voucher.code) if voucher.discount_minor == 0 else None
+            reward = self._bonus_reward(db, record) if record is not None else None
+            if reward is not None:
+                found.append(reward)
+        return found
+
     def _discount_or_refuse(self, record: VoucherRecord, basket: Basket) -> int:
         """What ``record`` takes off the basket now (after the points and the vouchers
         already on it), or a refusal saying why it takes nothing."""
         remaining = _before_rewards(basket)
-        reward_id = None
-        if _carries_no_value(record):
-            with self.database.read() as db:
-                reward_id = reward_of_voucher(db, record.code)
-        discount = self._reward_voucher_discount(reward_id, basket, remaining)
-        if discount is None:
-            discount = voucher_discount(record, remaining)
+        with self.database.read() as db:
+            reward_id = reward_id_of(db, record)
+        discount = self._priced(record, reward_id, basket, remaining)
         if discount > 0:
             return discount
         reward = find_reward(self.rules(), reward_id) if reward_id is not None else None
-        if reward is not None:
+        if reward is not None and reward.kind == "free_product":
             why = reward_refusal(
-                reward, basket.earn_lines(), remaining, currency=self.config.currency
+                reward,
+                basket.earn_lines(),
+                _clamped(basket, remaining),
+                currency=self.config.currency,
             )
-            if reward.kind == "bonus_multiplier":
-                raise VoucherRefusedError(
-                    f"Voucher {record.code} is for {reward_effect(reward, self.config.currency)}, "
-                    "which this till cannot apply yet",
-                    "keep the voucher; take another form of payment",
-                )
             raise VoucherRefusedError(
                 f"Voucher {record.code}: {why or 'nothing is left to pay for it to take off'}",
                 "add to the sale, or keep the voucher for another time",
             )
+        if reward is None and reward_id is not None and voucher_discount(record, 1) == 0:
+            raise VoucherRefusedError(
+                f"Voucher {record.code} is for reward {reward_id}, which this till's rules "
+                "do not have",
+                f"sync with HQ, or {_OTHER_PAYMENT}",
+            )
+        categories = self._categories(record, reward)
+        if categories is not None:
+            raise VoucherRefusedError(
+                f"Voucher {record.code} applies only to {', '.join(categories)}: "
+                "nothing of those is left to pay on this sale",
+                "add to the sale, or keep the voucher for another time",
+            )
         raise VoucherRefusedError("Nothing is left to pay for the voucher to take off")
 
-    def _reward_voucher_discount(
-        self, reward_id: str | None, basket: Basket, remaining: int
-    ) -> int | None:
-        """A free-product voucher a reward issued at this till: one unit of its product
-        (``reward_discount`` on what is left, as the reward applied now would take); a
-        bonus multiplier's: nothing; None for any other voucher (its own value or percentage
-        speaks)."""
+    @staticmethod
+    def _categories(record: VoucherRecord, reward: Reward | None) -> tuple[str, ...] | None:
+        """The categories a voucher is limited to: its reward's, as this till's rules say,
+        when it knows the reward; else what HQ said of the voucher."""
+        if reward is not None and reward.kind in ("voucher_amount", "voucher_percent"):
+            return reward.categories
+        return record.categories
+
+    def _priced(
+        self, record: VoucherRecord, reward_id: str | None, basket: Basket, remaining: int
+    ) -> int:
+        """What the voucher takes off what is left (``remaining``): a free product's, one unit
+        of its product as its reward takes (``reward_discount``); a bonus multiplier's,
+        nothing; any other, its own terms on its categories' share
+        (``voucher_discount_on``, as HQ checks it)."""
         reward = find_reward(self.rules(), reward_id) if reward_id is not None else None
-        if reward is None or reward.kind in ("voucher_amount", "voucher_percent"):
-            return None
-        if reward.kind == "bonus_multiplier":
+        if reward is not None and reward.kind == "bonus_multiplier":
             return 0
-        return reward_discount(reward, basket.earn_lines(), max(0, remaining))
+        if reward is not None and reward.kind == "free_product":
+            return reward_discount(reward, basket.earn_lines(), _clamped(basket, remaining))
+        return voucher_discount_on(
+            basket.earn_lines(),
+            remaining,
+            value_minor=record.value_minor,
+            percent_bp=record.percent_bp,
+            min_spend_minor=record.min_spend_minor,
+            categories=self._categories(record, reward),
+        )
 
     # --- checks -------------------------------------------------------------------------------
 
@@ -281,9 +355,9 @@ class VoucherActions(TillBase):
         with self.database.read() as db:
             records = {v.code: voucher_record(db, v.code) for v in basket.vouchers}
             rewards = {
-                code: reward_of_voucher(db, code)
+                code: reward_id_of(db, record)
                 for code, record in records.items()
-                if record is not None and _carries_no_value(record)
+                if record is not None
             }
         remaining = basket.subtotal_minor - basket.points_discount_minor
         kept: list[BasketVoucher] = []
@@ -295,9 +369,13 @@ class VoucherActions(TillBase):
                 basket.member is None or not bound_to(record, basket.member.member)
             ):
                 continue  # another member's (or the member left the sale)
-            discount = self._reward_voucher_discount(rewards.get(voucher.code), basket, remaining)
-            if discount is None:
-                discount = voucher_discount(record, remaining)
+            reward_id = rewards.get(voucher.code)
+            reward = find_reward(self.rules(), reward_id) if reward_id is not None else None
+            if reward is not None and reward.kind == "bonus_multiplier":
+                if basket.member is not None:  # a points bonus needs a member to earn
+                    kept.append(BasketVoucher(voucher.code, 0, voucher.hq_confirmed))
+                continue
+            discount = self._priced(record, reward_id, basket, remaining)
             if discount <= 0:
                 continue
             kept.append(BasketVoucher(voucher.code, discount, voucher.hq_confirmed))
@@ -324,9 +402,27 @@ class VoucherActions(TillBase):
                 f"today ({self._money(cap)})",
                 "remove a voucher, or take another form of payment",
             )
-        return tuple(
-            VoucherUse(code=v.code, discount_minor=v.discount_minor) for v in basket.vouchers
-        )
+        uses = []
+        for voucher in basket.vouchers:
+            bonus = None
+            if voucher.discount_minor == 0:
+                record = voucher_record(db, voucher.code)
+                reward = self._bonus_reward(db, record) if record is not None else None
+                if reward is None:
+                    raise VoucherRefusedError(
+                        f"Voucher {voucher.code} takes nothing off and its reward is not "
+                        "in this till's rules any more",
+                        "remove the voucher, then complete the sale",
+                    )
+                bonus = reward.id
+            uses.append(
+                VoucherUse(
+                    code=voucher.code,
+                    discount_minor=voucher.discount_minor,
+                    points_bonus_reward=bonus,
+                )
+            )
+        return tuple(uses)
 
     def _money(self, minor: int) -> str:
         return Money(minor, self.config.currency).format()

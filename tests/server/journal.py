@@ -124,6 +124,13 @@ class JournalWriter:
                 ],
                 EarnContext(store_id=STORE, local_time=local, tier=tier),
                 order_discount_minor=discount + voucher_discount,
+                # A bonus-multiplier voucher multiplies the points, as a till does.
+                points_bonuses=[
+                    reward
+                    for use in vouchers
+                    for reward in rules.rewards
+                    if reward.id == use.points_bonus_reward
+                ],
             )
         total = subtotal - discount - voucher_discount
         if tenders is None:

@@ -90,6 +90,14 @@ CATALOG = (
     ),
     Reward(id="FREEMILK", name="Free milk", points=150, kind="free_product", sku=GROCERIES[1][0]),
     Reward(id="DOUBLE", name="Double points", points=300, kind="bonus_multiplier", multiplier="2"),
+    Reward(
+        id="DAIRYPCT",
+        name="Dairy fifth",
+        points=100,
+        kind="voucher_percent",
+        percent_bp=2000,
+        categories=("dairy",),
+    ),
 )
 REWARDS = RULES.model_copy(update={"version": RULES.version + 1, "rewards": CATALOG})
 BY_ID = {reward.id: reward for reward in CATALOG}
@@ -377,6 +385,54 @@ def test_a_free_product_voucher_needs_its_product_and_one_unit(database: Databas
     details = [d for kind, _, _, d in raised(database) if kind == "voucher_invalid"]
     assert f"is for a free {GROCERIES[1][0]}, which is not on this sale" in details[0]
     assert "is worth one 4000000000024 (€3.00), not €3.01" in details[1]
+    assert_balanced_and_replayed(database)
+
+
+def test_a_category_voucher_takes_only_its_lines_share(database: Database) -> None:
+    _server, (till, other) = setup(database, tills=2)
+    honest, greedy = buy("DAIRYPCT"), buy("DAIRYPCT")
+    reward_sale(till, ANNA, [honest, greedy])
+    assert send(database, till) == []
+    page = pull(database, other.terminal_id, 0, 1000)
+    assert {(v.code, v.source, tuple(v.categories or ())) for v in page.vouchers} == {
+        (honest["voucher_code"], "reward:DAIRYPCT", ("dairy",)),
+        (greedy["voucher_code"], "reward:DAIRYPCT", ("dairy",)),
+    }
+    # Groceries: 900 of grocery, 300 of dairy; 200 points (€2.00) off first leaves 1000, of
+    # which dairy's share is 250: a fifth of it is 50.
+    other.sale(
+        ANNA, redeem=200, vouchers=(VoucherUse(code=honest["voucher_code"], discount_minor=50),)
+    )
+    # A fifth of the whole basket (200) is more than the voucher gives.
+    other.sale(ANNA, vouchers=(VoucherUse(code=greedy["voucher_code"], discount_minor=200),))
+    assert send(database, other) == [("voucher_invalid", 2, 200)]
+    assert voucher(database, honest["voucher_code"]).discount_minor == 50
+    assert voucher(database, greedy["voucher_code"]).status == "issued"
+    (detail,) = [d for kind, _, _, d in raised(database) if kind == "voucher_invalid"]
+    assert "applies only to dairy, worth €0.60 on this sale, not €2.00" in detail
+    assert_balanced_and_replayed(database)
+
+
+def test_a_bonus_multiplier_voucher_multiplies_a_sales_points(database: Database) -> None:
+    _server, (till, other) = setup(database, tills=2)
+    double, five = buy("DOUBLE"), buy("TENOFF")
+    reward_sale(till, ANNA, [double, five])
+    assert send(database, till) == []
+    plain = other.sale(ANNA, rules=REWARDS)
+    use = VoucherUse(code=double["voucher_code"], discount_minor=0, points_bonus_reward="DOUBLE")
+    doubled = other.sale(ANNA, rules=REWARDS, vouchers=(use,))
+    assert earned(plain) > 0
+    assert earned(doubled) == 2 * earned(plain)
+    # A money voucher passed off as a points bonus: HQ does not back it.
+    fake = VoucherUse(code=five["voucher_code"], discount_minor=0, points_bonus_reward="DOUBLE")
+    other.sale(ANNA, rules=REWARDS, vouchers=(fake,))
+    # HQ recomputes the points with the bonus (no rules_mismatch) and redeems the voucher.
+    assert send(database, other) == [("voucher_invalid", 3, 0)]
+    row = voucher(database, double["voucher_code"])
+    assert (row.status, row.redeemed_seq, row.discount_minor) == ("redeemed", 2, 0)
+    assert voucher(database, five["voucher_code"]).status == "issued"
+    (detail,) = [d for kind, _, _, d in raised(database) if kind == "voucher_invalid"]
+    assert "was issued by reward:TENOFF, not by reward DOUBLE" in detail
     assert_balanced_and_replayed(database)
 
 

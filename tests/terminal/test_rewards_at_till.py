@@ -419,16 +419,35 @@ def test_a_free_product_voucher_issued_here_gives_its_product_on_a_later_sale(
     assert [(v.code, v.discount_minor) for v in used.vouchers] == [(code, line.unit_price_minor)]
 
 
-def test_a_bonus_multiplier_voucher_is_refused_with_what_it_is_for(
-    till: Till, config: TillConfig, version: int
+def test_a_bonus_multiplier_voucher_multiplies_the_sales_points(
+    till: Till, config: TillConfig, version: int, printer: PrinterSimulator
 ) -> None:
     basket = member_sale(till, config, GOLD)
     till.buy_reward(basket, "double")
     sale, _, _ = pay(till, basket)
     code = sale.rewards[0].voucher_code
     assert code is not None
+    anonymous = basket_of(till, 600, quantity=3)
+    with pytest.raises(VoucherRefusedError, match="belongs to a member"):
+        till.add_voucher(anonymous, code)
     later = member_sale(till, config, GOLD)
-    with pytest.raises(
-        VoucherRefusedError, match="is for ×2 points on the next visit, which this till cannot"
-    ):
-        till.add_voucher(later, code)
+    without = till.preview_earn(later)
+    assert without is not None
+    assert without.total_points > 0
+    taken = till.add_voucher(later, code)
+    assert taken.discount_minor == 0  # nothing off: it multiplies the points
+    assert later.voucher_discount_minor == 0
+    used, _, job = pay(till, later)
+    assert [(v.code, v.discount_minor, v.points_bonus_reward) for v in used.vouchers] == [
+        (code, 0, "double")
+    ]
+    assert used.earned is not None
+    bonus = [item for item in used.earned.order_items if item.kind == "reward"]
+    assert [(item.label, item.points) for item in bonus] == [
+        ("Reward: Double points", without.total_points)
+    ]
+    assert used.earned.total_points == 2 * without.total_points
+    # The receipt's breakdown lists it like the other bonuses ("Visit bonus 5 pts").
+    text = printed(till, printer, job)
+    assert f"Reward: Double points {without.total_points} pts" in text
+    assert f"Points earned +{2 * without.total_points} pts" in text

@@ -235,6 +235,7 @@ def test_summary_in_plain_language() -> None:
         "late-bakery": "active",
         "spring-big-shop": "active",
         "quayside-opening": "upcoming",
+        "spend-40-voucher": "active",
     }
     spring = next(c for c in summary.campaigns if c.id == "spring-big-shop")
     assert spring.when == "20 Mar 2025 – 31 May 2025"
