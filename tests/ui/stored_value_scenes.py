@@ -13,6 +13,7 @@ from terminal.config import TillConfig
 from terminal.demo.seed import demo_card
 from terminal.store import TillDatabase
 from terminal.till.service import Till
+from tests.terminal.reward_helpers import publish_rewards
 from tests.terminal.stored_value_helpers import apply_page, gift_number, voucher_code
 from tests.ui.helpers import KeyClock, press, scan, settle, type_text
 
@@ -78,6 +79,23 @@ def gift_card_dialog(
         await press(pilot, "ctrl+g")
         await scan(pilot, key_clock, card)
         await type_text(pilot, "10.00")
+        await still(pilot)
+
+    return run_before
+
+
+def rewards_list(
+    config: TillConfig, database: TillDatabase, till: Till, key_clock: KeyClock
+) -> Scene:
+    """A Silver member with 4,200 points and a €20 basket, the rewards list open (F11), one
+    reward already applied."""
+    publish_rewards(database)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await type_text(pilot, "DEPT-GROCERY 20.00", "enter")
+        await scan(pilot, key_clock, demo_card(config, 9))
+        await press(pilot, "f11", "down", "down", "down", "down", "enter")  # Five off
+        await press(pilot, "f11")
         await still(pilot)
 
     return run_before

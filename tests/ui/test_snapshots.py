@@ -99,3 +99,8 @@ def test_payment_with_a_gift_card(snap_compare, make_app, config, database, till
 def test_gift_card_dialog(snap_compare, make_app, config, database, till, key_clock):
     run_before = stored_value_scenes.gift_card_dialog(config, database, till, key_clock)
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_rewards_list(snap_compare, make_app, config, database, till, key_clock):
+    run_before = stored_value_scenes.rewards_list(config, database, till, key_clock)
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
