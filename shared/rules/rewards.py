@@ -220,9 +220,11 @@ def percent_text(basis_points: int) -> str:
     return f"{whole}.{rest:02d}".rstrip("0") + "%" if rest else f"{whole}%"
 
 
-def reward_effect(reward: Reward, currency: str) -> str:
+def reward_effect(reward: Reward, currency: str, product_name: str | None = None) -> str:
     """What the reward gives, for a till's list and HQ's summary: "€5.00 off",
-    "10% off bakery (at most €3.00)", "a free OAT-MILK", "×2 points on the next visit"."""
+    "10% off bakery (at most €3.00)", "a free OAT-MILK", "×2 points on the next visit".
+
+    ``product_name``: a free product's name from the catalog, said instead of its SKU."""
     on = f" {', '.join(reward.categories)}" if reward.categories is not None else ""
     if reward.kind == "voucher_amount":
         assert reward.value_minor is not None
@@ -233,7 +235,7 @@ def reward_effect(reward: Reward, currency: str) -> str:
         if reward.value_minor is not None:
             text += f" (at most {Money(reward.value_minor, currency).format()})"
     elif reward.kind == "free_product":
-        text = f"a free {reward.sku}"
+        text = f"a free {product_name or reward.sku}"
     else:
         text = f"×{reward.multiplier} points on the next visit"
     if reward.min_spend_minor:

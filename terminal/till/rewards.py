@@ -38,6 +38,7 @@ from shared.rules.rewards import (
     reward_refusal,
     voucher_terms,
 )
+from terminal.store.catalog import product_by_sku
 from terminal.store.members import member_balance, member_by_key
 from terminal.store.rewards import issued_counts, record_reward_effect
 from terminal.store.stored_value import apply_voucher
@@ -79,6 +80,13 @@ class RewardActions(VoucherActions):
             )
             if reward.id not in chosen
         ]
+
+    def reward_product_names(self, rewards: list[Reward]) -> dict[str, str]:
+        """Free products' names from the catalog (SKU -> description), for the rewards list."""
+        skus = {reward.sku for reward in rewards if reward.sku is not None}
+        with self.database.read() as db:
+            found = {sku: product_by_sku(db, sku) for sku in skus}
+        return {sku: product.description for sku, product in found.items() if product}
 
     def buy_reward(self, basket: Basket, reward_id: str) -> BasketReward:
         """Add reward ``reward_id`` to the sale for the attached member, or refuse

@@ -24,6 +24,11 @@ def bakery_sku(database: TillDatabase) -> str:
     return min(products(database, "bakery"), key=lambda p: p.price_minor).sku
 
 
+def bakery_name(database: TillDatabase) -> str:
+    """The free-product reward's product, as the catalog names it."""
+    return min(products(database, "bakery"), key=lambda p: p.price_minor).description
+
+
 def catalog(database: TillDatabase) -> list[dict[str, Any]]:
     """A catalog covering each kind and each reason a reward is not offered."""
     return [

@@ -18,7 +18,7 @@ from terminal.ui.widgets.basket_table import BasketTable
 from terminal.ui.widgets.member_panel import MemberPanel
 from terminal.ui.widgets.totals import Totals
 from tests.terminal.helpers import journal_count
-from tests.terminal.reward_helpers import bakery_sku, publish_rewards
+from tests.terminal.reward_helpers import bakery_name, bakery_sku, publish_rewards
 from tests.ui.helpers import euro, message, press, scan, type_text
 
 SILVER = 9
@@ -50,8 +50,8 @@ async def test_the_panel_names_the_key_the_list_is_cheapest_first_and_enter_buys
         screen = app.screen
         assert isinstance(screen, RewardsScreen)
         assert screen.rows() == [
-            ["Free bread", f"a free {bakery_sku(database)}", "150 pts", "apply now"],
-            ["Tote bag", f"a free {bakery_sku(database)}", "200 pts", "voucher"],
+            ["Free bread", f"a free {bakery_name(database)}", "150 pts", "apply now"],
+            ["Tote bag", f"a free {bakery_name(database)}", "200 pts", "voucher"],
             ["20% off bakery", f"20% off bakery (at most {euro(200)})", "250 pts", "apply now"],
             ["Three off next time", f"{euro(300)} off", "300 pts", "voucher"],
             ["Five off", f"{euro(500)} off", "500 pts", "apply now"],

@@ -9,6 +9,8 @@ what this sale already commits, the member's tier, the store's date and the stoc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -34,11 +36,19 @@ class RewardsScreen(Dialog[str | None]):
     AUTO_FOCUS = "#rewards"
     DEFAULT_CLASSES = "dialog-screen"
 
-    def __init__(self, member_name: str, rewards: list[Reward], currency: str) -> None:
+    def __init__(
+        self,
+        member_name: str,
+        rewards: list[Reward],
+        currency: str,
+        product_names: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self.member_name = member_name
         self.rewards = rewards
         self.currency = currency
+        self.product_names = product_names or {}
+        """A free product's SKU -> its name in the catalog."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide rewards"):
@@ -59,11 +69,15 @@ class RewardsScreen(Dialog[str | None]):
         for reward in self.rewards:
             table.add_row(
                 Text(reward.name, overflow="ellipsis", no_wrap=True),
-                Text(reward_effect(reward, self.currency), overflow="ellipsis", no_wrap=True),
+                Text(self._effect(reward), overflow="ellipsis", no_wrap=True),
                 Text(format_points(reward.points), justify="right"),
                 Text(delivery_words(reward)),
                 key=reward.id,
             )
+
+    def _effect(self, reward: Reward) -> str:
+        name = self.product_names.get(reward.sku) if reward.sku is not None else None
+        return reward_effect(reward, self.currency, name)
 
     def rows(self) -> list[list[str]]:
         """The list as the cashier reads it (for tests and the help of a screen reader)."""

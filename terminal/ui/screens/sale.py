@@ -525,7 +525,9 @@ class SaleScreen(Screen[None]):
             self._changed()
             self.table.move_cursor(row=self.table.row_count - 1)  # its row: Del removes it
 
-        self.app.push_screen(RewardsScreen(self.member.name, rewards, self.basket.currency), chosen)
+        names = self.till.reward_product_names(rewards)
+        screen = RewardsScreen(self.member.name, rewards, self.basket.currency, names)
+        self.app.push_screen(screen, chosen)
 
     def action_enrol(self) -> None:
         def enrolled(view: MemberView | None) -> None:
