@@ -15,7 +15,7 @@ from typing import Any
 from syncserver.storage.database import Database
 from tests.server.api_fuzz import ROLES, FuzzReport, fuzz_roles, generate_cases, seeded_api
 
-EXAMPLES = int(os.environ.get("LOYALTILL_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("LOYALTILL_FUZZ_EXAMPLES", "4"))
 """Positive and negative cases per operation (about 12 x 37 requests per caller)."""
 
 

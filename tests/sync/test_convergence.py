@@ -44,6 +44,7 @@ import functools
 import io
 import itertools
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -151,12 +152,13 @@ def points_rules() -> str:
     return json.dumps(document)
 
 
-# Explicit, so the CI profile's max_examples=300 does not apply to this heavy test (about
+# Explicit, so the CI profile's max_examples does not apply to this heavy test (about
 # 20 s a backend on a 2-core machine). No shrinking: shrinking a 40-step, five-till run takes
 # many minutes (longer than the test timeout), so a failure is reported as generated, every
 # step printed; rerun it with the printed seed and Phase.shrink added to minimise it.
 SETTINGS = settings(
-    max_examples=12,
+    # 8 runs in `make test`; LOYALTILL_CONVERGENCE_EXAMPLES=200 for a night's worth.
+    max_examples=int(os.environ.get("LOYALTILL_CONVERGENCE_EXAMPLES", "8")),
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
