@@ -30,8 +30,10 @@ typecheck: $(STAMP)
 browser:
 	@.ci/ensure-chromium
 
+# worksteal: idle workers take tests queued on busy ones, so the few long tests do not leave one
+# core waiting at the end.
 unit: $(STAMP) browser
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --dist worksteal
 
 test: lint typecheck unit
 
