@@ -22,14 +22,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from shared.journal import JournalEntry, Sale, format_utc
+from shared.journal import JournalEntry, Sale
 from shared.journal.payloads import CampaignVoucher
 from shared.rules import BasketLine, ProgramRules
 from shared.rules.campaign_vouchers import campaign_vouchers, offer_terms
 from shared.rules.model import Campaign
 from syncserver.ledger.context import LedgerContext
 from syncserver.ledger.stored_value import money_text
-from syncserver.ledger.vouchers import issue_voucher, local_day
+from syncserver.ledger.vouchers import issue_sale_voucher, local_day
 from syncserver.storage.postings import PostingSource
 
 __all__ = ["campaign_source", "post_campaign_vouchers"]
@@ -126,25 +126,15 @@ def post_campaign_vouchers(
                 terms.value_minor,
                 f"{what}: {problem}; issued anyway (the customer holds it)",
             )
-        created = issue_voucher(
+        issue_sale_voucher(
             ctx,
             source,
+            entry,
             code=item.voucher_code,
-            value_minor=terms.value_minor,
-            percent_bp=terms.percent_bp,
-            min_spend_minor=terms.min_spend_minor,
+            terms=terms,
             currency=sale.currency,
-            expires_on=terms.expires_on.isoformat(),
             member_id=member_id,
             origin=campaign_source(campaign.id),
-            occurred_at=format_utc(entry.occurred_at),
+            taken=f"{what}, a code HQ already has for another voucher: not issued again; the "
+            "customer's receipt shows a code that is not theirs",
         )
-        if not created:
-            ctx.raise_exception(
-                "voucher_invalid",
-                source,
-                member_id,
-                terms.value_minor,
-                f"{what}, a code HQ already has for another voucher: not issued again; the "
-                "customer's receipt shows a code that is not theirs",
-            )

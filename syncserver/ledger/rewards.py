@@ -38,7 +38,7 @@ from syncserver.ledger.accounts import (
 from syncserver.ledger.context import LedgerContext
 from syncserver.ledger.points import day_of
 from syncserver.ledger.stored_value import money_text
-from syncserver.ledger.vouchers import issue_voucher, local_day
+from syncserver.ledger.vouchers import issue_sale_voucher, local_day
 from syncserver.storage.journal import stored_entry
 from syncserver.storage.postings import PostingSource
 from syncserver.storage.schema import vouchers
@@ -276,28 +276,18 @@ def _issue(
         )
         return
     terms = voucher_terms(reward, local_day(entry))
-    created = issue_voucher(
+    issue_sale_voucher(
         ctx,
         source,
+        entry,
         code=code,
-        value_minor=terms.value_minor,
-        percent_bp=terms.percent_bp,
-        min_spend_minor=terms.min_spend_minor,
+        terms=terms,
         currency=sale.currency,
-        expires_on=terms.expires_on.isoformat(),
         member_id=member_id,
         origin=reward_source(reward.id),
-        occurred_at=format_utc(entry.occurred_at),
+        taken=f"{what} issued voucher {code}, a code HQ already has for another voucher: not "
+        "issued again; the member's receipt shows a code that is not theirs",
     )
-    if not created:
-        ctx.raise_exception(
-            "voucher_invalid",
-            source,
-            member_id,
-            terms.value_minor,
-            f"{what} issued voucher {code}, a code HQ already has for another voucher: not "
-            "issued again; the member's receipt shows a code that is not theirs",
-        )
 
 
 # --- void ------------------------------------------------------------------------------------

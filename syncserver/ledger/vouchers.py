@@ -29,6 +29,7 @@ from shared.protocol import ExceptionKind
 from shared.rules import ProgramRules
 from shared.rules.basket import BasketLine
 from shared.rules.model import Reward
+from shared.rules.rewards import VoucherTerms
 from shared.rules.voucher_pricing import voucher_discount_on
 from syncserver.ledger.accounts import (
     VOUCHER_BREAKAGE,
@@ -405,6 +406,38 @@ def apply_voucher_issue(
         )
         if not created:
             raise VoucherConflictError(f"voucher code {code} exists already")
+
+
+def issue_sale_voucher(
+    ctx: LedgerContext,
+    source: PostingSource,
+    entry: JournalEntry,
+    *,
+    code: str,
+    terms: VoucherTerms,
+    currency: str,
+    member_id: str | None,
+    origin: str,
+    taken: str,
+) -> None:
+    """Issue the voucher a till printed on a sale (a reward's or a campaign's) with ``terms``;
+    when HQ already has the code for another voucher, nothing is issued and ``voucher_invalid``
+    says ``taken`` (the receipt shows a code that is not the customer's)."""
+    created = issue_voucher(
+        ctx,
+        source,
+        code=code,
+        value_minor=terms.value_minor,
+        percent_bp=terms.percent_bp,
+        min_spend_minor=terms.min_spend_minor,
+        currency=currency,
+        expires_on=terms.expires_on.isoformat(),
+        member_id=member_id,
+        origin=origin,
+        occurred_at=_utc(entry.occurred_at),
+    )
+    if not created:
+        ctx.raise_exception("voucher_invalid", source, member_id, terms.value_minor, taken)
 
 
 def issue_voucher(
