@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from shared.protocol import StoredValueState, VoucherState
+from shared.rules.rewards import VoucherTerms
 
 __all__ = [
     "StoredValueRecord",
@@ -96,6 +97,33 @@ def voucher_record(db: sqlite_utils.Database, code: str) -> VoucherRecord | None
         str(row[6]),
         row[7],
         None if row[8] is None else tuple(str(name) for name in json.loads(row[8])),
+    )
+
+
+def know_issued_voucher(
+    db: sqlite_utils.Database,
+    code: str,
+    terms: VoucherTerms,
+    *,
+    member_id: str | None,
+    source: str,
+    categories: tuple[str, ...] | None = None,
+) -> None:
+    """A voucher this till just printed (a reward's or a campaign's), known here as issued
+    at once, so it can be used at this till before HQ's pull brings it back."""
+    apply_voucher(
+        db,
+        VoucherState(
+            code=code,
+            value_minor=terms.value_minor,
+            percent_bp=terms.percent_bp,
+            min_spend_minor=terms.min_spend_minor,
+            expires_on=terms.expires_on.isoformat(),
+            member_id=member_id,
+            status="issued",
+            source=source,
+            categories=None if categories is None else list(categories),
+        ),
     )
 
 

@@ -21,11 +21,10 @@ import sqlite_utils
 
 from shared.codes import generate_voucher_code
 from shared.journal.payloads import CampaignVoucher
-from shared.protocol import VoucherState
 from shared.rules import BasketLine, ProgramRules
 from shared.rules.campaign_vouchers import campaign_vouchers, offer_terms
 from shared.rules.model import Campaign
-from terminal.store.stored_value import apply_voucher
+from terminal.store.stored_value import know_issued_voucher
 
 __all__ = ["decide_campaign_vouchers", "find_campaign", "record_campaign_vouchers"]
 
@@ -74,16 +73,10 @@ def record_campaign_vouchers(
         assert campaign is not None
         assert campaign.voucher is not None
         terms = offer_terms(campaign.voucher, today)
-        apply_voucher(
+        know_issued_voucher(
             db,
-            VoucherState(
-                code=voucher.voucher_code,
-                value_minor=terms.value_minor,
-                percent_bp=terms.percent_bp,
-                min_spend_minor=terms.min_spend_minor,
-                expires_on=terms.expires_on.isoformat(),
-                member_id=member_id,
-                status="issued",
-                source=f"campaign:{campaign.id}",
-            ),
+            voucher.voucher_code,
+            terms,
+            member_id=member_id,
+            source=f"campaign:{campaign.id}",
         )

@@ -28,7 +28,6 @@ import sqlite_utils
 
 from shared.codes import generate_voucher_code
 from shared.journal.payloads import RewardPurchase
-from shared.protocol import VoucherState
 from shared.rules import ProgramRules
 from shared.rules.model import Reward
 from shared.rules.rewards import (
@@ -41,7 +40,7 @@ from shared.rules.rewards import (
 from terminal.store.catalog import product_by_sku
 from terminal.store.members import member_balance, member_by_key
 from terminal.store.rewards import issued_counts, record_reward_effect
-from terminal.store.stored_value import apply_voucher
+from terminal.store.stored_value import know_issued_voucher
 from terminal.till.basket import Basket, BasketReward, BasketVoucher
 from terminal.till.errors import RewardRefusedError
 from terminal.till.vouchers import VoucherActions, find_reward
@@ -260,17 +259,11 @@ class RewardActions(VoucherActions):
             reward = find_reward(rules, purchase.reward_id)
             assert reward is not None  # checked by _reward_purchases
             terms = voucher_terms(reward, today)
-            apply_voucher(
+            know_issued_voucher(
                 db,
-                VoucherState(
-                    code=purchase.voucher_code,
-                    value_minor=terms.value_minor,
-                    percent_bp=terms.percent_bp,
-                    min_spend_minor=terms.min_spend_minor,
-                    expires_on=terms.expires_on.isoformat(),
-                    member_id=member_id,
-                    status="issued",
-                    source=f"reward:{reward.id}",
-                    categories=None if reward.categories is None else list(reward.categories),
-                ),
+                purchase.voucher_code,
+                terms,
+                member_id=member_id,
+                source=f"reward:{reward.id}",
+                categories=reward.categories,
             )
