@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from argon2 import PasswordHasher, profiles
 from hypothesis import HealthCheck, settings
+
+from syncserver import security
 
 # Server databases (SQLite file and PostgreSQL, with once-per-session templates) for every
 # directory that needs one: tests/server and tests/sync.
@@ -20,6 +23,21 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+# Every HQ user a test creates costs one production argon2id hash (64 MiB, ~0.1 s of a core):
+# over the suite, minutes. Tests hash with argon2's own test profile instead, except those
+# marked real_password_hashing (they prove the production parameters). Servers a test starts
+# in another process hash as in production.
+_CHEAP_HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        monkeypatch.setattr(security, "_hasher", _CHEAP_HASHER)
+
 
 # Tests that CI must not skip: marker -> the environment variable that makes a skip a failure.
 _REQUIRED = {"postgres": "LOYALTILL_REQUIRE_PG", "browser": "LOYALTILL_REQUIRE_BROWSER"}

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, extract_parameters, profiles
 from sqlalchemy import select
 
 from syncserver import security
@@ -32,6 +32,9 @@ from tests.server.helpers import push
 from tests.server.hq.helpers import prepare_hq
 from tests.server.hq.test_sign_in_limits import OFFICE, concurrently, evaluated, proxied, sign_in
 from tests.server.journal import JournalWriter
+
+# The production argon2id parameters, not the suite's cheap test profile (tests/conftest.py).
+pytestmark = pytest.mark.real_password_hashing
 
 DEADLINE_S = 60
 
@@ -189,3 +192,27 @@ def test_a_legacy_scrypt_password_signs_in_and_is_upgraded_to_argon2id(database:
             ).scalar_one()
         assert stored.startswith("$argon2id$")
         assert sign_in(url, "mo", hq.manager.password, OFFICE).status_code == 303
+
+
+def test_passwords_are_hashed_with_rfc_9106_low_memory_and_weaker_hashes_are_upgraded(
+    database: Database,
+) -> None:
+    assert security.PASSWORD_PARAMETERS == profiles.RFC_9106_LOW_MEMORY
+    hq = prepare_hq(database, with_members=False)
+    with database.read() as conn:
+        stored = conn.execute(
+            select(hq_users.c.password_hash).where(hq_users.c.username == "mo")
+        ).scalar_one()
+    assert extract_parameters(stored) == profiles.RFC_9106_LOW_MEMORY
+    weak = PasswordHasher.from_parameters(profiles.CHEAPEST).hash(hq.manager.password)
+    with database.write() as conn:
+        conn.execute(
+            hq_users.update().where(hq_users.c.username == "mo").values(password_hash=weak)
+        )
+    with proxied(database) as url:
+        assert sign_in(url, "mo", hq.manager.password, OFFICE).status_code == 303
+    with database.read() as conn:
+        stored = conn.execute(
+            select(hq_users.c.password_hash).where(hq_users.c.username == "mo")
+        ).scalar_one()
+    assert extract_parameters(stored) == profiles.RFC_9106_LOW_MEMORY
