@@ -1027,6 +1027,7 @@ def profile_ingest(kind: str, tills: TillSet, args: argparse.Namespace, scratch:
         except ImportError:
             profiler = cProfile.Profile()
             seconds = profiler.runcall(_push_in_process, db.url, batches)
+            profiler.dump_stats(out_dir / f"push-{kind}.prof")  # for pstats / snakeviz
             summary_io = io.StringIO()
             pstats.Stats(profiler, stream=summary_io).sort_stats("cumulative").print_stats(60)
             report = out_dir / f"push-{kind}.txt"

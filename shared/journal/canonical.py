@@ -17,7 +17,15 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["CanonicalJSONError", "canonical_json", "format_utc", "parse_utc"]
+import orjson
+
+__all__ = [
+    "CanonicalJSONError",
+    "canonical_json",
+    "format_utc",
+    "parse_utc",
+    "reference_canonical_json",
+]
 
 
 class CanonicalJSONError(ValueError):
@@ -64,6 +72,19 @@ def _check(value: Any, path: str) -> None:
 
 def canonical_json(value: Any) -> bytes:
     """Serialise ``value`` (dicts, lists, str, int, bool, None) to canonical JSON bytes."""
+    _check(value, "$")
+    try:
+        # The same bytes as the json module below (tests/shared/test_canonical_json.py holds
+        # the two to each other), an order of magnitude faster: it is the ingest hot path.
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        pass  # an integer beyond 64 bits, a lone surrogate: the reference path decides
+    return reference_canonical_json(value)
+
+
+def reference_canonical_json(value: Any) -> bytes:
+    """:func:`canonical_json` by the standard library: the definition the fast path must
+    match byte for byte (and what it falls back to for what orjson does not write)."""
     _check(value, "$")
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     try:

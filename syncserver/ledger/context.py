@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from shared.bounds import MAX_BALANCE_POINTS
+from shared.journal import JournalEntry
 from shared.points.lots import lot_expiry
 from shared.protocol import ExceptionKind, RaisedException
 from shared.rules import ProgramRules
@@ -46,7 +47,15 @@ from syncserver.ledger.points import MemberPoints, day_of, lot_ref
 from syncserver.storage.counter import allocate_positions, lock_counter
 from syncserver.storage.database import driver_value
 from syncserver.storage.exceptions import insert_exception
-from syncserver.storage.journal import EntryHead, entry_head, entry_heads, set_positions
+from syncserver.storage.journal import (
+    EntryHead,
+    StoredEntry,
+    entry_head,
+    entry_heads,
+    set_positions,
+    stored_entries,
+    stored_entry,
+)
 from syncserver.storage.members import (
     CardRow,
     NewMember,
@@ -142,6 +151,8 @@ class LedgerContext:
         self._by_local: dict[str, str] = {}
         self._rules: dict[int, ProgramRules] = {}
         self._heads: dict[tuple[str, int], EntryHead] = {}
+        self._entries: dict[tuple[str, int], StoredEntry] = {}
+        self._parsed: dict[tuple[str, int], JournalEntry] = {}
         self._created_at = driver_value(conn, postings.c.created_at, now)
         self._rows: list[tuple[Any, ...]] = []
         """Postings not yet written (flush)."""
@@ -288,6 +299,38 @@ class LedgerContext:
         wanted = sorted({key for key in keys if key not in self._heads})
         for head in entry_heads(self.conn, wanted):
             self._heads[(head.terminal_id, head.seq)] = head
+
+    def stored_entry(self, terminal_id: str, seq: int) -> StoredEntry | None:
+        """A stored journal entry, whole (immutable once stored, so remembered when found)."""
+        key = (terminal_id, seq)
+        known = self._entries.get(key)
+        if known is not None:
+            return known
+        found = stored_entry(self.conn, terminal_id, seq)
+        if found is not None:
+            self._entries[key] = found
+        return found
+
+    def journal_entry(self, terminal_id: str, seq: int) -> JournalEntry | None:
+        """:meth:`stored_entry` validated as a journal entry (once per transaction: returns,
+        voids and their checks all ask for the sale they refer to)."""
+        key = (terminal_id, seq)
+        known = self._parsed.get(key)
+        if known is not None:
+            return known
+        stored = self.stored_entry(terminal_id, seq)
+        if stored is None:
+            return None
+        parsed = self._parsed[key] = stored.entry()
+        return parsed
+
+    def prefetch_entries(self, keys: Iterable[tuple[str, int]]) -> None:
+        """Read many stored entries (and so their heads) in one statement."""
+        wanted = sorted({key for key in keys if key not in self._entries})
+        for found in stored_entries(self.conn, wanted):
+            key = (found.terminal_id, found.seq)
+            self._entries[key] = found
+            self._heads[key] = EntryHead(found.terminal_id, found.seq, found.entry_id, found.kind)
 
     def postings_of(self, terminal_id: str, seq: int) -> list[Leg]:
         """The legs entry (terminal_id, seq) posted, in line order, flushed or not."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, bindparam, func, select, update
@@ -42,7 +42,6 @@ from shared.rules.model import ExpiryRules, TierQualification
 from syncserver.ledger.accounts import EXPIRED, PostingKind, member_account, pair
 from syncserver.ledger.earn_check import check_earn
 from syncserver.storage.database import bulk_insert, is_postgres
-from syncserver.storage.journal import stored_entry
 from syncserver.storage.members import bulk_update
 from syncserver.storage.postings import PostingSource
 from syncserver.storage.schema import member_activity, member_lots, members, tier_changes
@@ -72,6 +71,10 @@ OPENING_REF = "(opening)"
 "(" sorts before every entry and event reference, so on its day it is used first (FIFO)."""
 
 PAGE = 2000
+
+_READ_AHEAD = timedelta(days=31)
+"""How far past a window :meth:`MemberPoints.totals` reads: a batch's later sales."""
+_EVER = ("0000-01-01", "9999-12-31")
 """Members per page of a daily run: one lock statement, one read and a few bulk writes each."""
 
 
@@ -130,6 +133,12 @@ class MemberPoints:
         """Books to write, with the expiry rules their ``next_expiry`` is computed by."""
         self._activity: dict[tuple[str, str], Activity] = {}
         """Activity not yet written, by (member, ISO day)."""
+        self._known_days: dict[str, dict[str, Activity]] = {}
+        """Activity per member and ISO day over ``_known_range`` (stored plus unwritten): what
+        the tier checks add up, read once per batch instead of once per sale."""
+        self._known_range: dict[str, tuple[str, str]] = {}
+        self._loaded: dict[str, None] = {}
+        """Members locked by this transaction, in the order they were locked."""
         self._tiers: dict[str, TierStatus] = {}
         self._tiers_dirty: set[str] = set()
         self._changes: list[dict[str, Any]] = []
@@ -140,9 +149,12 @@ class MemberPoints:
 
     def load(self, balances: Mapping[str, int]) -> None:
         """Read the books of members just locked (one statement); ``balances`` are theirs."""
+        self._loaded.update(dict.fromkeys(balances))
         wanted = sorted(m for m in balances if m not in self._books and m not in self._openings)
         if not wanted or not self.read_books:
             return
+        # Their tier status too, in the same round: every member sale asks for it.
+        self.load_tiers(wanted)
         rows = self.conn.execute(
             select(member_lots.c.member_id, member_lots.c.book).where(
                 member_lots.c.member_id.in_(wanted)
@@ -160,6 +172,9 @@ class MemberPoints:
 
     def new_member(self, member_id: str) -> None:
         self._books.setdefault(member_id, LotBook())
+        # Nothing stored yet: no activity to read.
+        self._known_days.setdefault(member_id, {})
+        self._known_range.setdefault(member_id, (_EVER[0], _EVER[1]))
 
     def book(self, member_id: str, day: date, expiry: ExpiryRules) -> LotBook:
         """The member's book (locked by the caller). A member whose points predate lots gets
@@ -190,40 +205,66 @@ class MemberPoints:
     # --- activity -----------------------------------------------------------------------------
 
     def add_activity(self, member_id: str, day: date, delta: Activity) -> None:
-        key = (member_id, day.isoformat())
+        iso = day.isoformat()
+        key = (member_id, iso)
         self._activity[key] = self._activity.get(key, Activity()) + delta
+        known = self._known_range.get(member_id)
+        if known is not None and known[0] <= iso < known[1]:
+            days = self._known_days[member_id]
+            days[iso] = days.get(iso, Activity()) + delta
 
     def totals(self, windows: Mapping[str, tuple[date, date]]) -> dict[str, Activity]:
-        """Each member's activity over its window [start, end): one grouped read of the stored
-        days plus what this transaction has not written yet."""
-        out = {m: Activity() for m in windows}
-        if not windows:
-            return out
-        low = min(start for start, _end in windows.values()).isoformat()
-        high = max(end for _start, end in windows.values()).isoformat()
-        rows = self.conn.execute(
-            select(
-                member_activity.c.member_id,
-                member_activity.c.day,
-                member_activity.c.points,
-                member_activity.c.spend_minor,
-                member_activity.c.visits,
-            ).where(
-                member_activity.c.member_id.in_(sorted(windows)),
-                member_activity.c.day >= low,
-                member_activity.c.day < high,
-            )
-        )
-        found = [
-            (r.member_id, r.day, Activity(int(r.points), int(r.spend_minor), int(r.visits)))
-            for r in rows
-        ]
-        unwritten = [(m, d, a) for (m, d), a in self._activity.items() if m in windows]
-        for member_id, day, activity in (*found, *unwritten):
-            start, end = windows[member_id]
-            if start.isoformat() <= day < end.isoformat():
-                out[member_id] = out[member_id] + activity
+        """Each member's activity over its window [start, end). A member whose days this
+        transaction has not read yet (over that window) is read in one grouped statement,
+        together with every other member it holds (a batch's later sales then need no
+        statement), a month beyond the window so those sales' windows are covered too."""
+        spans = {m: (start.isoformat(), end.isoformat()) for m, (start, end) in windows.items()}
+        missing = [m for m, span in spans.items() if not self._covers(m, *span)]
+        if missing:
+            low = min(windows[m][0] for m in missing)
+            high = max(windows[m][1] for m in missing) + _READ_AHEAD
+            extra = [m for m in self._loaded if m not in self._known_range]
+            self._read_activity(sorted({*missing, *extra}), low.isoformat(), high.isoformat())
+        out: dict[str, Activity] = {}
+        for member_id, (start, end) in spans.items():
+            total = Activity()
+            for day, activity in self._known_days[member_id].items():
+                if start <= day < end:
+                    total = total + activity
+            out[member_id] = total
         return out
+
+    def _covers(self, member_id: str, start: str, end: str) -> bool:
+        known = self._known_range.get(member_id)
+        return known is not None and known[0] <= start and end <= known[1]
+
+    def _read_activity(self, member_ids: Sequence[str], low: str, high: str) -> None:
+        """Stored days in [low, high) plus this transaction's unwritten ones, per member."""
+        days: dict[str, dict[str, Activity]] = {m: {} for m in member_ids}
+        for start in range(0, len(member_ids), PAGE):
+            rows = self.conn.execute(
+                select(
+                    member_activity.c.member_id,
+                    member_activity.c.day,
+                    member_activity.c.points,
+                    member_activity.c.spend_minor,
+                    member_activity.c.visits,
+                ).where(
+                    member_activity.c.member_id.in_(member_ids[start : start + PAGE]),
+                    member_activity.c.day >= low,
+                    member_activity.c.day < high,
+                )
+            )
+            for r in rows:
+                days[r.member_id][r.day] = Activity(
+                    int(r.points), int(r.spend_minor), int(r.visits)
+                )
+        for (member_id, day), activity in self._activity.items():
+            if member_id in days and low <= day < high:
+                days[member_id][day] = days[member_id].get(day, Activity()) + activity
+        for member_id in member_ids:
+            self._known_days[member_id] = days[member_id]
+            self._known_range[member_id] = (low, high)
 
     # --- tiers --------------------------------------------------------------------------------
 
@@ -402,6 +443,9 @@ class MemberPoints:
     def forget(self, member_ids: Iterable[str]) -> None:
         """Drop written state of members a long run is done with (memory, not locks)."""
         for member_id in member_ids:
+            self._known_days.pop(member_id, None)
+            self._known_range.pop(member_id, None)
+            self._loaded.pop(member_id, None)
             if member_id not in self._dirty:
                 self._books.pop(member_id, None)
             if member_id not in self._tiers_dirty:
@@ -467,10 +511,11 @@ def _original_sale(ctx: LedgerContext, entry: JournalEntry, ref: Any) -> Sale | 
     """The stored sale a return or void refers to (as far as ``entry`` may see it)."""
     if ref.terminal_id == entry.terminal_id and ref.seq > entry.seq:
         return None
-    stored = stored_entry(ctx.conn, ref.terminal_id, ref.seq)
+    stored = ctx.stored_entry(ref.terminal_id, ref.seq)
     if stored is None or stored.entry_id != ref.entry_id or stored.kind != "sale":
         return None
-    payload = stored.entry().payload
+    found = ctx.journal_entry(ref.terminal_id, ref.seq)
+    payload = found.payload if found is not None else None
     return payload if isinstance(payload, Sale) else None
 
 

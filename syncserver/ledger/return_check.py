@@ -34,7 +34,7 @@ from shared.journal import JournalEntry, Return, Sale
 from shared.rules import BasketLine
 from shared.rules.returns import compute_return_reversal
 from syncserver.ledger.context import LedgerContext
-from syncserver.storage.journal import EntryHead, StoredEntry, stored_entry
+from syncserver.storage.journal import EntryHead, StoredEntry
 from syncserver.storage.postings import PostingSource
 from syncserver.storage.schema import journal_entries
 
@@ -188,10 +188,9 @@ def _sale_entry(
             original = ctx.entry_head(ref.terminal_id, ref.seq)
         if original is None or original.kind != "sale":
             return None
-    stored = stored_entry(ctx.conn, original.terminal_id, original.seq)
-    if stored is None:  # pragma: no cover - the head was just read
+    found = ctx.journal_entry(original.terminal_id, original.seq)
+    if found is None:  # pragma: no cover - the head was just read
         return None
-    found = stored.entry()
     return found if isinstance(found.payload, Sale) else None
 
 

@@ -39,7 +39,6 @@ from syncserver.ledger.context import LedgerContext
 from syncserver.ledger.points import day_of
 from syncserver.ledger.stored_value import money_text
 from syncserver.ledger.vouchers import issue_sale_voucher, local_day
-from syncserver.storage.journal import stored_entry
 from syncserver.storage.postings import PostingSource
 from syncserver.storage.schema import vouchers
 from syncserver.storage.vouchers import (
@@ -294,10 +293,8 @@ def _issue(
 
 
 def _original(ctx: LedgerContext, ref: EntryRef) -> Sale | None:
-    stored = stored_entry(ctx.conn, ref.terminal_id, ref.seq)
-    if stored is None:
-        return None
-    payload = stored.entry().payload
+    found = ctx.journal_entry(ref.terminal_id, ref.seq)
+    payload = found.payload if found is not None else None
     return payload if isinstance(payload, Sale) else None
 
 

@@ -44,7 +44,6 @@ from syncserver.ledger.accounts import (
 from syncserver.ledger.context import LedgerContext
 from syncserver.ledger.points import sale_rules_version
 from syncserver.ledger.stored_value import money_text
-from syncserver.storage.journal import stored_entry
 from syncserver.storage.postings import PostingSource
 from syncserver.storage.schema import vouchers
 from syncserver.storage.vouchers import (
@@ -94,7 +93,7 @@ def _receipt_of(ctx: LedgerContext, terminal_id: str | None, seq: int | None) ->
     """ "store S001, till T0001#12, receipt T0001-12" for a stored sale."""
     if terminal_id is None or seq is None:
         return "an unknown sale"
-    stored = stored_entry(ctx.conn, terminal_id, seq)
+    stored = ctx.stored_entry(terminal_id, seq)
     payload = stored.record.get("payload", {}) if stored is not None else {}
     return (
         f"store {payload.get('store_id', '?')}, till {terminal_id}#{seq}, "
@@ -220,8 +219,8 @@ def _rules_for(ctx: LedgerContext, row: VoucherRow, sale: Sale) -> ProgramRules 
     if not row.source.startswith(REWARD_SOURCE):
         return None
     if row.issued_terminal is not None and row.issued_seq is not None:
-        stored = stored_entry(ctx.conn, row.issued_terminal, row.issued_seq)
-        issuing = stored.entry().payload if stored is not None else None
+        found = ctx.journal_entry(row.issued_terminal, row.issued_seq)
+        issuing = found.payload if found is not None else None
         if isinstance(issuing, Sale):
             for purchase in issuing.rewards:
                 if purchase.voucher_code == row.code:

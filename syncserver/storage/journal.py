@@ -25,6 +25,7 @@ __all__ = [
     "set_positions",
     "store_entries",
     "store_entry",
+    "stored_entries",
     "stored_entry",
     "stored_hashes",
     "void_of",
@@ -122,6 +123,25 @@ def stored_entry(conn: Connection, terminal_id: str, seq: int) -> StoredEntry | 
     return StoredEntry(
         row.terminal_id, int(row.seq), row.entry_id, row.kind, json.loads(row.record)
     )
+
+
+def stored_entries(conn: Connection, keys: Sequence[tuple[str, int]]) -> list[StoredEntry]:
+    """Many stored entries by (terminal_id, seq), in one statement (those that exist)."""
+    if not keys:
+        return []
+    rows = conn.execute(
+        select(
+            journal_entries.c.terminal_id,
+            journal_entries.c.seq,
+            journal_entries.c.entry_id,
+            journal_entries.c.kind,
+            journal_entries.c.record,
+        ).where(tuple_(journal_entries.c.terminal_id, journal_entries.c.seq).in_(list(keys)))
+    )
+    return [
+        StoredEntry(row.terminal_id, int(row.seq), row.entry_id, row.kind, json.loads(row.record))
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from syncserver.storage.database import insert_ignore
 from syncserver.storage.schema import reward_counts
@@ -27,12 +27,19 @@ def add_to_reward_count(conn: Connection, reward_id: str, delta: int) -> int:
     return int(row.issued)
 
 
+_STAMP = (
+    update(reward_counts)
+    .where(reward_counts.c.reward_id == bindparam("s_reward"))
+    .values(change_seq=bindparam("s_position"))
+)
+
+
 def stamp_reward_counts(conn: Connection, reward_ids: Sequence[str], first_position: int) -> None:
-    for offset, reward_id in enumerate(reward_ids):
+    """Give each changed count the next change_seq (the pull cursor): one executemany."""
+    if reward_ids:
         conn.execute(
-            update(reward_counts)
-            .where(reward_counts.c.reward_id == reward_id)
-            .values(change_seq=first_position + offset)
+            _STAMP,
+            [{"s_reward": r, "s_position": first_position + n} for n, r in enumerate(reward_ids)],
         )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from shared.protocol import StoredValueState
 from syncserver.storage.database import insert_ignore
@@ -134,10 +134,23 @@ def add_to_stored_balances(conn: Connection, deltas: Mapping[str, int]) -> None:
             )
 
 
+_STAMP = (
+    update(stored_values)
+    .where(stored_values.c.account == bindparam("s_account"))
+    .values(change_seq=bindparam("s_position"))
+)
+
+
 def stamp_stored_values(conn: Connection, accounts: Sequence[str], first_position: int) -> None:
-    """Give each changed account the next change_seq (the pull cursor)."""
-    for offset, account in enumerate(accounts):
-        update_stored_value(conn, account, change_seq=first_position + offset)
+    """Give each changed account the next change_seq (the pull cursor): one executemany."""
+    if accounts:
+        conn.execute(
+            _STAMP,
+            [
+                {"s_account": account, "s_position": first_position + n}
+                for n, account in enumerate(accounts)
+            ],
+        )
 
 
 def stored_value_states(conn: Connection, accounts: Sequence[str]) -> list[StoredValueState]:

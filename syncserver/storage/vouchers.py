@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from shared.protocol import VoucherState
 from syncserver.storage.database import insert_ignore
@@ -137,9 +137,20 @@ def update_voucher(conn: Connection, code: str, **values: Any) -> None:
     conn.execute(update(vouchers).where(vouchers.c.code == code).values(values))
 
 
+_STAMP = (
+    update(vouchers)
+    .where(vouchers.c.code == bindparam("s_code"))
+    .values(change_seq=bindparam("s_position"))
+)
+
+
 def stamp_vouchers(conn: Connection, codes: Sequence[str], first_position: int) -> None:
-    for offset, code in enumerate(codes):
-        update_voucher(conn, code, change_seq=first_position + offset)
+    """Give each changed voucher the next change_seq (the pull cursor): one executemany."""
+    if codes:
+        conn.execute(
+            _STAMP,
+            [{"s_code": code, "s_position": first_position + n} for n, code in enumerate(codes)],
+        )
 
 
 def due_voucher_codes(conn: Connection, as_of: str) -> list[str]:

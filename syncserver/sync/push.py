@@ -339,7 +339,8 @@ def _push(
     # The whole batch in one statement; reconciliation then treats an entry's later
     # siblings as not yet stored (reconcile._stored), exactly as a replay sees them.
     store_entries(conn, new, now)
-    ctx.prefetch_heads(
+    # The sales the batch's returns and voids refer to, whole: their checks read them.
+    ctx.prefetch_entries(
         (entry.payload.original.terminal_id, entry.payload.original.seq)
         for _, entry, _ in new
         if isinstance(entry.payload, Return | Void)
