@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.sync_bench [--db sqlite|postgres|both] [--entries 50000]
         [--tills 4] [--catchup 10000] [--download 1000000] [--phases ingest,catchup,download]
-        [--concurrency 1] [--cache DIR] [--pg URL] [--profile DIR]
+        [--servers 1,2,4] [--concurrency N] [--cache DIR] [--pg URL] [--profile DIR]
+        [--json FILE]
 
 1. **Ingest + full reconciliation over HTTP.** Real tills (``terminal.till.service.Till`` on
    seeded till databases) journal genuine sales, returns, voids, enrolments, card replacements
@@ -12,10 +13,16 @@
    same run: a raw DB-API ``executemany`` of the same journal rows into an equivalent table,
    500 rows per durable commit — the floor no push can beat — and the ratio of the two.
    Afterwards ``ledger rebuild --check`` proves the ledger the run produced (timed too).
+   ``--servers 1,2,4`` repeats the phase with 1, 2 and 4 server processes (replicas) on one
+   database, the tills spread over them and pushing at once: the scale-out figures, each with
+   its own rebuild check.
 2. **Catch-up.** A till with 10,000 unsent entries runs ``SyncEngine.sync_once`` (push in
    batches, then pull) against a fresh server: time, entries/s.
 3. **First download.** The server holds 1,000,000 members with cards (bulk-inserted); a fresh
    till pulls everything with ``SyncEngine.sync_once``: time, members/s, till database size.
+
+``--json FILE`` also writes every figure (entries/s, raw rows/s and their ratio per database and
+server count; catch-up; download) as JSON, so runs can be compared.
 
 ``--profile DIR`` instead runs phase 1 in-process (the ASGI app through Starlette's test
 client: routing, validation, push and reconciliation, no sockets) under pyinstrument when it
@@ -666,10 +673,29 @@ def ledger_summary(url: str) -> tuple[int, int, dict[str, int]]:
 
 @dataclass
 class IngestResult:
+    database: str
+    servers: int
     entries: int
     seconds: float
     raw_entries: int
     raw_seconds: float
+    rebuild_ok: bool | None = None
+    rebuild_seconds: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "servers": self.servers,
+            "entries": self.entries,
+            "seconds": round(self.seconds, 3),
+            "entries_per_s": round(self.rate),
+            "raw_rows_per_s": round(self.raw_rate),
+            "ratio": round(self.rate / self.raw_rate, 4),
+            "rebuild_check_ok": self.rebuild_ok,
+            "rebuild_seconds": None
+            if self.rebuild_seconds is None
+            else round(self.rebuild_seconds, 2),
+        }
 
     @property
     def rate(self) -> float:
@@ -681,23 +707,25 @@ class IngestResult:
 
 
 def bench_ingest(
-    kind: str, tills: TillSet, args: argparse.Namespace, scratch: Path
+    kind: str, tills: TillSet, args: argparse.Namespace, scratch: Path, servers: int
 ) -> IngestResult:
     records = {t.terminal_id: t.records() for t in tills.tills}
     total = sum(len(r) for r in records.values())
+    # Replicas are only worth measuring with as many tills pushing at once.
+    concurrency = max(args.concurrency or 1, servers)
     say(
         f"\n[{kind}] 1. ingest + reconciliation over HTTP: {total:,} entries from "
-        f"{len(records)} tills, batches of {MAX_PUSH_BATCH}, {args.concurrency} pushing at "
-        f"once, {args.servers} server process(es)"
+        f"{len(records)} tills, batches of {MAX_PUSH_BATCH}, {concurrency} pushing at "
+        f"once, {servers} server process(es)"
     )
     with fresh_database(kind, scratch, args.pg) as db:
         tokens = prepare_server(db.url, tills.members_csv, len(records))
         batches = encode_batches(records, tokens)
-        with contextlib.ExitStack() as servers:
+        with contextlib.ExitStack() as processes:
             urls = [
-                servers.enter_context(server_process(db.url, scratch)) for _ in range(args.servers)
+                processes.enter_context(server_process(db.url, scratch)) for _ in range(servers)
             ]
-            seconds = push_all(urls, batches, args.concurrency, ProgressLine("push", total))
+            seconds = push_all(urls, batches, concurrency, ProgressLine("push", total))
         stored, posted, kinds = ledger_summary(db.url)
         say(
             f"  push + reconcile: {total:,} entries in {seconds:.2f} s = "
@@ -713,6 +741,7 @@ def bench_ingest(
             f"{raw_entries / raw_seconds:,.0f} rows/s"
         )
         say(f"  ratio push / raw insert: {(total / seconds) / (raw_entries / raw_seconds):.2f}")
+        result = IngestResult(kind, servers, total, seconds, raw_entries, raw_seconds)
         if args.check:
             database = Database(db.url)
             try:
@@ -726,7 +755,8 @@ def bench_ingest(
                 f"  ledger rebuild --check: {verdict} ({report.entries:,} entries replayed, "
                 f"{elapsed:.1f} s)"
             )
-    return IngestResult(total, seconds, raw_entries, raw_seconds)
+            result.rebuild_ok, result.rebuild_seconds = report.ok, elapsed
+    return result
 
 
 # --- 2. catch-up of a till with 10,000 unsent entries -----------------------------------------
@@ -752,7 +782,9 @@ def _close_engine(engine: SyncEngine) -> None:
     engine.database.close()
 
 
-def bench_catchup(kind: str, till: TillSet, args: argparse.Namespace, scratch: Path) -> None:
+def bench_catchup(
+    kind: str, till: TillSet, args: argparse.Namespace, scratch: Path
+) -> dict[str, Any]:
     data = till.tills[0]
     unsent = _count_entries(data.path)
     say(f"\n[{kind}] 2. catch-up: SyncEngine.sync_once from a till with {unsent:,} unsent entries")
@@ -792,6 +824,13 @@ def bench_catchup(kind: str, till: TillSet, args: argparse.Namespace, scratch: P
             f"{report.members_pulled:,} members in {elapsed - push_s:.2f} s"
         )
         shutil.rmtree(copy, ignore_errors=True)
+    return {
+        "database": kind,
+        "entries": report.pushed,
+        "seconds": round(elapsed, 3),
+        "push_seconds": round(push_s, 3),
+        "entries_per_s": round(report.pushed / push_s) if push_s else None,
+    }
 
 
 # --- 3. first download of 1,000,000 members ----------------------------------------------------
@@ -902,7 +941,7 @@ def _size(path: Path) -> int:
     )
 
 
-def bench_download(kind: str, args: argparse.Namespace, scratch: Path) -> None:
+def bench_download(kind: str, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     count = args.download
     say(f"\n[{kind}] 3. first download: a fresh till pulls {count:,} members")
     with fresh_database(kind, scratch, args.pg) as db:
@@ -939,6 +978,13 @@ def bench_download(kind: str, args: argparse.Namespace, scratch: Path) -> None:
             f"{_size(path) / 2**20:,.0f} MiB after a checkpoint"
         )
         shutil.rmtree(home, ignore_errors=True)
+    return {
+        "database": kind,
+        "members": report.members_pulled,
+        "seconds": round(elapsed, 2),
+        "members_per_s": round(report.members_pulled / elapsed),
+        "till_mib_after_checkpoint": round(_size(path) / 2**20) if path.exists() else None,
+    }
 
 
 # --- profiling ----------------------------------------------------------------------------------
@@ -1060,13 +1106,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--phases", default="ingest,catchup,download", help="comma-separated subset to run"
     )
     parser.add_argument(
-        "--concurrency", type=int, default=1, help="phase 1: tills pushing at the same time"
+        "--concurrency",
+        type=int,
+        default=None,
+        help="phase 1: tills pushing at the same time (default: one per server process)",
     )
     parser.add_argument(
         "--servers",
-        type=int,
-        default=1,
-        help="phase 1: server processes (replicas) on the one database, tills spread over them",
+        default="1",
+        metavar="N[,N…]",
+        help="phase 1: server processes (replicas) on the one database, tills spread over "
+        "them; a list (1,2,4) runs phase 1 once per count: the scale-out figures",
+    )
+    parser.add_argument(
+        "--json", metavar="FILE", help="also write the figures as JSON (to compare runs)"
     )
     parser.add_argument(
         "--no-check", dest="check", action="store_false", help="skip ledger rebuild --check"
@@ -1081,6 +1134,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", metavar="DIR", help="profile phase 1 in-process instead")
     args = parser.parse_args(argv)
     args.kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    try:
+        args.server_counts = [int(n) for n in str(args.servers).split(",") if n.strip()]
+    except ValueError:
+        parser.error(f"--servers takes counts like 1 or 1,2,4, not {args.servers!r}")
+    if not args.server_counts or min(args.server_counts) < 1:
+        parser.error("--servers needs at least one count of 1 or more")
+    if args.tills < max(args.server_counts):
+        parser.error("--tills must be at least the largest --servers count (tills per server)")
     args.phase_set = {p.strip() for p in args.phases.split(",") if p.strip()}
     unknown = args.phase_set - {"ingest", "catchup", "download"}
     if unknown:
@@ -1090,6 +1151,33 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             parser.error("PostgreSQL needs --pg URL (or LOYALTILL_TEST_PG)")
         check_loopback(args.pg)
     return args
+
+
+def write_json(
+    path: Path,
+    args: argparse.Namespace,
+    ingest: Sequence[IngestResult],
+    catchups: Sequence[dict[str, Any]],
+    downloads: Sequence[dict[str, Any]],
+) -> None:
+    """The run's figures, to compare with another run's (``--json FILE``)."""
+    summary = {
+        "bench": "sync_bench",
+        "at": utc_now().isoformat(),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "settings": {
+            "entries": args.entries,
+            "tills": args.tills,
+            "members": args.members,
+            "batch": MAX_PUSH_BATCH,
+            "servers": args.server_counts,
+        },
+        "ingest": [result.as_json() for result in ingest],
+        "catchup": list(catchups),
+        "download": list(downloads),
+    }
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    say(f"figures written to {path}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -1110,26 +1198,36 @@ def main(argv: Sequence[str] | None = None) -> None:
             ingest = generate_tills(cache, "ingest", ids, per_till, args.members)
         if "catchup" in args.phase_set and not args.profile:
             catchup = generate_tills(cache, "catchup", ["T0001"], args.catchup, args.members)
-        results: dict[str, IngestResult] = {}
+        results: list[IngestResult] = []
+        catchups: list[dict[str, Any]] = []
+        downloads: list[dict[str, Any]] = []
         for kind in args.kinds:
             if args.profile:
                 assert ingest is not None
                 profile_ingest(kind, ingest, args, scratch)
                 continue
             if ingest is not None:
-                results[kind] = bench_ingest(kind, ingest, args, scratch)
+                for servers in args.server_counts:
+                    results.append(bench_ingest(kind, ingest, args, scratch, servers))
             if catchup is not None:
-                bench_catchup(kind, catchup, args, scratch)
+                catchups.append(bench_catchup(kind, catchup, args, scratch))
             if "download" in args.phase_set:
-                bench_download(kind, args, scratch)
+                downloads.append(bench_download(kind, args, scratch))
         if results:
             say("\nsummary (1. ingest + reconciliation over HTTP)")
-            say(f"  {'database':<10} {'entries/s':>10} {'raw rows/s':>11} {'ratio':>6}")
-            for kind, result in results.items():
+            say(
+                f"  {'database':<10} {'servers':>7} {'entries/s':>10} {'raw rows/s':>11} "
+                f"{'ratio':>6} {'rebuild':>8}"
+            )
+            for result in results:
+                verdict = {None: "-", True: "ok", False: "DIFFERS"}[result.rebuild_ok]
                 say(
-                    f"  {kind:<10} {result.rate:>10,.0f} {result.raw_rate:>11,.0f} "
-                    f"{result.rate / result.raw_rate:>6.2f}"
+                    f"  {result.database:<10} {result.servers:>7} {result.rate:>10,.0f} "
+                    f"{result.raw_rate:>11,.0f} {result.rate / result.raw_rate:>6.2f} "
+                    f"{verdict:>8}"
                 )
+        if args.json:
+            write_json(Path(args.json), args, results, catchups, downloads)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
