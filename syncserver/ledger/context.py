@@ -158,6 +158,8 @@ class LedgerContext:
         """Postings not yet written (flush)."""
         self._unflushed: dict[tuple[str, int], list[Leg]] = {}
         """The same postings by entry, for reading an entry's legs back before the flush."""
+        self._flushed: set[tuple[str, int]] = set()
+        """Entries some of whose legs a flush has written (the rest may still be unflushed)."""
         self._deltas: dict[str, int] = defaultdict(int)
         """Balance changes not yet written (flush); ``_balances`` already includes them."""
         self._active_at: dict[str, str] = {}
@@ -333,11 +335,14 @@ class LedgerContext:
             self._heads[key] = EntryHead(found.terminal_id, found.seq, found.entry_id, found.kind)
 
     def postings_of(self, terminal_id: str, seq: int) -> list[Leg]:
-        """The legs entry (terminal_id, seq) posted, in line order, flushed or not."""
-        unflushed = self._unflushed.get((terminal_id, seq))
-        if unflushed is not None:
+        """The legs entry (terminal_id, seq) posted, in line order, flushed or not — also when
+        a flush came between its legs (an overdraft check flushes after a sale's points and
+        before its campaign voucher): then the written ones, then the rest."""
+        key = (terminal_id, seq)
+        unflushed = self._unflushed.get(key)
+        if unflushed is not None and key not in self._flushed:
             return list(unflushed)
-        return postings_of_entry(self.conn, terminal_id, seq)
+        return postings_of_entry(self.conn, terminal_id, seq) + list(unflushed or ())
 
     def confirm_absence(self) -> None:
         """Before acting on "not found": hold the change counter, so nothing committed with a
@@ -559,6 +564,7 @@ class LedgerContext:
         if self._rows:
             insert_posting_rows(self.conn, self._rows)
             self._rows = []
+            self._flushed.update(self._unflushed)
             self._unflushed.clear()
         deltas = {m: d for m, d in self._deltas.items() if d}
         if deltas:

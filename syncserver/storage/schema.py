@@ -515,6 +515,9 @@ vouchers = Table(
     Index(None, "change_seq"),
     Index(None, "member_id"),
     Index(None, "status", "expires_on"),
+    # A void's vouchers: those its sale redeemed, those it issued.
+    Index(None, "redeemed_terminal", "redeemed_seq"),
+    Index(None, "issued_terminal", "issued_seq"),
 )
 """Single-use vouchers (docs/vouchers.md): their state; the money they move is in
 ``postings`` with the program's currency as the unit."""

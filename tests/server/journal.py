@@ -32,6 +32,7 @@ from shared.journal import (
     Void,
     VoucherUse,
 )
+from shared.journal.payloads import CampaignVoucher
 from shared.rules import BasketLine, EarnContext, ProgramRules, compute_earn
 from shared.rules.returns import compute_return_reversal
 from terminal.config import TillConfig
@@ -89,6 +90,7 @@ class JournalWriter:
         tier: str | None = None,
         vouchers: tuple[VoucherUse, ...] = (),
         tenders: tuple[Tender, ...] | None = None,
+        campaign_vouchers: tuple[CampaignVoucher, ...] = (),
     ) -> JournalEntry:
         """A sale; ``tenders`` default to cash for the total (after points and vouchers)."""
         lines = lines or GROCERIES
@@ -152,6 +154,7 @@ class JournalWriter:
                 if redeem
                 else None,
                 vouchers=vouchers,
+                campaign_vouchers=campaign_vouchers,
             )
         )
 

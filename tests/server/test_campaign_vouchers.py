@@ -284,3 +284,25 @@ def test_the_exception_page_shows_it_and_accept_is_its_only_resolution(
         resolve_exception(database, mo, exception_id, "write_off", "nothing to write off")
     resolve_exception(database, mo, exception_id, "accept", "the customer keeps the voucher")
     assert_balanced_and_replayed(database)
+
+
+def test_voiding_an_overdrawn_sale_with_a_voucher_in_the_same_push_reverses_every_leg(
+    database: Database,
+) -> None:
+    """The overdraft check flushes the sale's points legs before its voucher is issued; the
+    void, reconciled in the same transaction, must still reverse both (it once reversed only
+    the voucher's, and `ledger rebuild --check` disagreed)."""
+    _server, (till,) = setup(database)
+    ben = member_ref(card(2), "M0000000002")  # 300 points
+    till.sale(ben, redeem=300, rules=CAMPAIGNS)
+    printed = given()
+    overdrew = till.sale(ben, redeem=300, rules=CAMPAIGNS, campaign_vouchers=(printed,))
+    till.void(overdrew)
+    kinds = [kind for kind, _seq, _amount in send(database, till)]
+    assert "offline_overdraft" in kinds
+    assert voucher(database, printed.voucher_code).status == "voided"
+    assert posted(database, f"voucher:{printed.voucher_code}") == 0
+    first = till.since(0)[0]
+    earned_first = first["payload"]["earned"]["total_points"] if first["payload"]["earned"] else 0
+    assert posted(database, "member:M0000000002") == 300 - 300 + earned_first
+    assert_balanced_and_replayed(database)
