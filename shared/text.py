@@ -23,6 +23,8 @@ def unsafe_character(text: str) -> tuple[int, str] | None:
 
 def check_safe_text(text: str) -> str:
     """``text`` unchanged, or a ValueError naming the first unsafe character and where it is."""
+    if text.isprintable():  # every unsafe character is unprintable: the common case, in C
+        return text
     found = unsafe_character(text)
     if found is not None:
         position, character = found
