@@ -4,7 +4,7 @@ then command-line options (which the CLI passes in explicitly)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import overload
+from typing import Literal, overload
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +41,14 @@ class ServerSettings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     """Comma-separated addresses or networks of the proxies whose forwarded headers are
     believed (``*`` trusts any); only used with ``proxy_headers``."""
+
+    # Not in the settings' repr: a printed settings object must not show the secret.
+    metrics_token: str | None = Field(default=None, repr=False)
+    """The scrape token for ``GET /metrics`` (Prometheus; docs/operations.md): the scraper
+    sends ``Authorization: Bearer <token>``. Unset (or empty): /metrics answers 404."""
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per line, a line per request instead of uvicorn's access log
+    (docs/operations.md)."""
 
     # Sign-in limits (docs/hq.md). Failed attempts count within ``sign_in_window_minutes``;
     # none of them locks an account: they slow the guesser down.

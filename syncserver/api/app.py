@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from syncserver.api.errors import install_error_handlers
+from syncserver.api.logs import log_request
+from syncserver.api.metrics import RequestMetrics, install_metrics
 from syncserver.api.middleware import ApiHeaders, RequestGuard
 from syncserver.api.openapi import install_openapi
 from syncserver.api.routes import (
@@ -112,10 +114,11 @@ def create_app(
     install_openapi(app)
     # A NUL in the address and an oversized body are refused before anything reads,
     # authenticates or routes the request. The last middleware added is the outermost: only
-    # the two that add headers (the dashboard's and ApiHeaders) wrap this one, so its
-    # refusals carry their headers too.
+    # the two that add headers (the dashboard's and ApiHeaders) and RequestMetrics wrap this
+    # one, so its refusals carry their headers too, and are counted.
     app.add_middleware(RequestGuard)
     app.include_router(health.router)
+    metrics = install_metrics(app)
     app.include_router(sync.router)
     app.include_router(members.router)
     app.include_router(exceptions.router)
@@ -135,4 +138,12 @@ def create_app(
         app.include_router(hq_resource.router)
     install_dashboard(app)
     app.add_middleware(ApiHeaders)
+    # Outermost: it counts and times every request, the refusals of the middleware above
+    # included, and writes the JSON request line (``--log-format json``; uvicorn's access
+    # log is then off).
+    app.add_middleware(
+        RequestMetrics,
+        metrics=metrics,
+        on_done=log_request if config.log_format == "json" else None,
+    )
     return app

@@ -83,9 +83,11 @@ def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def require_terminal(caller: CallerDep) -> TerminalRecord:
+def require_terminal(caller: CallerDep, request: Request) -> TerminalRecord:
     if not isinstance(caller, TerminalRecord):
         raise ForbiddenError("only a till's token may sync; this is an HQ token")
+    # For the request's JSON log line (syncserver.api.logs): which till it was.
+    request.state.terminal = caller.terminal_id
     return caller
 
 

@@ -197,6 +197,13 @@ def server_config(
     "(default 127.0.0.1; LOYALTILL_SERVER_FORWARDED_ALLOW_IPS).",
 )
 @click.option("--log-level", default="info", show_default=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="json: one JSON object per line, a line per request on stdout instead of the access "
+    "log (default text; LOYALTILL_SERVER_LOG_FORMAT).",
+)
 def serve(
     db_url: str | None,
     host: str | None,
@@ -204,6 +211,7 @@ def serve(
     proxy_headers: bool | None,
     forwarded_allow_ips: str | None,
     log_level: str,
+    log_format: str | None,
 ) -> None:
     """Run the API server (uvicorn).
 
@@ -218,6 +226,7 @@ def serve(
         port=port,
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,
+        log_format=log_format,
     )
     with _database(settings.db):
         pass  # refuse to start on a database that `init` has not migrated
@@ -233,7 +242,13 @@ def serve(
             "addresses come from the connection",
             err=True,
         )
-    server = uvicorn.Server(server_config(settings, log_level=log_level))
+    config = server_config(settings, log_level=log_level)
+    if settings.log_format == "json":
+        from syncserver.api.logs import configure_json_logging
+
+        # After uvicorn.Config, which set up uvicorn's text logging: this replaces it.
+        configure_json_logging(log_level)
+    server = uvicorn.Server(config)
     with suppress(KeyboardInterrupt):
         server.run()
     if not server.started:  # e.g. the port is taken: uvicorn has logged why

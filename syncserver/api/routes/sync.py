@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -22,6 +23,7 @@ from shared.protocol import (
     SyncStatus,
 )
 from syncserver.api.deps import DatabaseDep, TerminalDep
+from syncserver.api.metrics import Metrics
 from syncserver.api.params import PullCursorQuery, SeqQuery, TerminalIdQuery
 from syncserver.errors import MalformedError
 from syncserver.hq.vouchers import canonical_code
@@ -71,13 +73,23 @@ async def push_entries(
     The body is read only after the token checked out (an unauthenticated caller never
     makes the server read or parse its body), and never beyond ``MAX_PUSH_BYTES``."""
     body = await request.body()
+    metrics: Metrics = request.app.state.metrics
+    # Timed from the body read on: the store and reconcile, not the till's upload.
+    started = time.perf_counter()
     try:
-        batch = PushRequest.model_validate_json(body)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in ("body", *first["loc"]))
-        raise MalformedError(f"{where}: {first['msg']}") from None
-    return await run_in_threadpool(push, database, terminal.terminal_id, batch, utc_now)
+        try:
+            batch = PushRequest.model_validate_json(body)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in ("body", *first["loc"]))
+            raise MalformedError(f"{where}: {first['msg']}") from None
+        reply = await run_in_threadpool(push, database, terminal.terminal_id, batch, utc_now)
+    except Exception as error:
+        metrics.record_failed_push(error, time.perf_counter() - started)
+        raise
+    metrics.record_push(reply, time.perf_counter() - started)
+    request.state.entries = reply.stored  # for the request's JSON log line
+    return reply
 
 
 @router.get("/status", responses=_ERRORS)
@@ -100,6 +112,7 @@ def journal_status(
 
 @router.get("/pull", responses=_ERRORS)
 def pull_changes(
+    request: Request,
     terminal: TerminalDep,
     database: DatabaseDep,
     since: PullCursorQuery = "0",
@@ -107,7 +120,10 @@ def pull_changes(
     tip: Tip = None,
 ) -> PullResponse:
     """Members, rules, products and offers changed since the cursor, oldest change first."""
+    started = time.perf_counter()
     page = pull(database, terminal.terminal_id, int(since), limit)
+    metrics: Metrics = request.app.state.metrics
+    metrics.pull_seconds.observe(time.perf_counter() - started)
     report_pull(database, terminal, tip, utc_now())
     return page
 
