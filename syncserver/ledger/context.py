@@ -51,7 +51,6 @@ from syncserver.storage.journal import (
     EntryHead,
     StoredEntry,
     entry_head,
-    entry_heads,
     set_positions,
     stored_entries,
     stored_entry,
@@ -296,11 +295,6 @@ class LedgerContext:
         if found is not None:
             self._heads[(terminal_id, seq)] = found
         return found
-
-    def prefetch_heads(self, keys: Iterable[tuple[str, int]]) -> None:
-        wanted = sorted({key for key in keys if key not in self._heads})
-        for head in entry_heads(self.conn, wanted):
-            self._heads[(head.terminal_id, head.seq)] = head
 
     def stored_entry(self, terminal_id: str, seq: int) -> StoredEntry | None:
         """A stored journal entry, whole (immutable once stored, so remembered when found)."""

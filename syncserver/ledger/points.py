@@ -71,11 +71,12 @@ OPENING_REF = "(opening)"
 "(" sorts before every entry and event reference, so on its day it is used first (FIFO)."""
 
 PAGE = 2000
+"""Members per page of a daily run: one lock statement, one read and a few bulk writes each."""
 
 _READ_AHEAD = timedelta(days=31)
 """How far past a window :meth:`MemberPoints.totals` reads: a batch's later sales."""
 _EVER = ("0000-01-01", "9999-12-31")
-"""Members per page of a daily run: one lock statement, one read and a few bulk writes each."""
+"""The range of ISO days a member created by this transaction has all of (none stored)."""
 
 
 def day_of(occurred_at: str) -> date:
@@ -174,7 +175,7 @@ class MemberPoints:
         self._books.setdefault(member_id, LotBook())
         # Nothing stored yet: no activity to read.
         self._known_days.setdefault(member_id, {})
-        self._known_range.setdefault(member_id, (_EVER[0], _EVER[1]))
+        self._known_range.setdefault(member_id, _EVER)
 
     def book(self, member_id: str, day: date, expiry: ExpiryRules) -> LotBook:
         """The member's book (locked by the caller). A member whose points predate lots gets

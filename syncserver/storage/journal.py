@@ -19,7 +19,6 @@ __all__ = [
     "EntryHead",
     "StoredEntry",
     "entry_head",
-    "entry_heads",
     "iter_entries_by_position",
     "record_text",
     "set_positions",
@@ -133,22 +132,15 @@ _HEAD_COLUMNS = (
 )
 
 
-def _rows_by_keys(
-    conn: Connection, keys: Sequence[tuple[str, int]], *, with_record: bool
-) -> list[Any]:
-    """Stored entries by (terminal_id, seq), in one statement (those that exist)."""
-    if not keys:
-        return []
-    columns = (*_HEAD_COLUMNS, journal_entries.c.record) if with_record else _HEAD_COLUMNS
-    where = tuple_(journal_entries.c.terminal_id, journal_entries.c.seq).in_(list(keys))
-    return list(conn.execute(select(*columns).where(where)))
-
-
 def stored_entries(conn: Connection, keys: Sequence[tuple[str, int]]) -> list[StoredEntry]:
     """Many stored entries by (terminal_id, seq), whole, in one statement (those that exist)."""
+    if not keys:
+        return []
+    where = tuple_(journal_entries.c.terminal_id, journal_entries.c.seq).in_(list(keys))
+    rows = conn.execute(select(*_HEAD_COLUMNS, journal_entries.c.record).where(where))
     return [
         StoredEntry(row.terminal_id, int(row.seq), row.entry_id, row.kind, json.loads(row.record))
-        for row in _rows_by_keys(conn, keys, with_record=True)
+        for row in rows
     ]
 
 
@@ -166,14 +158,6 @@ _ENTRY_HEAD = select(*_HEAD_COLUMNS).where(
     journal_entries.c.terminal_id == bindparam("h_terminal"),
     journal_entries.c.seq == bindparam("h_seq"),
 )
-
-
-def entry_heads(conn: Connection, keys: Sequence[tuple[str, int]]) -> list[EntryHead]:
-    """Many stored entries' heads by (terminal_id, seq), in one statement (those that exist)."""
-    return [
-        EntryHead(row.terminal_id, int(row.seq), row.entry_id, row.kind)
-        for row in _rows_by_keys(conn, keys, with_record=False)
-    ]
 
 
 def entry_head(conn: Connection, terminal_id: str, seq: int) -> EntryHead | None:
