@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -76,6 +76,12 @@ class JournalEntry(BaseModel):
     prev_hash: Hash
     payload: Payload
     hash: Hash
+
+    @property
+    def local_time(self) -> datetime:
+        """The store's wall-clock time, naive, exactly as the till saw it: ``occurred_at``
+        plus the offset it journaled (what campaigns, receipts and voucher days go by)."""
+        return (self.occurred_at + timedelta(minutes=self.utc_offset_min)).replace(tzinfo=None)
 
     @model_validator(mode="wrap")
     @classmethod

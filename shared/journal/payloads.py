@@ -31,7 +31,7 @@ from shared.journal.types import (
     Uuid,
     VoucherCode,
 )
-from shared.rules import EarnResult
+from shared.rules import BasketLine, EarnResult
 
 __all__ = [
     "STORED_VALUE_METHODS",
@@ -366,6 +366,22 @@ class Sale(_Frozen):
                 f"not {upgrade.qualifying_total}"
             )
         return self
+
+    def basket_lines(self, *, returns: bool = True) -> list[BasketLine]:
+        """The lines as the rules engine reads them. ``returns=False`` leaves out lines
+        returned in this sale (negative), as the till's ``Basket.earn_lines`` does for
+        campaigns and vouchers."""
+        return [
+            BasketLine(
+                line_no=line.line_no,
+                sku=line.sku,
+                category=line.category,
+                quantity=line.quantity,
+                net_minor=line.net_minor,
+            )
+            for line in self.lines
+            if returns or line.net_minor >= 0
+        ]
 
     @property
     def points_earned(self) -> int:

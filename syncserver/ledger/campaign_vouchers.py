@@ -20,8 +20,6 @@ A void of the sale voids its campaign vouchers that were not used
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from shared.journal import JournalEntry, Sale
 from shared.journal.payloads import CampaignVoucher
 from shared.rules import BasketLine, ProgramRules
@@ -40,24 +38,9 @@ def campaign_source(campaign_id: str) -> str:
     return f"campaign:{campaign_id}"
 
 
-def _local_time(entry: JournalEntry) -> datetime:
-    # The store's wall clock, exactly as the till saw it: UTC plus the offset it journaled.
-    return (entry.occurred_at + timedelta(minutes=entry.utc_offset_min)).replace(tzinfo=None)
-
-
 def _lines(sale: Sale) -> tuple[list[BasketLine], int]:
     """The lines the till decided on (as ``Basket.earn_lines``) and what was paid for them."""
-    lines = [
-        BasketLine(
-            line_no=line.line_no,
-            sku=line.sku,
-            category=line.category,
-            quantity=line.quantity,
-            net_minor=line.net_minor,
-        )
-        for line in sale.lines
-        if line.net_minor >= 0
-    ]
+    lines = sale.basket_lines(returns=False)
     return lines, min(sale.total_minor, sum(line.net_minor for line in lines))
 
 
@@ -91,7 +74,7 @@ def post_campaign_vouchers(
     if not sale.campaign_vouchers:
         return
     lines, paid = _lines(sale)
-    local = _local_time(entry)
+    local = entry.local_time
     for item in sale.campaign_vouchers:
         rules = ctx.rules(item.rules_version)
         campaign = _find(rules, item.campaign_id)

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from fractions import Fraction
 from functools import lru_cache
 
 from shared.journal import JournalEntry, Sale
-from shared.rules import BasketLine, EarnContext, EarnResult, ProgramRules, compute_earn
+from shared.rules import EarnContext, EarnResult, ProgramRules, compute_earn
 from shared.rules.model import Reward
 
 __all__ = [
@@ -59,11 +58,6 @@ def tier_from_breakdown(earned: EarnResult, rules: ProgramRules) -> str | None:
 @lru_cache(maxsize=256)
 def _fraction(text: str) -> Fraction:
     return Fraction(text)
-
-
-def _local_time(entry: JournalEntry) -> datetime:
-    # The store's wall clock, exactly as the till saw it: UTC plus the offset it journaled.
-    return (entry.occurred_at + timedelta(minutes=entry.utc_offset_min)).replace(tzinfo=None)
 
 
 class _FromEntry:
@@ -117,19 +111,10 @@ def check_earn(
     try:
         server = compute_earn(
             rules,
-            [
-                BasketLine(
-                    line_no=line.line_no,
-                    sku=line.sku,
-                    category=line.category,
-                    quantity=line.quantity,
-                    net_minor=line.net_minor,
-                )
-                for line in sale.lines
-            ],
+            sale.basket_lines(),
             EarnContext(
                 store_id=sale.store_id,
-                local_time=_local_time(entry),
+                local_time=entry.local_time,
                 tier=_tier(sale, earned, rules, tier),
             ),
             # Everything taken off the whole basket: points and vouchers.

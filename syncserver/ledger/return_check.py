@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from shared.journal import JournalEntry, Return, Sale
-from shared.rules import BasketLine
 from shared.rules.returns import compute_return_reversal
 from syncserver.ledger.context import LedgerContext
 from syncserver.storage.journal import EntryHead, StoredEntry
@@ -129,16 +128,7 @@ def expected_return(sale: Sale, before_units: Mapping[int, int], ret: Return) ->
         return ReturnFigures(0, 0, tuple(capped))
     reversal = compute_return_reversal(
         sale.earned,
-        [
-            BasketLine(
-                line_no=line.line_no,
-                sku=line.sku,
-                category=line.category,
-                quantity=line.quantity,
-                net_minor=line.net_minor,
-            )
-            for line in sale.lines
-        ],
+        sale.basket_lines(),
         values_before,
         values_now,
         redeemed_points=sale.points_redeemed,

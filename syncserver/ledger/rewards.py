@@ -24,7 +24,7 @@ from sqlalchemy import select
 from shared.journal import EntryRef, JournalEntry, Sale, format_utc
 from shared.journal.payloads import RewardPurchase
 from shared.money import format_points
-from shared.rules import BasketLine, ProgramRules
+from shared.rules import ProgramRules
 from shared.rules.model import Reward
 from shared.rules.rewards import reward_discount, voucher_terms
 from syncserver.ledger.accounts import (
@@ -70,19 +70,6 @@ def is_money_mismatch(kind: str, detail: str) -> bool:
 def reward_source(reward_id: str) -> str:
     """A reward voucher's ``vouchers.source``."""
     return f"reward:{reward_id}"
-
-
-def _basket(sale: Sale) -> list[BasketLine]:
-    return [
-        BasketLine(
-            line_no=line.line_no,
-            sku=line.sku,
-            category=line.category,
-            quantity=line.quantity,
-            net_minor=line.net_minor,
-        )
-        for line in sale.lines
-    ]
 
 
 class _Mismatch:
@@ -165,7 +152,7 @@ def _reprice(
 
 def _discount(reward: Reward, sale: Sale, subtotal_after: int) -> int:
     try:
-        return reward_discount(reward, _basket(sale), subtotal_after)
+        return reward_discount(reward, sale.basket_lines(), subtotal_after)
     except ValueError:  # the till's discounts left nothing sensible to compute on
         return 0
 

@@ -19,7 +19,7 @@ confirmed absent under the change counter's lock first, so a replay decides the 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import select
 
@@ -27,7 +27,6 @@ from shared.journal import EntryRef, JournalEntry, Sale, VoucherUse
 from shared.journal import format_utc as _utc
 from shared.protocol import ExceptionKind
 from shared.rules import ProgramRules
-from shared.rules.basket import BasketLine
 from shared.rules.model import Reward
 from shared.rules.rewards import VoucherTerms
 from shared.rules.voucher_pricing import voucher_discount_on
@@ -78,7 +77,7 @@ class VoucherConflictError(ValueError):
 
 def local_day(entry: JournalEntry) -> date:
     """The sale's day in the store's calendar (what ``expires_on`` means)."""
-    return (entry.occurred_at + timedelta(minutes=entry.utc_offset_min)).date()
+    return entry.local_time.date()
 
 
 def _find(ctx: LedgerContext, code: str) -> VoucherRow | None:
@@ -155,21 +154,6 @@ def _reward_of(rules: ProgramRules | None, row: VoucherRow) -> Reward | None:
     return next((r for r in rules.rewards if r.id == reward_id), None)
 
 
-def _sale_lines(sale: Sale) -> list[BasketLine]:
-    """The lines a till prices vouchers on (``Basket.earn_lines``: not the returns)."""
-    return [
-        BasketLine(
-            line_no=line.line_no,
-            sku=line.sku,
-            category=line.category,
-            quantity=line.quantity,
-            net_minor=line.net_minor,
-        )
-        for line in sale.lines
-        if line.net_minor >= 0
-    ]
-
-
 def _left_before(sale: Sale, use: VoucherUse) -> int:
     """What was left to pay when the till took ``use``: the subtotal less the points
     discount and the vouchers before it on the sale (docs/vouchers.md)."""
@@ -192,7 +176,7 @@ def _category_problem(
     if reward.kind not in ("voucher_amount", "voucher_percent"):
         return None
     worth = voucher_discount_on(
-        _sale_lines(sale),
+        sale.basket_lines(returns=False),
         _left_before(sale, use),
         value_minor=row.value_minor,
         percent_bp=row.percent_bp,

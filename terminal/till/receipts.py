@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 from shared.codes import format_receipt_barcode
@@ -100,8 +99,7 @@ def _tax_letter(rates: list[int], rate: int) -> str:
 
 
 def _local_time_text(entry: JournalEntry) -> str:
-    local = entry.occurred_at + timedelta(minutes=entry.utc_offset_min)
-    return local.strftime("%Y-%m-%d %H:%M")
+    return entry.local_time.strftime("%Y-%m-%d %H:%M")
 
 
 def receipt_for_entry(
@@ -276,7 +274,7 @@ def _reward_voucher(
     the validity counts from the sale's day in the store's calendar, as the till issued it."""
     if reward is None:
         return VoucherIssued(code, f"Reward voucher {reward_id}")
-    issued_on = (entry.occurred_at + timedelta(minutes=entry.utc_offset_min)).date()
+    issued_on = entry.local_time.date()
     until = voucher_terms(reward, issued_on).expires_on.isoformat()
     effect = reward_effect(reward, currency)
     return VoucherIssued(code, f"Reward voucher {reward.name}: {effect}, valid until {until}")
@@ -289,7 +287,7 @@ def _campaign_voucher(
     barcode; the validity counts from the sale's day in the store's calendar."""
     if campaign is None or campaign.voucher is None:
         return VoucherIssued(code, f"Voucher from {campaign_id}")
-    issued_on = (entry.occurred_at + timedelta(minutes=entry.utc_offset_min)).date()
+    issued_on = entry.local_time.date()
     until = offer_terms(campaign.voucher, issued_on).expires_on.isoformat()
     effect = offer_text(campaign.voucher, currency)
     return VoucherIssued(code, f"{campaign.name}: {effect}, valid until {until}")
