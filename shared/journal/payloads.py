@@ -31,7 +31,7 @@ from shared.journal.types import (
     Uuid,
     VoucherCode,
 )
-from shared.rules import BasketLine, EarnResult
+from shared.rules import BasketLine, EarnResult, LightLine
 
 __all__ = [
     "STORED_VALUE_METHODS",
@@ -379,6 +379,16 @@ class Sale(_Frozen):
                 quantity=line.quantity,
                 net_minor=line.net_minor,
             )
+            for line in self.lines
+            if returns or line.net_minor >= 0
+        ]
+
+    def basket_tuples(self, *, returns: bool = True) -> list[LightLine]:
+        """:meth:`basket_lines` as light tuples, for the engine's points-only path: the sale's
+        lines were validated with the same bounds a BasketLine has, so building a model per
+        line would only repeat the checks."""
+        return [
+            LightLine(line.line_no, line.sku, line.category, line.quantity, line.net_minor)
             for line in self.lines
             if returns or line.net_minor >= 0
         ]

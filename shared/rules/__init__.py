@@ -7,8 +7,16 @@ docs/rules.md for the semantics and a worked example.
 """
 
 from shared.rules._fields import InvariantError
-from shared.rules.basket import BasketLine, EarnContext
-from shared.rules.earn import EarnResult, LineEarning, OrderBonus, compute_earn
+from shared.rules.basket import BasketLine, EarnContext, LightContext, LightLine, earn_context
+from shared.rules.earn import (
+    EarnPoints,
+    EarnResult,
+    LineEarning,
+    OrderBonus,
+    compute_earn,
+    earn_points,
+    earn_points_of,
+)
 from shared.rules.model import (
     Campaign,
     EarnRules,
@@ -31,9 +39,12 @@ __all__ = [
     "BasketLine",
     "Campaign",
     "EarnContext",
+    "EarnPoints",
     "EarnResult",
     "EarnRules",
     "InvariantError",
+    "LightContext",
+    "LightLine",
     "LineEarning",
     "LineReversal",
     "OfflineRules",
@@ -50,5 +61,8 @@ __all__ = [
     "UnitBonus",
     "compute_earn",
     "compute_return_reversal",
+    "earn_context",
+    "earn_points",
+    "earn_points_of",
     "plan_redemption",
 ]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from pydantic import field_validator
 
+from shared.bounds import MAX_TEXT
 from shared.rules._fields import FrozenModel, Name, NonNegativeInt, PositiveInt
 
-__all__ = ["BasketLine", "EarnContext"]
+__all__ = ["BasketLine", "EarnContext", "LightContext", "LightLine", "earn_context"]
 
 
 class BasketLine(FrozenModel):
@@ -38,3 +40,44 @@ class EarnContext(FrozenModel):
         if value.tzinfo is not None:
             raise ValueError("local_time is the store's wall-clock time and must carry no zone")
         return value
+
+
+class LightLine(NamedTuple):
+    """A :class:`BasketLine` without the model: for lines validated already (a journal
+    entry's sale lines, whose fields carry the same bounds), where building a model per line
+    would only repeat the checks."""
+
+    line_no: int
+    sku: str
+    category: str
+    quantity: int
+    net_minor: int
+
+
+class LightContext(NamedTuple):
+    """An :class:`EarnContext` without the model; :func:`earn_context` makes one."""
+
+    store_id: str
+    local_time: datetime
+    tier: str | None = None
+
+
+def _plain_name(value: object) -> bool:
+    # What Name accepts, in the common case: a str of 1..MAX_TEXT printable characters.
+    return type(value) is str and 0 < len(value) <= MAX_TEXT and value.isprintable()
+
+
+def earn_context(
+    store_id: str, local_time: datetime, tier: str | None = None
+) -> LightContext | EarnContext:
+    """A context for the engine: a :class:`LightContext` when the values plainly pass
+    :class:`EarnContext`'s checks, else the model itself (which raises the same
+    ``ValidationError`` it always did, or accepts what the quick check did not)."""
+    if (
+        _plain_name(store_id)
+        and type(local_time) is datetime
+        and local_time.tzinfo is None
+        and (tier is None or _plain_name(tier))
+    ):
+        return LightContext(store_id, local_time, tier)
+    return EarnContext(store_id=store_id, local_time=local_time, tier=tier)

@@ -11,11 +11,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Literal, NamedTuple, TypeAlias
 
 from pydantic import Field
 
-from shared.bounds import MAX_LINES, MAX_NOTES
+from shared.bounds import MAX_LINES, MAX_NOTES, MAX_POINTS
 from shared.money import Money, Rounding, allocate, format_points, parse_ratio, round_fraction
 from shared.rules._fields import (
     FractionText,
@@ -28,10 +28,20 @@ from shared.rules._fields import (
     Version,
     fraction_text,
 )
-from shared.rules.basket import BasketLine, EarnContext
-from shared.rules.model import Campaign, ProgramRules, Reward
+from shared.rules.basket import BasketLine, EarnContext, LightContext, LightLine
+from shared.rules.compiled import ONE, CompiledRules, ProductTerms, compiled, round_ratio
+from shared.rules.model import ProgramRules, Reward
 
-__all__ = ["EarnResult", "LineEarning", "OrderBonus", "compute_earn", "points_bonus"]
+__all__ = [
+    "EarnPoints",
+    "EarnResult",
+    "LineEarning",
+    "OrderBonus",
+    "compute_earn",
+    "earn_points",
+    "earn_points_of",
+    "points_bonus",
+]
 
 BELOW_MIN_SPEND = "order below minimum spend"
 NO_SPEND = "no spend on this line"
@@ -132,16 +142,152 @@ def _label(category: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-@dataclass(frozen=True, slots=True)
-class _QualifyingCampaign:
-    campaign: Campaign
-    line_indexes: frozenset[int]
+Lines: TypeAlias = Sequence[BasketLine | LightLine]
+"""Basket lines: models, or light tuples of lines validated already (LightLine)."""
+Context: TypeAlias = EarnContext | LightContext
+
+EarnPoints: TypeAlias = tuple[tuple[int, int], ...]
+"""What a recomputation must agree on (:func:`earn_points`): ``(-1, total)``, then
+``(line_no, points)`` per line, then ``(-2, points)`` per order item."""
+
+_LARGE = 2**63
+"""Beyond this an order discount is formatted in points mode too, so that a number too long
+to print fails there exactly as it fails when the breakdown's note is written."""
+
+
+class _Item(NamedTuple):
+    kind: Literal["per_order", "campaign", "reward"]
+    label: str
+    campaign_id: str | None
+    points: int
+
+
+@dataclass(slots=True)
+class _Detail:
+    """Per line, what the breakdown shows besides the points (only when asked for)."""
+
+    eligible_minor: int
+    winner: int
+    """Index into CompiledRules.campaigns, -1 for none."""
+    reason: str | None
+    unit_bonus: int
+
+
+@dataclass(slots=True)
+class _Earned:
+    compiled: CompiledRules
+    line_points: list[int]
+    items: list[_Item]
+    tier_multiplier: Fraction
+    details: list[_Detail]
+    """Empty unless the breakdown was asked for."""
+
+
+def _earn(
+    rules: ProgramRules,
+    lines: Lines,
+    ctx: Context,
+    order_discount_minor: int,
+    points_bonuses: Sequence[Reward],
+    notes: list[str] | None,
+) -> _Earned:
+    """The one earning engine: the points of every line and order item, and with ``notes``
+    (not None) the notes and each line's breakdown as well."""
+    _check_inputs(lines, order_discount_minor)
+    compiled_rules = compiled(rules)
+    earn = rules.earn
+    detailed = notes is not None
+
+    def money(minor: int) -> str:
+        return Money(minor, rules.currency).format()
+
+    if not detailed and order_discount_minor >= _LARGE:
+        money(order_discount_minor)
+    terms = [compiled_rules.terms(line.sku, line.category) for line in lines]
+    reasons: list[str | None] = []
+    earning: list[int] = []
+    for index, (line, line_terms) in enumerate(zip(lines, terms, strict=True)):
+        # A free line earns nothing, not even a unit bonus: bonuses reward buying, and a
+        # line with no value could never be reversed in proportion to a refund.
+        reason = line_terms.exclusion
+        if reason is None and line.net_minor == 0:
+            reason = NO_SPEND
+        reasons.append(reason)
+        if reason is None:
+            earning.append(index)
+    eligible = _eligible_spend(rules, lines, earning, order_discount_minor, notes, money)
+    eligible_total = sum(eligible.values())
+    qualifies = bool(earning) and eligible_total >= earn.min_spend_minor
+    if notes is not None:
+        if not earning:
+            notes.append("no line in this basket earns points")
+        elif not qualifies:
+            notes.append(
+                f"minimum spend {money(earn.min_spend_minor)} not reached "
+                f"(eligible spend {money(eligible_total)})"
+            )
+
+    tier_code = ctx.tier
+    tier_multiplier = ONE
+    if tier_code is not None:
+        found = compiled_rules.tiers.get(tier_code)
+        if found is None:
+            # A till may know a tier from newer rules than the version it computes with; the
+            # sale must still go through, and the note makes the gap visible on both sides.
+            if notes is not None:
+                notes.append(
+                    f"unknown tier {tier_code!r} in rules version {rules.version}: no bonus"
+                )
+            tier_code = None
+        else:
+            tier_multiplier = found
+    # Nothing a campaign does reaches a result unless the order qualifies: only the
+    # breakdown's notes need the campaigns then.
+    campaigns = (
+        _qualifying_campaigns(compiled_rules, lines, terms, ctx, eligible, notes, money)
+        if qualifies or detailed
+        else []
+    )
+    multiplying = [q for q in campaigns if compiled_rules.campaigns[q].multiplier > 1]
+
+    line_points: list[int] = []
+    details: list[_Detail] = []
+    rounding = compiled_rules.rounding
+    for index, line in enumerate(lines):
+        reason = reasons[index] or (None if qualifies else BELOW_MIN_SPEND)
+        winner = -1
+        unit_bonus = points = 0
+        if reason is None:
+            line_terms = terms[index]
+            if multiplying:
+                winner = _winning_campaign(compiled_rules, multiplying, line_terms, line, notes)
+            numerator, denominator = compiled_rules.scaled(
+                line_terms, winner, tier_code, tier_multiplier
+            )
+            unit_bonus = line.quantity * line_terms.unit_bonus
+            points = round_ratio(eligible[index] * numerator, denominator, rounding) + unit_bonus
+        line_points.append(points)
+        if detailed:
+            details.append(_Detail(eligible.get(index, 0), winner, reason, unit_bonus))
+
+    items = _order_items(rules, compiled_rules, campaigns) if qualifies else []
+    earned_without = sum(line_points) + sum(item.points for item in items)
+    items += [
+        _Item(
+            "reward",
+            f"Reward: {reward.name}"[:100],
+            None,
+            points_bonus(reward, earned_without, rules.rounding),
+        )
+        for reward in points_bonuses
+    ]
+    return _Earned(compiled_rules, line_points, items, tier_multiplier, details)
 
 
 def compute_earn(
     rules: ProgramRules,
-    lines: Sequence[BasketLine],
-    ctx: EarnContext,
+    lines: Lines,
+    ctx: Context,
     *,
     order_discount_minor: int = 0,
     points_bonuses: Sequence[Reward] = (),
@@ -156,44 +302,14 @@ def compute_earn(
     each adds an order item of :func:`points_bonus` on the points the sale earns without
     them (several do not compound).
     """
-    _check_inputs(lines, order_discount_minor)
-    earn = rules.earn
     notes: list[str] = []
-
-    def money(minor: int) -> str:
-        return Money(minor, rules.currency).format()
-
-    reasons = [_exclusion(rules, line) for line in lines]
-    earning = [i for i, reason in enumerate(reasons) if reason is None]
-    eligible = _eligible_spend(rules, lines, earning, order_discount_minor, notes, money)
-    eligible_total = sum(eligible.values())
-    qualifies = bool(earning) and eligible_total >= earn.min_spend_minor
-    if not earning:
-        notes.append("no line in this basket earns points")
-    elif not qualifies:
-        notes.append(
-            f"minimum spend {money(earn.min_spend_minor)} not reached "
-            f"(eligible spend {money(eligible_total)})"
-        )
-
-    tier_multiplier = _tier_multiplier(rules, ctx, notes)
-    campaigns = _qualifying_campaigns(rules, lines, ctx, eligible, notes, money)
-    ppu = earn.points_per_unit_fraction
-
+    earned = _earn(rules, lines, ctx, order_discount_minor, points_bonuses, notes)
+    compiled_rules = earned.compiled
+    tier_text = fraction_text(earned.tier_multiplier)
     results: list[LineEarning] = []
-    for index, line in enumerate(lines):
-        eligible_minor = eligible.get(index, 0)
-        base = Fraction(eligible_minor) * ppu / earn.spend_unit_minor
-        product = earn.product_multiplier(line.sku, line.category)
-        reason = reasons[index] or (None if qualifies else BELOW_MIN_SPEND)
-        winner = _winning_campaign(campaigns, index, line, notes) if reason is None else None
-        campaign_multiplier = winner.multiplier_fraction if winner else Fraction(1)
-        if reason is None:
-            unit_bonus = line.quantity * earn.unit_bonus_per_unit(line.sku, line.category)
-            multiplied = base * product * campaign_multiplier * tier_multiplier
-            points = round_fraction(multiplied, rules.rounding) + unit_bonus
-        else:
-            unit_bonus = points = 0
+    for line, points, detail in zip(lines, earned.line_points, earned.details, strict=True):
+        line_terms = compiled_rules.terms(line.sku, line.category)
+        winner = compiled_rules.campaigns[detail.winner] if detail.winner >= 0 else None
         results.append(
             LineEarning(
                 line_no=line.line_no,
@@ -201,27 +317,30 @@ def compute_earn(
                 category=line.category,
                 quantity=line.quantity,
                 net_minor=line.net_minor,
-                eligible_minor=eligible_minor,
-                base=fraction_text(base),
-                product_multiplier=fraction_text(product),
-                campaign_id=winner.id if winner else None,
-                campaign_multiplier=fraction_text(campaign_multiplier),
-                tier_multiplier=fraction_text(tier_multiplier),
-                unit_bonus=unit_bonus,
+                eligible_minor=detail.eligible_minor,
+                base=fraction_text(
+                    Fraction(detail.eligible_minor)
+                    * compiled_rules.ppu
+                    / rules.earn.spend_unit_minor
+                ),
+                product_multiplier=fraction_text(line_terms.product),
+                campaign_id=winner.campaign.id if winner else None,
+                campaign_multiplier=fraction_text(winner.multiplier if winner else ONE),
+                tier_multiplier=tier_text,
+                unit_bonus=detail.unit_bonus,
                 points=points,
-                excluded_reason=reason,
+                excluded_reason=detail.reason,
             )
         )
-
-    order_items = _order_items(rules, campaigns) if qualifies else []
-    earned_without = sum(r.points for r in results) + sum(i.points for i in order_items)
-    order_items += [
+    order_items = [
+        # campaign_id only where there is one, as always: the set fields are what a dump
+        # with exclude_unset writes.
         OrderBonus(
-            kind="reward",
-            label=f"Reward: {reward.name}"[:100],
-            points=points_bonus(reward, earned_without, rules.rounding),
+            kind=item.kind, label=item.label, campaign_id=item.campaign_id, points=item.points
         )
-        for reward in points_bonuses
+        if item.campaign_id is not None
+        else OrderBonus(kind=item.kind, label=item.label, points=item.points)
+        for item in earned.items
     ]
     result = EarnResult(
         program_id=rules.program_id,
@@ -233,6 +352,48 @@ def compute_earn(
     )
     result.check_totals()
     return result
+
+
+def earn_points(
+    rules: ProgramRules,
+    lines: Lines,
+    ctx: Context,
+    *,
+    order_discount_minor: int = 0,
+    points_bonuses: Sequence[Reward] = (),
+) -> EarnPoints:
+    """``earn_points_of(compute_earn(...))`` for the same arguments, without building the
+    breakdown: what the sync server compares with the till's result.
+
+    Exact: the same points, and a ``ValueError`` wherever :func:`compute_earn` raises one
+    (its results' bounds: a line, an order item or the total above MAX_POINTS, more than
+    MAX_LINES lines or order items). The message may differ; run :func:`compute_earn` for
+    the one it gives.
+    """
+    earned = _earn(rules, lines, ctx, order_discount_minor, points_bonuses, None)
+    total = sum(earned.line_points) + sum(item.points for item in earned.items)
+    if len(lines) > MAX_LINES or len(earned.items) > MAX_LINES:
+        raise ValueError(f"more than {MAX_LINES} lines or order items")
+    if (
+        total > MAX_POINTS
+        or any(p > MAX_POINTS for p in earned.line_points)
+        or any(item.points > MAX_POINTS for item in earned.items)
+    ):
+        raise ValueError(f"points above the bound of {MAX_POINTS}")
+    return (
+        (-1, total),
+        *((line.line_no, points) for line, points in zip(lines, earned.line_points, strict=True)),
+        *((-2, item.points) for item in earned.items),
+    )
+
+
+def earn_points_of(result: EarnResult) -> EarnPoints:
+    """The points of a result as :func:`earn_points` gives them."""
+    return (
+        (-1, result.total_points),
+        *((line.line_no, line.points) for line in result.lines),
+        *((-2, item.points) for item in result.order_items),
+    )
 
 
 def points_bonus(reward: Reward, earned_points: int, rounding: Rounding) -> int:
@@ -256,132 +417,111 @@ def _bounded_notes(notes: list[str]) -> tuple[str, ...]:
     return tuple(clipped)
 
 
-def _check_inputs(lines: Sequence[BasketLine], order_discount_minor: int) -> None:
-    counts = Counter(line.line_no for line in lines)
-    if repeated := sorted(n for n, count in counts.items() if count > 1):
+def _check_inputs(lines: Lines, order_discount_minor: int) -> None:
+    numbers = [line.line_no for line in lines]
+    if len(set(numbers)) != len(numbers):
+        repeated = sorted(n for n, count in Counter(numbers).items() if count > 1)
         raise ValueError(f"basket line numbers must be unique; repeated: {repeated}")
     if type(order_discount_minor) is not int or order_discount_minor < 0:
         raise ValueError(f"order_discount_minor must be an int >= 0, not {order_discount_minor!r}")
 
 
-def _exclusion(rules: ProgramRules, line: BasketLine) -> str | None:
-    reason = rules.earn.exclusion_reason(line.sku, line.category)
-    if reason is None and line.net_minor == 0:
-        # A free line earns nothing, not even a unit bonus: bonuses reward buying, and a
-        # line with no value could never be reversed in proportion to a refund.
-        return NO_SPEND
-    return reason
-
-
 def _eligible_spend(
     rules: ProgramRules,
-    lines: Sequence[BasketLine],
+    lines: Lines,
     earning: list[int],
     order_discount_minor: int,
-    notes: list[str],
+    notes: list[str] | None,
     money: _Formatter,
 ) -> dict[int, int]:
     """Each earning line's spend that earns points, keyed by its index in ``lines``."""
     nets = [lines[i].net_minor for i in earning]
     if order_discount_minor == 0 or rules.earn.earn_on_discounted:
-        if order_discount_minor:
+        if order_discount_minor and notes is not None:
             notes.append(f"order discount {money(order_discount_minor)} still earns points")
         return dict(zip(earning, nets, strict=True))
     # Only the lines that earn carry the discount; once it covers them there is no spend
     # left to reduce, so the part beyond their total simply does not matter here.
     applied = min(order_discount_minor, sum(nets))
     shares = allocate(applied, nets)
-    notes.append(f"order discount {money(order_discount_minor)} does not earn points")
+    if notes is not None:
+        notes.append(f"order discount {money(order_discount_minor)} does not earn points")
     return {i: net - share for i, net, share in zip(earning, nets, shares, strict=True)}
 
 
-def _tier_multiplier(rules: ProgramRules, ctx: EarnContext, notes: list[str]) -> Fraction:
-    if ctx.tier is None:
-        return Fraction(1)
-    tier = rules.tier(ctx.tier)
-    if tier is None:
-        # A till may know a tier from newer rules than the version it computes with; the
-        # sale must still go through, and the note makes the gap visible on both sides.
-        notes.append(f"unknown tier {ctx.tier!r} in rules version {rules.version}: no bonus")
-        return Fraction(1)
-    return tier.multiplier_fraction
-
-
 def _qualifying_campaigns(
-    rules: ProgramRules,
-    lines: Sequence[BasketLine],
-    ctx: EarnContext,
+    compiled_rules: CompiledRules,
+    lines: Lines,
+    terms: list[ProductTerms],
+    ctx: Context,
     eligible: dict[int, int],
-    notes: list[str],
+    notes: list[str] | None,
     money: _Formatter,
-) -> list[_QualifyingCampaign]:
-    """Campaigns running now whose targeted lines reach the campaign's minimum spend."""
+) -> list[int]:
+    """Campaigns running now whose targeted lines reach the campaign's minimum spend, as
+    indexes into ``compiled_rules.campaigns`` (which leaves out those giving no points)."""
     qualifying = []
-    for campaign in rules.campaigns:
-        if campaign.multiplier_fraction == 1 and not campaign.bonus_points:
-            # A campaign that gives no points (only a voucher) has nothing to say about them:
-            # shared.rules.campaign_vouchers decides its voucher.
-            continue
+    for index, compiled_campaign in enumerate(compiled_rules.campaigns):
+        campaign = compiled_campaign.campaign
         if not campaign.is_running(ctx.store_id, ctx.local_time):
             continue
-        targeted = frozenset(
-            i for i in eligible if campaign.targets(lines[i].sku, lines[i].category)
-        )
+        targeted = [i for i in eligible if index in terms[i].campaigns]
         if not targeted:
             continue
         spend = sum(eligible[i] for i in targeted)
         if spend < campaign.min_spend_minor:
-            notes.append(
-                f"{campaign.name}: needs {money(campaign.min_spend_minor)} "
-                f"on its items, {money(spend)} spent"
-            )
+            if notes is not None:
+                notes.append(
+                    f"{campaign.name}: needs {money(campaign.min_spend_minor)} "
+                    f"on its items, {money(spend)} spent"
+                )
             continue
-        qualifying.append(_QualifyingCampaign(campaign, targeted))
+        qualifying.append(index)
     return qualifying
 
 
 def _winning_campaign(
-    campaigns: list[_QualifyingCampaign], index: int, line: BasketLine, notes: list[str]
-) -> Campaign | None:
-    # A bonus-only campaign (multiplier 1) changes no line's points, so it does not compete.
-    matching = [
-        q.campaign
-        for q in campaigns
-        if index in q.line_indexes and q.campaign.multiplier_fraction > 1
-    ]
+    compiled_rules: CompiledRules,
+    multiplying: list[int],
+    line_terms: ProductTerms,
+    line: BasketLine | LightLine,
+    notes: list[str] | None,
+) -> int:
+    """The qualifying campaign with the highest multiplier above 1 that targets the line
+    (the first listed on a tie), or -1. A bonus-only campaign (multiplier 1) changes no
+    line's points, so it does not compete (``multiplying`` leaves it out)."""
+    matching = [i for i in multiplying if i in line_terms.campaigns]
     if not matching:
-        return None
-    # max() keeps the first of equal multipliers, so ties go to the earlier campaign.
-    winner = max(matching, key=lambda c: c.multiplier_fraction)
-    if len(matching) > 1:
+        return -1
+    campaigns = compiled_rules.campaigns
+    winner = matching[0]
+    for i in matching[1:]:
+        if campaigns[i].rank > campaigns[winner].rank:
+            winner = i
+    if len(matching) > 1 and notes is not None:
         # Name a few, not all: a note is bounded (EarnResult.notes), a program's campaigns
         # are not.
-        rest = [c for c in matching if c is not winner]
-        others = ", ".join(f"{c.id} x{fraction_text(c.multiplier_fraction)}" for c in rest[:3])
+        rest = [campaigns[i] for i in matching if i != winner]
+        others = ", ".join(f"{c.campaign.id} x{fraction_text(c.multiplier)}" for c in rest[:3])
         if len(rest) > 3:
             others += f" and {len(rest) - 3} more"
+        won = campaigns[winner]
         notes.append(
-            f"line {line.line_no}: campaign {winner.id} "
-            f"x{fraction_text(winner.multiplier_fraction)} applies (highest multiplier; "
+            f"line {line.line_no}: campaign {won.campaign.id} "
+            f"x{fraction_text(won.multiplier)} applies (highest multiplier; "
             f"also matching: {others})"
         )
     return winner
 
 
-def _order_items(rules: ProgramRules, campaigns: list[_QualifyingCampaign]) -> list[OrderBonus]:
+def _order_items(
+    rules: ProgramRules, compiled_rules: CompiledRules, campaigns: list[int]
+) -> list[_Item]:
     items = []
     if rules.earn.per_order_points:
-        items.append(
-            OrderBonus(kind="per_order", label="Visit bonus", points=rules.earn.per_order_points)
-        )
-    items += [
-        OrderBonus(
-            kind="campaign",
-            label=q.campaign.name,
-            campaign_id=q.campaign.id,
-            points=q.campaign.bonus_points,
-        )
-        for q in campaigns
-        if q.campaign.bonus_points
-    ]
+        items.append(_Item("per_order", "Visit bonus", None, rules.earn.per_order_points))
+    for index in campaigns:
+        campaign = compiled_rules.campaigns[index].campaign
+        if campaign.bonus_points:
+            items.append(_Item("campaign", campaign.name, campaign.id, campaign.bonus_points))
     return items
