@@ -35,23 +35,38 @@ class CanonicalJSONError(ValueError):
 _SCALARS = frozenset({str, int, bool, type(None)})
 
 
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is made of exactly what ``json.loads`` produces, floats aside: dicts
+    with str keys, lists, str, int, bool, None. A pass with no path bookkeeping: the common
+    case on the ingest hot path (a record as received). False sends it to :func:`_check`."""
+    if type(value) is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            kind = type(item)
+            if kind not in _SCALARS and not ((kind is dict or kind is list) and _plain(item)):
+                return False
+        return True
+    if type(value) is list:
+        for item in value:
+            kind = type(item)
+            if kind not in _SCALARS and not ((kind is dict or kind is list) and _plain(item)):
+                return False
+        return True
+    return type(value) in _SCALARS
+
+
 def _check(value: Any, path: str) -> None:
-    # Fast paths for what json.loads produces (exact types); anything else takes the general
-    # route below. The verdict is the same either way: this is only about speed.
+    """Raise :class:`CanonicalJSONError` naming where ``value`` holds something canonical JSON
+    cannot (``path``: where ``value`` sits, ``$`` for the top)."""
+    if _plain(value):
+        return
+    _check_slowly(value, path)
+
+
+def _check_slowly(value: Any, path: str) -> None:
     kind = type(value)
     if kind in _SCALARS:
-        return
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str and not isinstance(key, str):
-                raise CanonicalJSONError(f"{path}: object keys must be strings, got {key!r}")
-            if type(item) not in _SCALARS:
-                _check(item, f"{path}.{key}")
-        return
-    if kind is list:
-        for index, item in enumerate(value):
-            if type(item) not in _SCALARS:
-                _check(item, f"{path}[{index}]")
         return
     if value is None or isinstance(value, (bool, int, str)):
         return
@@ -61,11 +76,11 @@ def _check(value: Any, path: str) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CanonicalJSONError(f"{path}: object keys must be strings, got {key!r}")
-            _check(item, f"{path}.{key}")
+            _check_slowly(item, f"{path}.{key}")
         return
     if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
         for index, item in enumerate(value):
-            _check(item, f"{path}[{index}]")
+            _check_slowly(item, f"{path}[{index}]")
         return
     raise CanonicalJSONError(f"{path}: {type(value).__name__} is not a JSON value")
 

@@ -36,6 +36,7 @@ from syncserver.hq.setup import CLI, initialise, new_api_token
 from syncserver.hq.staff import add_staff, disable_staff, staff_page
 from syncserver.hq.terminals import new_setup_code, register_terminal, revoke
 from syncserver.ledger.rebuild import rebuild_check
+from syncserver.runtime import tune_garbage_collector
 from syncserver.settings import ServerSettings, utc_now
 from syncserver.storage.audit import record_action
 from syncserver.storage.database import Database
@@ -249,6 +250,7 @@ def serve(
         # After uvicorn.Config, which set up uvicorn's text logging: this replaces it.
         configure_json_logging(log_level)
     server = uvicorn.Server(config)
+    tune_garbage_collector()
     with suppress(KeyboardInterrupt):
         server.run()
     if not server.started:  # e.g. the port is taken: uvicorn has logged why
@@ -547,6 +549,7 @@ def ledger_rebuild(db_url: str | None, check: bool) -> None:
     """
     if not check:
         raise click.UsageError("only `ledger rebuild --check` is supported")
+    tune_garbage_collector()  # a replay allocates like an ingest of the whole history
     with _database(db_url) as database:
         report = rebuild_check(database)
     click.echo(

@@ -25,7 +25,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, select
 
 from shared.bounds import MAX_BALANCE_POINTS
 from shared.journal import JournalEntry
@@ -87,7 +87,15 @@ from syncserver.storage.stored_values import (
     stamp_stored_values,
     update_stored_value,
 )
-from syncserver.storage.vouchers import stamp_vouchers
+from syncserver.storage.vouchers import (
+    NewVoucher,
+    VoucherRow,
+    existing_codes,
+    insert_new_vouchers,
+    insert_voucher,
+    lock_voucher,
+    stamp_vouchers,
+)
 
 __all__ = [
     "BalanceOutOfBoundsError",
@@ -121,6 +129,20 @@ class LiveMemberIds:
 
     def for_enrolment(self, terminal_id: str, seq: int, attempt: int) -> str:
         return f"M{secrets.randbelow(10**10):010d}"
+
+
+_POINTS_HISTORY = (
+    select(
+        postings.c.terminal_id,
+        postings.c.seq,
+        postings.c.hq_event_id,
+        postings.c.kind,
+        postings.c.amount,
+        postings.c.occurred_at,
+    )
+    .where(postings.c.member_id == bindparam("h_member"), postings.c.unit == POINTS)
+    .order_by(postings.c.occurred_at, postings.c.id)
+)
 
 
 class LedgerContext:
@@ -175,6 +197,11 @@ class LedgerContext:
         self._stored_changed: dict[str, None] = {}
         self._vouchers_changed: dict[str, None] = {}
         self._rewards_changed: dict[str, None] = {}
+        self._free_codes: set[str] = set()
+        """Voucher codes this transaction found free (:meth:`prefetch_voucher_codes`) and has
+        not issued since."""
+        self._new_vouchers: list[NewVoucher] = []
+        """Vouchers issued under free codes, not yet written (:meth:`flush_vouchers`)."""
 
     # --- locks -------------------------------------------------------------------------------
 
@@ -320,6 +347,17 @@ class LedgerContext:
         parsed = self._parsed[key] = stored.entry()
         return parsed
 
+    def remember_entries(self, items: Iterable[tuple[Mapping[str, Any], JournalEntry]]) -> None:
+        """Entries this transaction has just stored (the record as received, parsed): what
+        :meth:`stored_entry` and :meth:`journal_entry` give for them, without reading and
+        parsing them back (a return in the same push as its sale)."""
+        for record, entry in items:
+            key = (entry.terminal_id, entry.seq)
+            self._entries[key] = StoredEntry(
+                entry.terminal_id, entry.seq, entry.entry_id, entry.kind, dict(record)
+            )
+            self._parsed[key] = entry
+
     def prefetch_entries(self, keys: Iterable[tuple[str, int]]) -> None:
         """Read many stored entries (and so their heads) in one statement."""
         wanted = sorted({key for key in keys if key not in self._entries})
@@ -337,6 +375,26 @@ class LedgerContext:
         if unflushed is not None and key not in self._flushed:
             return list(unflushed)
         return postings_of_entry(self.conn, terminal_id, seq) + list(unflushed or ())
+
+    def points_history(
+        self, member_id: str
+    ) -> list[tuple[str | None, int | None, int | None, str, int, str]]:
+        """The member's points postings as (terminal_id, seq, hq_event_id, kind, amount,
+        occurred_at), by occurred_at and then posting id: the stored ones, then this
+        transaction's unwritten ones in the order posted (the ids they will get). Read
+        without a flush, which would split this transaction's bulk writes."""
+        stored = [
+            (row[0], None if row[1] is None else int(row[1]), row[2], row[3], int(row[4]), row[5])
+            for row in self.conn.execute(_POINTS_HISTORY, {"h_member": member_id})
+        ]
+        unwritten = [
+            (row[0], row[1], row[2], row[8], row[7], row[9])
+            for row in self._rows
+            if row[5] == member_id and row[6] == POINTS
+        ]
+        # A stable sort by time alone keeps the (time, id) order within each part, and every
+        # unwritten posting's id will be above every stored one's.
+        return sorted(stored + unwritten, key=lambda row: row[5])
 
     def confirm_absence(self) -> None:
         """Before acting on "not found": hold the change counter, so nothing committed with a
@@ -407,6 +465,38 @@ class LedgerContext:
 
     def changed_voucher(self, code: str) -> None:
         self._vouchers_changed[code] = None
+
+    def prefetch_voucher_codes(self, codes: Iterable[str]) -> None:
+        """Find out in one query which of the codes a batch is about to issue are free, so
+        :meth:`insert_voucher` can write them together instead of one INSERT each."""
+        wanted = set(codes) - self._free_codes
+        if wanted:
+            self.flush_vouchers()
+            self._free_codes |= wanted - existing_codes(self.conn, wanted)
+
+    def insert_voucher(self, voucher: NewVoucher) -> bool:
+        """Create the voucher; False when its code exists already. A code found free by
+        :meth:`prefetch_voucher_codes` is written with the others at the next flush (every
+        read of vouchers through this context flushes first). A code another transaction
+        takes in between fails the flush and with it the transaction: a push then retries
+        entry by entry (syncserver.sync.push), and finds the code taken."""
+        if voucher.code in self._free_codes:
+            self._free_codes.discard(voucher.code)
+            self._new_vouchers.append(voucher)
+            return True
+        self.flush_vouchers()
+        return insert_voucher(self.conn, voucher)
+
+    def flush_vouchers(self) -> None:
+        if self._new_vouchers:
+            insert_new_vouchers(self.conn, self._new_vouchers)
+            self._new_vouchers = []
+
+    def lock_voucher(self, code: str) -> VoucherRow | None:
+        """The voucher, locked until COMMIT (vouchers issued so far in this transaction
+        included)."""
+        self.flush_vouchers()
+        return lock_voucher(self.conn, code)
 
     def count_reward(self, reward_id: str, delta: int) -> int:
         """Move a reward's purchase count (under its row lock, until COMMIT); the new count.
@@ -554,7 +644,9 @@ class LedgerContext:
         return row.balance_minor if row is not None else 0
 
     def flush(self) -> None:
-        """Write the postings and balance changes made so far (a few bulk statements)."""
+        """Write the postings, balance changes and vouchers made so far (a few bulk
+        statements)."""
+        self.flush_vouchers()
         if self._rows:
             insert_posting_rows(self.conn, self._rows)
             self._rows = []

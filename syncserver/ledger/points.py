@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -41,7 +41,7 @@ from shared.rules import ProgramRules
 from shared.rules.model import ExpiryRules, TierQualification
 from syncserver.ledger.accounts import EXPIRED, PostingKind, member_account, pair
 from syncserver.ledger.earn_check import check_earn
-from syncserver.storage.database import bulk_insert, is_postgres
+from syncserver.storage.database import bulk_insert, execute_many, is_postgres
 from syncserver.storage.members import bulk_update
 from syncserver.storage.postings import PostingSource
 from syncserver.storage.schema import member_activity, member_lots, members, tier_changes
@@ -374,10 +374,11 @@ class MemberPoints:
                     "nexts": [r["l_next"] for r in updates],
                 },
             ):
-                conn.execute(_UPDATE_BOOK, updates)
+                execute_many(conn, _UPDATE_BOOK, updates)
             if inserts:
-                conn.execute(
-                    member_lots.insert(),
+                execute_many(
+                    conn,
+                    _INSERT_BOOK,
                     [
                         {
                             "member_id": r["l_member"],
@@ -390,18 +391,9 @@ class MemberPoints:
                 self._stored.update(r["l_member"] for r in inserts)
             self._dirty.clear()
         if self._activity:
-            insert = pg_insert if is_postgres(conn) else sqlite_insert
-            stmt = insert(member_activity)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[member_activity.c.member_id, member_activity.c.day],
-                set_={
-                    "points": member_activity.c.points + stmt.excluded.points,
-                    "spend_minor": member_activity.c.spend_minor + stmt.excluded.spend_minor,
-                    "visits": member_activity.c.visits + stmt.excluded.visits,
-                },
-            )
-            conn.execute(
-                stmt,
+            execute_many(
+                conn,
+                _ADD_ACTIVITY[is_postgres(conn)],
                 [
                     {
                         "member_id": member_id,
@@ -425,7 +417,8 @@ class MemberPoints:
         if ids and bulk_update(conn, _BULK_TIERS, arrays):
             self._tiers_dirty.clear()
         if self._tiers_dirty:
-            conn.execute(
+            execute_many(
+                conn,
                 _UPDATE_TIER,
                 [
                     {
@@ -476,6 +469,23 @@ _BULK_TIERS = (
     "%(grace)s::bool[]) AS v(member_id, tier, since, review, grace) "
     "WHERE t.member_id = v.member_id"
 )
+
+
+def _add_activity(insert: Callable[[Table], Any]) -> Any:
+    stmt = insert(member_activity)
+    return stmt.on_conflict_do_update(
+        index_elements=[member_activity.c.member_id, member_activity.c.day],
+        set_={
+            "points": member_activity.c.points + stmt.excluded.points,
+            "spend_minor": member_activity.c.spend_minor + stmt.excluded.spend_minor,
+            "visits": member_activity.c.visits + stmt.excluded.visits,
+        },
+    )
+
+
+_ADD_ACTIVITY = {False: _add_activity(sqlite_insert), True: _add_activity(pg_insert)}
+"""Add a day's figures to a member's activity, by dialect (is it PostgreSQL?)."""
+_INSERT_BOOK = member_lots.insert()
 _UPDATE_BOOK = (
     update(member_lots)
     .where(member_lots.c.member_id == bindparam("l_member"))

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
-
 from shared.journal import (
     CardIssue,
     CardReplacement,
@@ -64,7 +62,6 @@ from syncserver.ledger.vouchers import post_voucher_uses, restore_voided_voucher
 from syncserver.storage.journal import EntryHead, void_of
 from syncserver.storage.members import CardRow, NewMember
 from syncserver.storage.postings import PostingSource
-from syncserver.storage.schema import postings
 
 __all__ = ["Resolution", "reconcile_entry", "resolve_member"]
 
@@ -255,30 +252,16 @@ class _Moment:
 def _in_time_order(ctx: LedgerContext, member_id: str) -> list[_Moment]:
     """The member's points account as it happened: entries and HQ events by ``occurred_at``
     (ties by arrival, the posting id), each with the balance before it."""
-    ctx.flush()  # this transaction's postings so far, so the query sees them
-    rows = ctx.conn.execute(
-        select(
-            postings.c.terminal_id,
-            postings.c.seq,
-            postings.c.hq_event_id,
-            postings.c.kind,
-            postings.c.amount,
-            postings.c.occurred_at,
-        )
-        .where(postings.c.member_id == member_id, postings.c.unit == "points")
-        .order_by(postings.c.occurred_at, postings.c.id)
-    )
     moments: dict[tuple[str | None, int | None, int | None], _Moment] = {}
-    for row in rows:
-        key = (row.terminal_id, row.seq, row.hq_event_id)
+    for terminal_id, seq, hq_event_id, kind, amount, occurred_at in ctx.points_history(member_id):
+        key = (terminal_id, seq, hq_event_id)
         seen = moments.get(key)
-        amount = int(row.amount)
-        spends = row.kind in (PostingKind.REDEEM, PostingKind.REWARD)
+        spends = kind in (PostingKind.REDEEM, PostingKind.REWARD)
         redeemed = -amount if spends else 0
         moments[key] = _Moment(
-            row.terminal_id,
-            None if row.seq is None else int(row.seq),
-            seen.occurred_at if seen else row.occurred_at,
+            terminal_id,
+            seq,
+            seen.occurred_at if seen else occurred_at,
             (seen.delta if seen else 0) + amount,
             (seen.redeemed if seen else 0) + redeemed,
         )

@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from shared.journal import JournalEntry, Return, Sale
 from shared.rules.returns import compute_return_reversal
@@ -40,24 +40,28 @@ from syncserver.storage.schema import journal_entries
 __all__ = ["ReturnFigures", "check_return", "expected_return", "returns_against"]
 
 
+_RETURNS_AGAINST = (
+    select(
+        journal_entries.c.terminal_id,
+        journal_entries.c.seq,
+        journal_entries.c.entry_id,
+        journal_entries.c.kind,
+        journal_entries.c.record,
+    )
+    .where(
+        journal_entries.c.original_terminal == bindparam("r_terminal"),
+        journal_entries.c.original_seq == bindparam("r_seq"),
+        journal_entries.c.kind == "return",
+    )
+    .order_by(journal_entries.c.terminal_id, journal_entries.c.seq)
+)
+"""Built once: a push checks every return it reconciles with it."""
+
+
 def returns_against(conn: Connection, sale: StoredEntry) -> list[StoredEntry]:
     """The stored returns against ``sale`` (any till), by till and seq: those naming its entry
     id, and those a till made without the original (which could not know it)."""
-    rows = conn.execute(
-        select(
-            journal_entries.c.terminal_id,
-            journal_entries.c.seq,
-            journal_entries.c.entry_id,
-            journal_entries.c.kind,
-            journal_entries.c.record,
-        )
-        .where(
-            journal_entries.c.original_terminal == sale.terminal_id,
-            journal_entries.c.original_seq == sale.seq,
-            journal_entries.c.kind == "return",
-        )
-        .order_by(journal_entries.c.terminal_id, journal_entries.c.seq)
-    )
+    rows = conn.execute(_RETURNS_AGAINST, {"r_terminal": sale.terminal_id, "r_seq": sale.seq})
     found = []
     for row in rows:
         record = json.loads(row.record)

@@ -46,7 +46,6 @@ from syncserver.storage.vouchers import (
     ISSUED,
     REDEEMED,
     VOIDED,
-    lock_voucher,
     update_voucher,
 )
 
@@ -299,6 +298,7 @@ def void_reward_purchases(
         return [], []
     for purchase in sale.rewards:
         ctx.count_reward(purchase.reward_id, -1)
+    ctx.flush_vouchers()
     codes = ctx.conn.execute(
         select(vouchers.c.code)
         .where(vouchers.c.issued_terminal == ref.terminal_id, vouchers.c.issued_seq == ref.seq)
@@ -308,7 +308,7 @@ def void_reward_purchases(
     extra: list[Leg] = []
     by_code = {p.voucher_code: p for p in sale.rewards if p.voucher_code is not None}
     for code in list(codes):
-        row = lock_voucher(ctx.conn, code)
+        row = ctx.lock_voucher(code)
         if row is None:
             continue
         issue = money_pair(

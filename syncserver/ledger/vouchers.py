@@ -53,8 +53,6 @@ from syncserver.storage.vouchers import (
     VOIDED,
     NewVoucher,
     VoucherRow,
-    insert_voucher,
-    lock_voucher,
     update_voucher,
 )
 
@@ -81,10 +79,10 @@ def local_day(entry: JournalEntry) -> date:
 
 
 def _find(ctx: LedgerContext, code: str) -> VoucherRow | None:
-    row = lock_voucher(ctx.conn, code)
+    row = ctx.lock_voucher(code)
     if row is None and not ctx.absence_confirmed:
         ctx.confirm_absence()
-        row = lock_voucher(ctx.conn, code)
+        row = ctx.lock_voucher(code)
     return row
 
 
@@ -331,6 +329,7 @@ def restore_voided_vouchers(ctx: LedgerContext, original: EntryRef) -> None:
     """A void gives back the vouchers its sale redeemed (the caller reverses its postings):
     issued again, or expired again when the sale had taken back their breakage."""
     original_legs = ctx.postings_of(original.terminal_id, original.seq)
+    ctx.flush_vouchers()
     codes = ctx.conn.execute(
         select(vouchers.c.code)
         .where(
@@ -340,7 +339,7 @@ def restore_voided_vouchers(ctx: LedgerContext, original: EntryRef) -> None:
         .order_by(vouchers.c.code)
     ).scalars()
     for code in list(codes):
-        row = lock_voucher(ctx.conn, code)
+        row = ctx.lock_voucher(code)
         if row is None or row.status != REDEEMED:
             continue
         unexpired = any(
@@ -439,8 +438,7 @@ def issue_voucher(
 ) -> bool:
     """Create one voucher (state issued) and post its value from funding; False, and nothing
     done, when the code exists already. ``source``: the HQ event or till entry issuing it."""
-    created = insert_voucher(
-        ctx.conn,
+    created = ctx.insert_voucher(
         NewVoucher(
             code=code,
             value_minor=value_minor,
@@ -474,7 +472,7 @@ def issue_voucher(
 def apply_voucher_void(
     ctx: LedgerContext, source: PostingSource, code: str, occurred_at: str
 ) -> None:
-    row = lock_voucher(ctx.conn, code)
+    row = ctx.lock_voucher(code)
     if row is None:
         raise VoucherConflictError(f"no voucher {code}")
     if row.status != ISSUED:
@@ -500,7 +498,7 @@ def apply_voucher_expiry(
     """Expire the given (due) vouchers: their value to breakage. Returns counts."""
     expired = value = 0
     for code in codes:
-        row = lock_voucher(ctx.conn, code)
+        row = ctx.lock_voucher(code)
         if row is None or row.status != ISSUED:
             continue
         if row.value_minor:

@@ -28,6 +28,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.expression import Executable
 
 from shared.rules import ProgramRules
@@ -39,6 +41,7 @@ __all__ = [
     "bulk_insert",
     "driver_value",
     "exact_sum",
+    "execute_many",
     "insert_ignore",
     "is_postgres",
     "normalize_url",
@@ -256,6 +259,38 @@ def bulk_insert(
         f"VALUES ({', '.join([mark] * len(columns))})"
     )
     conn.exec_driver_sql(sql, list(rows))
+
+
+def execute_many(
+    conn: Connection, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """``conn.execute(statement, rows)`` without SQLAlchemy's per-row parameter work: the
+    statement is compiled once per dialect and set of keys, and the rows go to the driver's
+    executemany as they are (as tuples where the driver's parameters are positional). Values
+    must already be in the driver's form (plain str/int/None, or :func:`driver_value`); every
+    row has the first row's keys. The hot path's many-row UPDATEs and upserts use it."""
+    if not rows:
+        return
+    keys = tuple(rows[0])
+    cache_key = (conn.dialect.name, id(statement), keys)
+    found = _DRIVER_SQL.get(cache_key)
+    if found is None:
+        compiled = statement.compile(dialect=conn.dialect, column_keys=list(keys))
+        assert isinstance(compiled, SQLCompiler)
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        # The statement is kept with its SQL so its id() is never reused for another.
+        found = _DRIVER_SQL[cache_key] = (statement, str(compiled), order)
+    _statement, sql, order = found
+    if order is None:
+        conn.exec_driver_sql(sql, [dict(row) for row in rows])
+    else:
+        conn.exec_driver_sql(sql, [tuple(row[name] for name in order) for row in rows])
+
+
+_DRIVER_SQL: dict[
+    tuple[str, int, tuple[str, ...]], tuple[ClauseElement, str, tuple[str, ...] | None]
+] = {}
+"""Compiled SQL for :func:`execute_many`, per dialect, statement and keys."""
 
 
 def exact_sum(conn: Connection, total: Executable, values: Executable) -> int:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
-from shared.journal import JournalEntry, Return, Void
+from shared.journal import HASH_VERIFIED, JournalEntry, Return, Void
 from syncserver.storage.database import bulk_insert, driver_value
 from syncserver.storage.schema import journal_entries
 
@@ -40,7 +40,12 @@ class StoredEntry:
     record: dict[str, Any]
 
     def entry(self) -> JournalEntry:
-        return JournalEntry.model_validate(self.record)
+        """The record as a journal entry. Its hash is not computed again: HQ checked it over
+        this very record before storing it, and HQ's database is where the ledger built on it
+        lives too (``ledger rebuild --check`` replays from these records)."""
+        return JournalEntry.model_validate(
+            self.record, context={HASH_VERIFIED: self.record.get("hash")}
+        )
 
 
 _COLUMNS = (
@@ -134,14 +139,27 @@ _HEAD_COLUMNS = (
 
 def stored_entries(conn: Connection, keys: Sequence[tuple[str, int]]) -> list[StoredEntry]:
     """Many stored entries by (terminal_id, seq), whole, in one statement (those that exist)."""
-    if not keys:
-        return []
-    where = tuple_(journal_entries.c.terminal_id, journal_entries.c.seq).in_(list(keys))
-    rows = conn.execute(select(*_HEAD_COLUMNS, journal_entries.c.record).where(where))
-    return [
-        StoredEntry(row.terminal_id, int(row.seq), row.entry_id, row.kind, json.loads(row.record))
-        for row in rows
-    ]
+    by_terminal: dict[str, list[int]] = {}
+    for terminal_id, seq in keys:
+        by_terminal.setdefault(terminal_id, []).append(seq)
+    found = []
+    for terminal_id, seqs in by_terminal.items():
+        rows = conn.execute(_ENTRIES, {"e_terminal": terminal_id, "e_seqs": sorted(set(seqs))})
+        found += [
+            StoredEntry(
+                row.terminal_id, int(row.seq), row.entry_id, row.kind, json.loads(row.record)
+            )
+            for row in rows
+        ]
+    return found
+
+
+_ENTRIES = select(*_HEAD_COLUMNS, journal_entries.c.record).where(
+    journal_entries.c.terminal_id == bindparam("e_terminal"),
+    journal_entries.c.seq.in_(bindparam("e_seqs", expanding=True)),
+)
+"""One till's entries by seq: one statement, compiled once (a tuple IN list is compiled
+afresh for every length)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,14 +4,14 @@ stamped at the end of the transaction (:func:`stamp_vouchers`), so tills pull it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
 from shared.protocol import VoucherState
-from syncserver.storage.database import insert_ignore
+from syncserver.storage.database import bulk_insert, execute_many, insert_ignore
 from syncserver.storage.rules import latest_version
 from syncserver.storage.schema import vouchers
 
@@ -24,6 +24,8 @@ __all__ = [
     "NewVoucher",
     "VoucherRow",
     "due_voucher_codes",
+    "existing_codes",
+    "insert_new_vouchers",
     "insert_voucher",
     "lock_voucher",
     "stamp_vouchers",
@@ -105,32 +107,54 @@ def lock_voucher(conn: Connection, code: str) -> VoucherRow | None:
     return _row(found) if found is not None else None
 
 
+def _new_row(voucher: NewVoucher) -> dict[str, Any]:
+    return {
+        "code": voucher.code,
+        "value_minor": voucher.value_minor,
+        "percent_bp": voucher.percent_bp,
+        "min_spend_minor": voucher.min_spend_minor,
+        "currency": voucher.currency,
+        "expires_on": voucher.expires_on,
+        "member_id": voucher.member_id,
+        "status": ISSUED,
+        "source": voucher.source,
+        "issued_at": voucher.issued_at,
+        "issued_terminal": voucher.issued_terminal,
+        "issued_seq": voucher.issued_seq,
+        "hq_event_id": voucher.hq_event_id,
+        "redeemed_terminal": None,
+        "redeemed_seq": None,
+        "redeemed_at": None,
+        "discount_minor": None,
+        "change_seq": 0,
+    }
+
+
 def insert_voucher(conn: Connection, voucher: NewVoucher) -> bool:
     """False when the code exists already."""
-    return insert_ignore(
-        conn,
-        vouchers,
-        {
-            "code": voucher.code,
-            "value_minor": voucher.value_minor,
-            "percent_bp": voucher.percent_bp,
-            "min_spend_minor": voucher.min_spend_minor,
-            "currency": voucher.currency,
-            "expires_on": voucher.expires_on,
-            "member_id": voucher.member_id,
-            "status": ISSUED,
-            "source": voucher.source,
-            "issued_at": voucher.issued_at,
-            "issued_terminal": voucher.issued_terminal,
-            "issued_seq": voucher.issued_seq,
-            "hq_event_id": voucher.hq_event_id,
-            "redeemed_terminal": None,
-            "redeemed_seq": None,
-            "redeemed_at": None,
-            "discount_minor": None,
-            "change_seq": 0,
-        },
-    )
+    return insert_ignore(conn, vouchers, _new_row(voucher))
+
+
+def insert_new_vouchers(conn: Connection, new: Sequence[NewVoucher]) -> None:
+    """INSERT vouchers whose codes were found free in this transaction, in one statement.
+    A code another transaction took meanwhile is a unique-key error (the caller's whole
+    transaction fails and is retried), never a silent skip."""
+    if new:
+        rows = [_new_row(voucher) for voucher in new]
+        columns = list(rows[0])
+        bulk_insert(conn, vouchers, columns, [tuple(row[c] for c in columns) for row in rows])
+
+
+def existing_codes(conn: Connection, codes: Collection[str]) -> set[str]:
+    """Which of ``codes`` HQ has vouchers for: one query."""
+    found: set[str] = set()
+    wanted = sorted(set(codes))
+    for start in range(0, len(wanted), 500):  # bounded IN lists
+        chunk = wanted[start : start + 500]
+        found.update(
+            conn.execute(select(vouchers.c.code).where(vouchers.c.code.in_(chunk))).scalars()
+        )
+    return found
 
 
 def update_voucher(conn: Connection, code: str, **values: Any) -> None:
@@ -146,11 +170,11 @@ _STAMP = (
 
 def stamp_vouchers(conn: Connection, codes: Sequence[str], first_position: int) -> None:
     """Give each changed voucher the next change_seq (the pull cursor): one executemany."""
-    if codes:
-        conn.execute(
-            _STAMP,
-            [{"s_code": code, "s_position": first_position + n} for n, code in enumerate(codes)],
-        )
+    execute_many(
+        conn,
+        _STAMP,
+        [{"s_code": code, "s_position": first_position + n} for n, code in enumerate(codes)],
+    )
 
 
 def due_voucher_codes(conn: Connection, as_of: str) -> list[str]:

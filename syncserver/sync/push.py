@@ -339,11 +339,20 @@ def _push(
     # The whole batch in one statement; reconciliation then treats an entry's later
     # siblings as not yet stored (reconcile._stored), exactly as a replay sees them.
     store_entries(conn, new, now)
+    ctx.remember_entries((record, entry) for record, entry, _ in new)
     # The sales the batch's returns and voids refer to, whole: their checks read them.
     ctx.prefetch_entries(
         (entry.payload.original.terminal_id, entry.payload.original.seq)
         for _, entry, _ in new
         if isinstance(entry.payload, Return | Void)
+    )
+    # The voucher codes the batch's sales printed: which are free, in one query (the
+    # vouchers are then written together rather than one INSERT each).
+    ctx.prefetch_voucher_codes(
+        code
+        for _, entry, _ in new
+        if isinstance(entry.payload, Sale)
+        for code in _printed_voucher_codes(entry.payload)
     )
     for _record, entry, _text in new:
         reconcile_entry(ctx, entry)
@@ -361,6 +370,11 @@ def _push(
         duplicates=duplicates,
         exceptions=ctx.raised,
     )
+
+
+def _printed_voucher_codes(sale: Sale) -> list[str]:
+    codes = [item.voucher_code for item in sale.campaign_vouchers]
+    return codes + [p.voucher_code for p in sale.rewards if p.voucher_code is not None]
 
 
 def _lock_members_up_front(ctx: LedgerContext, entries: Sequence[JournalEntry]) -> None:

@@ -7,12 +7,14 @@ void voids the unused ones — on SQLite and PostgreSQL, with ``ledger rebuild -
 from __future__ import annotations
 
 import random
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from shared.codes import generate_voucher_code
 from shared.journal import (
@@ -33,7 +35,8 @@ from syncserver.hq.money_exceptions import money_options
 from syncserver.hq.rules import publish_rules
 from syncserver.storage.audit import Actor
 from syncserver.storage.database import Database
-from syncserver.storage.schema import exceptions, vouchers
+from syncserver.storage.schema import exceptions, journal_entries, vouchers
+from syncserver.storage.vouchers import NewVoucher, insert_voucher
 from syncserver.sync.pull import pull
 from tests.server.helpers import Server, prepare, push
 from tests.server.hq.helpers import prepare_hq, serve, signed_in
@@ -306,3 +309,81 @@ def test_voiding_an_overdrawn_sale_with_a_voucher_in_the_same_push_reverses_ever
     earned_first = first["payload"]["earned"]["total_points"] if first["payload"]["earned"] else 0
     assert posted(database, "member:M0000000002") == 300 - 300 + earned_first
     assert_balanced_and_replayed(database)
+
+
+def test_a_voucher_printed_and_used_at_one_till_in_one_push_is_redeemed(
+    database: Database,
+) -> None:
+    """Vouchers issued under codes found free are written together, later in the push: a
+    later sale of the same push that uses one must still find it."""
+    _server, (till,) = setup(database)
+    printed = given()
+    campaign_sale(till, None, [printed])
+    till.sale(None, vouchers=(VoucherUse(code=printed.voucher_code, discount_minor=200),))
+    assert send(database, till) == []
+    row = voucher(database, printed.voucher_code)
+    assert (row.status, row.issued_seq, row.redeemed_seq) == ("redeemed", 1, 2)
+    assert posted(database, f"voucher:{printed.voucher_code}") == 0
+    assert_balanced_and_replayed(database)
+
+
+def test_a_code_another_transaction_takes_during_the_push_is_not_issued_twice(
+    database: Database,
+) -> None:
+    """PostgreSQL, two transactions: the push finds a code free (the other transaction has
+    not committed it), the other commits while the push writes its vouchers. The push does
+    not fail and the code is not issued twice: the sale's voucher is ``voucher_invalid``."""
+    if not database.is_postgres:
+        pytest.skip("a race between two concurrent transactions: PostgreSQL only")
+    _server, (till,) = setup(database)
+    printed = given()
+    campaign_sale(till, ANNA, [printed])
+    till.sale(ANNA)
+    results: list[Any] = []
+    with database.engine.connect() as other:
+        other.begin()
+        insert_voucher(
+            other,
+            NewVoucher(
+                code=printed.voucher_code,
+                value_minor=100,
+                percent_bp=None,
+                min_spend_minor=0,
+                currency="EUR",
+                expires_on=None,
+                member_id=None,
+                source="elsewhere",
+                issued_at="2026-11-01T00:00:00.000000Z",
+            ),
+        )
+        pusher = threading.Thread(target=lambda: results.append(send(database, till)))
+        pusher.start()
+        try:
+            deadline = time.monotonic() + 60
+            while not _waiting_on_a_lock(database) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _waiting_on_a_lock(database), "the push never reached the taken code"
+        finally:
+            other.commit()
+            pusher.join(timeout=120)
+    assert results == [[("voucher_invalid", 1, 200)]]
+    assert voucher(database, printed.voucher_code).source == "elsewhere"
+    with database.read() as conn:
+        stored = conn.execute(
+            select(func.count())
+            .select_from(journal_entries)
+            .where(journal_entries.c.terminal_id == till.terminal_id)
+        ).scalar_one()
+    assert stored == 2
+
+
+def _waiting_on_a_lock(database: Database) -> bool:
+    with database.engine.connect() as conn:
+        return bool(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+        )
