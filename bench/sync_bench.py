@@ -40,6 +40,7 @@ import argparse
 import contextlib
 import cProfile
 import csv
+import gzip
 import io
 import json
 import os
@@ -84,7 +85,7 @@ from terminal.config import TillConfig
 from terminal.demo.seed import demo_card, seed_demo
 from terminal.store import TillDatabase, open_database
 from terminal.store.journal import iter_records, journal_tip
-from terminal.sync.client import SyncClient
+from terminal.sync.client import GZIP_LEVEL, SyncClient
 from terminal.sync.engine import SyncEngine
 from terminal.till.errors import TillError
 from terminal.till.service import Till
@@ -533,22 +534,39 @@ class Batches:
     """Pre-encoded push bodies per till, in order (the client's JSON work is not measured)."""
 
     per_till: list[tuple[str, str, list[tuple[int, bytes]]]] = field(default_factory=list)
+    gzipped: bool = False
+    """Bodies are gzipped (sent with ``Content-Encoding: gzip``), as a till does when HQ
+    takes it."""
+    plain_bytes: int = 0
+    compress_seconds: float = 0.0
 
     @property
     def entries(self) -> int:
         return sum(n for _, _, bodies in self.per_till for n, _ in bodies)
 
+    @property
+    def sent_bytes(self) -> int:
+        return sum(len(body) for _, _, bodies in self.per_till for _, body in bodies)
+
 
 def encode_batches(
-    records: dict[str, list[dict[str, Any]]], tokens: Sequence[tuple[str, str]]
+    records: dict[str, list[dict[str, Any]]],
+    tokens: Sequence[tuple[str, str]],
+    *,
+    gzipped: bool = False,
 ) -> Batches:
-    out = Batches()
+    out = Batches(gzipped=gzipped)
     for terminal_id, token in tokens:
         till_records = records[terminal_id]
         bodies = []
         for start in range(0, len(till_records), MAX_PUSH_BATCH):
             batch = till_records[start : start + MAX_PUSH_BATCH]
             body = json.dumps({"terminal_id": terminal_id, "entries": batch}).encode()
+            out.plain_bytes += len(body)
+            if gzipped:
+                started = time.perf_counter()
+                body = gzip.compress(body, compresslevel=GZIP_LEVEL)
+                out.compress_seconds += time.perf_counter() - started
             bodies.append((len(batch), body))
         out.per_till.append((terminal_id, token, bodies))
     return out
@@ -563,6 +581,8 @@ def push_all(urls: Sequence[str], batches: Batches, concurrency: int, bar: Progr
     def one_till(url: str, terminal_id: str, token: str, bodies: list[tuple[int, bytes]]) -> None:
         nonlocal done
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        if batches.gzipped:
+            headers["Content-Encoding"] = "gzip"
         with httpx.Client(base_url=url, timeout=300) as client:
             for count, body in bodies:
                 reply = client.post(PUSH, content=body, headers=headers)
@@ -680,8 +700,11 @@ class IngestResult:
     seconds: float
     raw_entries: int
     raw_seconds: float
+    gzipped: bool = False
     rebuild_ok: bool | None = None
     rebuild_seconds: float | None = None
+    plain_bytes: int = 0
+    sent_bytes: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -692,6 +715,9 @@ class IngestResult:
             "entries_per_s": round(self.rate),
             "raw_rows_per_s": round(self.raw_rate),
             "ratio": round(self.rate / self.raw_rate, 4),
+            "gzip": self.gzipped,
+            "body_bytes": self.plain_bytes,
+            "sent_bytes": self.sent_bytes,
             "rebuild_check_ok": self.rebuild_ok,
             "rebuild_seconds": None
             if self.rebuild_seconds is None
@@ -721,7 +747,15 @@ def bench_ingest(
     )
     with fresh_database(kind, scratch, args.pg) as db:
         tokens = prepare_server(db.url, tills.members_csv, len(records))
-        batches = encode_batches(records, tokens)
+        batches = encode_batches(records, tokens, gzipped=args.gzip)
+        if batches.gzipped:
+            say(
+                f"  bodies gzipped (level {GZIP_LEVEL}): {batches.plain_bytes / 2**20:,.1f} MiB "
+                f"-> {batches.sent_bytes / 2**20:,.1f} MiB "
+                f"({batches.plain_bytes / batches.sent_bytes:.1f}x), "
+                f"{1000 * batches.compress_seconds / max(1, batches.entries) * MAX_PUSH_BATCH:.0f}"
+                f" ms of the till's CPU per {MAX_PUSH_BATCH}-entry push"
+            )
         with contextlib.ExitStack() as processes:
             urls = [
                 processes.enter_context(server_process(db.url, scratch)) for _ in range(servers)
@@ -742,7 +776,10 @@ def bench_ingest(
             f"{raw_entries / raw_seconds:,.0f} rows/s"
         )
         say(f"  ratio push / raw insert: {(total / seconds) / (raw_entries / raw_seconds):.2f}")
-        result = IngestResult(kind, servers, total, seconds, raw_entries, raw_seconds)
+        result = IngestResult(
+            kind, servers, total, seconds, raw_entries, raw_seconds, batches.gzipped
+        )
+        result.sent_bytes, result.plain_bytes = batches.sent_bytes, batches.plain_bytes
         if args.check:
             database = Database(db.url)
             try:
@@ -1129,6 +1166,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--json", metavar="FILE", help="also write the figures as JSON (to compare runs)"
+    )
+    parser.add_argument(
+        "--gzip",
+        action="store_true",
+        help="phase 1: gzip the push bodies (Content-Encoding: gzip), as tills do when HQ takes it",
     )
     parser.add_argument(
         "--no-check", dest="check", action="store_false", help="skip ledger rebuild --check"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from shared.protocol import ErrorBody, ErrorDetail
 
 __all__ = [
@@ -17,12 +19,15 @@ __all__ = [
     "RateLimitedError",
     "RefusedError",
     "UnauthorizedError",
+    "UnsupportedEncodingError",
 ]
 
 
 class ApiError(Exception):
     status = 500
     code = "internal"
+    headers: ClassVar[dict[str, str]] = {}
+    """Response headers the error's answer carries."""
 
     def __init__(
         self, message: str, *, acked_seq: int | None = None, seq: int | None = None
@@ -90,3 +95,11 @@ class PayloadTooLargeError(ApiError):
     before it is read, authenticated or parsed."""
 
     status, code = 413, "too_large"
+
+
+class UnsupportedEncodingError(ApiError):
+    """A request body in a content coding the server does not take; ``Accept-Encoding``
+    names the ones it does (RFC 7694)."""
+
+    status, code = 415, "unsupported_encoding"
+    headers: ClassVar[dict[str, str]] = {"Accept-Encoding": "gzip"}

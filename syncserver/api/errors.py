@@ -115,7 +115,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, error: ApiError) -> Response:
         return respond_error(
-            request, error.status, error.code, error.message, error.acked_seq, error.seq
+            request,
+            error.status,
+            error.code,
+            error.message,
+            error.acked_seq,
+            error.seq,
+            headers=error.headers,
         )
 
     @app.exception_handler(RequestValidationError)

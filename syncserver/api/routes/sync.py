@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from shared.bounds import MAX_SEQ
+from shared.bounds import MAX_PUSH_BYTES, MAX_SEQ
 from shared.protocol import (
     ErrorBody,
     LiveGiftCardResponse,
@@ -22,12 +22,14 @@ from shared.protocol import (
     PushResponse,
     SyncStatus,
 )
+from syncserver.api.content_coding import ACCEPTED_CODINGS, decoded_body
 from syncserver.api.deps import DatabaseDep, TerminalDep
 from syncserver.api.metrics import Metrics
 from syncserver.api.params import PullCursorQuery, SeqQuery, TerminalIdQuery
 from syncserver.errors import MalformedError
 from syncserver.hq.vouchers import canonical_code
 from syncserver.settings import utc_now
+from syncserver.storage.database import Database
 from syncserver.sync.original import original_sale
 from syncserver.sync.pull import (
     MAX_PULL_LIMIT,
@@ -64,36 +66,50 @@ Tip = Annotated[
 ]
 
 
-@router.post("/push", responses=_ERRORS, openapi_extra=_PUSH_BODY)
+@router.post("/push", responses={**_ERRORS, 415: {"model": ErrorBody}}, openapi_extra=_PUSH_BODY)
 async def push_entries(
-    request: Request, terminal: TerminalDep, database: DatabaseDep
+    request: Request, response: Response, terminal: TerminalDep, database: DatabaseDep
 ) -> PushResponse:
     """Store and reconcile a contiguous run of this till's journal, exactly once.
 
     The body is read only after the token checked out (an unauthenticated caller never
-    makes the server read or parse its body), and never beyond ``MAX_PUSH_BYTES``."""
+    makes the server read or parse its body), and never beyond ``MAX_PUSH_BYTES``. It may be
+    gzipped (``Content-Encoding: gzip``; ``MAX_PUSH_BYTES`` once inflated too)."""
     body = await request.body()
+    encoding = request.headers.get("content-encoding")
     metrics: Metrics = request.app.state.metrics
     # Timed from the body read on: the store and reconcile, not the till's upload.
     started = time.perf_counter()
     try:
-        try:
-            batch = PushRequest.model_validate_json(body)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in ("body", *first["loc"]))
-            raise MalformedError(f"{where}: {first['msg']}") from None
-        reply = await run_in_threadpool(push, database, terminal.terminal_id, batch, utc_now)
+        # Inflating and parsing a body is CPU work: off the event loop, with the push.
+        reply = await run_in_threadpool(
+            _decode_and_push, database, terminal.terminal_id, body, encoding
+        )
     except Exception as error:
         metrics.record_failed_push(error, time.perf_counter() - started)
         raise
     metrics.record_push(reply, time.perf_counter() - started)
     request.state.entries = reply.stored  # for the request's JSON log line
+    response.headers["Accept-Encoding"] = ACCEPTED_CODINGS
     return reply
+
+
+def _decode_and_push(
+    database: Database, terminal_id: str, body: bytes, encoding: str | None
+) -> PushResponse:
+    text = decoded_body(body, encoding, MAX_PUSH_BYTES)
+    try:
+        batch = PushRequest.model_validate_json(text)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in ("body", *first["loc"]))
+        raise MalformedError(f"{where}: {first['msg']}") from None
+    return push(database, terminal_id, batch, utc_now)
 
 
 @router.get("/status", responses=_ERRORS)
 def journal_status(
+    response: Response,
     terminal: TerminalDep,
     database: DatabaseDep,
     tip: Tip = None,
@@ -106,7 +122,9 @@ def journal_status(
     ] = None,
 ) -> SyncStatus:
     """What HQ holds of this till's journal (its acknowledged seq and hash). The till compares
-    it with its own journal before it pushes; a till behind HQ is an alarm on both sides."""
+    it with its own journal before it pushes; a till behind HQ is an alarm on both sides.
+    ``Accept-Encoding`` names the content codings a push body may use (RFC 7694)."""
+    response.headers["Accept-Encoding"] = ACCEPTED_CODINGS
     return sync_status(database, terminal, tip, tip_hash, utc_now())
 
 
