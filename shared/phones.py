@@ -16,6 +16,7 @@ key reversed, so "ends with" is an index range on a prefix (:func:`reversed_key`
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -70,25 +71,40 @@ def _parse(raw: str, region: str | None) -> PhoneNumber | None:
         return None
 
 
-_E164 = re.compile(r"\+([1-9][0-9]{6,14})")
+_E164 = re.compile(r"\+[0-9 \-./()]+")
+"""An international number written with ASCII digits and the usual separators only
+("+491701234567", how enrolment stores it, or "+49 170 1234567")."""
+
+_SEPARATOR_TABLE = str.maketrans("", "", _SEPARATORS)
+
+_E164_DIGITS = re.compile(r"[1-9][0-9]{6,14}")
+
+
+@functools.cache
+def _national_prefix(code: int) -> re.Pattern[str] | None:
+    """The national prefix a parse would strip after country code ``code`` (None: none)."""
+    region = phonenumbers.region_code_for_country_code(code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    prefix = metadata.national_prefix_for_parsing if metadata else None
+    return re.compile(prefix) if prefix else None
 
 
 def _e164_key(text: str) -> str | None:
-    """The key of a number already written as E.164 ("+491701234567", how enrolment stores
-    it), without a full parse (the slow part of keying a pull of a million members): its
-    digits, unless the country's national prefix could be stripped after the country code
-    ("+4901701234567"), which only the parser decides. None: parse it."""
-    found = _E164.fullmatch(text)
-    if found is None:
+    """The key of a number already written in international form ("+491701234567", how
+    enrolment stores it, or "+49 170 1234567"), without a full parse (the slow part of keying
+    a pull of a million members): its digits, unless the country's national prefix could be
+    stripped after the country code ("+4901701234567", "+49 (0)170 …"), which only the parser
+    decides. None: parse it."""
+    if _E164.fullmatch(text) is None:
         return None
-    digits = found.group(1)
+    digits = text[1:].translate(_SEPARATOR_TABLE)
+    if _E164_DIGITS.fullmatch(digits) is None:
+        return None
     for size in (1, 2, 3):  # country codes are prefix-free: the first known one is it
         code = int(digits[:size])
         if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            region = phonenumbers.region_code_for_country_code(code)
-            metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
-            prefix = metadata.national_prefix_for_parsing if metadata else None
-            stripped = re.match(prefix, digits[size:]) if prefix else None
+            prefix = _national_prefix(code)
+            stripped = prefix.match(digits[size:]) if prefix else None
             return digits if stripped is None or stripped.end() == 0 else None
     return None
 

@@ -277,18 +277,28 @@ def execute_many(
     if found is None:
         compiled = statement.compile(dialect=conn.dialect, column_keys=list(keys))
         assert isinstance(compiled, SQLCompiler)
+        # The statement's own constants (a literal in an expression) are parameters too.
+        every = compiled.construct_params(dict.fromkeys(keys))
+        constants = {k: v for k, v in every.items() if k not in keys}
         order = tuple(compiled.positiontup or ()) if compiled.positional else None
         # The statement is kept with its SQL so its id() is never reused for another.
-        found = _DRIVER_SQL[cache_key] = (statement, str(compiled), order)
-    _statement, sql, order = found
+        found = _DRIVER_SQL[cache_key] = (statement, str(compiled), order, constants)
+    _statement, sql, order, constants = found
     if order is None:
-        conn.exec_driver_sql(sql, [dict(row) for row in rows])
+        conn.exec_driver_sql(sql, [{**constants, **row} for row in rows])
     else:
-        conn.exec_driver_sql(sql, [tuple(row[name] for name in order) for row in rows])
+        conn.exec_driver_sql(
+            sql,
+            [
+                tuple(row[name] if name in row else constants[name] for name in order)
+                for row in rows
+            ],
+        )
 
 
 _DRIVER_SQL: dict[
-    tuple[str, int, tuple[str, ...]], tuple[ClauseElement, str, tuple[str, ...] | None]
+    tuple[str, int, tuple[str, ...]],
+    tuple[ClauseElement, str, tuple[str, ...] | None, dict[str, Any]],
 ] = {}
 """Compiled SQL for :func:`execute_many`, per dialect, statement and keys."""
 

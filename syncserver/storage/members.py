@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    select,
+    update,
+)
 
 from shared.phones import phone_key as shared_phone_key
 from shared.phones import reversed_key
@@ -16,7 +26,7 @@ from shared.points.tiers import qualifying_window
 from shared.protocol import CardState, ExpiringPoints, MemberState, QualifyingState
 from shared.rules import ProgramRules
 from shared.text import search_words
-from syncserver.storage.database import insert_ignore, is_postgres
+from syncserver.storage.database import execute_many, insert_ignore, is_postgres
 from syncserver.storage.schema import (
     cards,
     member_activity,
@@ -39,6 +49,7 @@ __all__ = [
     "bulk_update",
     "card_row",
     "card_rows",
+    "changed_member_states",
     "count_members",
     "home_country",
     "insert_card",
@@ -289,11 +300,11 @@ def add_to_balances(conn: Connection, deltas: Mapping[str, int]) -> None:
     ids = sorted(deltas)
     if bulk_update(conn, _BULK_BALANCES, {"ids": ids, "deltas": [deltas[m] for m in ids]}):
         return
-    if deltas:
-        conn.execute(
-            _ADD_TO_BALANCE,
-            [{"m_id": member_id, "m_delta": deltas[member_id]} for member_id in sorted(deltas)],
-        )
+    execute_many(
+        conn,
+        _ADD_TO_BALANCE,
+        [{"m_id": member_id, "m_delta": deltas[member_id]} for member_id in ids],
+    )
 
 
 def phone_key(phone: str | None, region: str | None = None) -> str | None:
@@ -354,18 +365,18 @@ def stamp_members(
     }
     if member_ids and bulk_update(conn, _BULK_STAMP, arrays):
         return
-    if member_ids:
-        conn.execute(
-            _STAMP,
-            [
-                {
-                    "m_id": member_id,
-                    "m_position": first_position + offset,
-                    "m_active": active.get(member_id),
-                }
-                for offset, member_id in enumerate(member_ids)
-            ],
-        )
+    execute_many(
+        conn,
+        _STAMP,
+        [
+            {
+                "m_id": member_id,
+                "m_position": first_position + offset,
+                "m_active": active.get(member_id),
+            }
+            for offset, member_id in enumerate(member_ids)
+        ],
+    )
 
 
 def count_members(conn: Connection) -> int:
@@ -389,8 +400,12 @@ def _latest_rules(conn: Connection) -> ProgramRules | None:
     return known
 
 
+Within = Callable[[ColumnElement[Any]], ColumnElement[bool]]
+"""Restricts a table's member id column to the members being read."""
+
+
 def _points_states(
-    conn: Connection, member_ids: Sequence[str], today: date
+    conn: Connection, within: Within, today: date
 ) -> tuple[QualifyingState | None, dict[str, QualifyingState], dict[str, list[ExpiringPoints]]]:
     """Each member's qualifying figures in the window that counts today (one grouped query)
     and points by expiry day (from their lot book), by the latest published rules."""
@@ -407,7 +422,7 @@ def _points_states(
             func.sum(member_activity.c.visits),
         )
         .where(
-            member_activity.c.member_id.in_(list(member_ids)),
+            within(member_activity.c.member_id),
             member_activity.c.day >= start.isoformat(),
             member_activity.c.day < end.isoformat(),
         )
@@ -421,9 +436,7 @@ def _points_states(
     }
     expiring: dict[str, list[ExpiringPoints]] = {}
     books = conn.execute(
-        select(member_lots.c.member_id, member_lots.c.book).where(
-            member_lots.c.member_id.in_(list(member_ids))
-        )
+        select(member_lots.c.member_id, member_lots.c.book).where(within(member_lots.c.member_id))
     )
     for member_id, text in books:
         expiring[member_id] = [
@@ -437,18 +450,61 @@ def member_states(
     conn: Connection, member_ids: Sequence[str], *, today: date | None = None
 ) -> list[MemberState]:
     """Members as a till or HQ sees them: profile, reconciled balance, every card, tier
-    status, qualifying figures as of HQ's UTC ``today`` and points by expiry day."""
+    status, qualifying figures as of HQ's UTC ``today`` and points by expiry day; in the
+    order of ``member_ids`` (those that exist)."""
     if not member_ids:
         return []
+    ids = list(member_ids)
+    return _member_states(
+        conn, members.c.member_id.in_(ids), lambda column: column.in_(ids), ids, today
+    )
+
+
+def changed_member_states(
+    conn: Connection, after: int, through: int, *, today: date | None = None
+) -> list[MemberState]:
+    """:func:`member_states` of the members whose last change is at a position in
+    (``after``, ``through``], in position order: a pull's page, read by a range of the
+    ``change_seq`` index instead of a list of ids in every statement."""
+    changed = and_(members.c.change_seq > after, members.c.change_seq <= through)
+    chosen = select(members.c.member_id).where(changed)
+    return _member_states(conn, changed, lambda column: column.in_(chosen), None, today)
+
+
+def _member_states(
+    conn: Connection,
+    chosen: ColumnElement[bool],
+    within: Within,
+    order: Sequence[str] | None,
+    today: date | None,
+) -> list[MemberState]:
+    """The members ``chosen`` picks (``within`` the same for another table's member id), in
+    the order of ``order`` (None: change order)."""
+    # Only the columns a MemberState needs, as plain tuples (no timestamps to convert).
     rows = conn.execute(
-        select(members, member_balances.c.points)
+        select(
+            members.c.member_id,
+            members.c.local_member_id,
+            members.c.name,
+            members.c.phone,
+            members.c.email,
+            members.c.tier,
+            member_balances.c.points,
+            members.c.marketing_consent,
+            members.c.tier_since,
+            members.c.tier_review_on,
+            members.c.tier_grace,
+        )
         .join(member_balances, member_balances.c.member_id == members.c.member_id)
-        .where(members.c.member_id.in_(list(member_ids)))
-    ).mappings()
-    by_id = {row["member_id"]: row for row in rows}
+        .where(chosen)
+        .order_by(members.c.change_seq)
+    ).all()
+    if not rows:
+        return []
+    by_id = {row[0]: row for row in rows}
     card_rows = conn.execute(
         select(cards.c.card_number, cards.c.member_id, cards.c.status, cards.c.blocked_reason)
-        .where(cards.c.member_id.in_(list(member_ids)))
+        .where(within(cards.c.member_id))
         .order_by(cards.c.created_at, cards.c.card_number)
     )
     member_cards: dict[str, list[CardState]] = {}
@@ -460,29 +516,27 @@ def member_states(
                 blocked_reason=card.blocked_reason,
             )
         )
-    empty, qualifying, expiring = _points_states(
-        conn, member_ids, today or datetime.now(UTC).date()
-    )
-    store_credit = credit_balances(conn, member_ids)
+    empty, qualifying, expiring = _points_states(conn, within, today or datetime.now(UTC).date())
+    store_credit = credit_balances(conn, within)
     states = []
-    for member_id in member_ids:
+    for member_id in order if order is not None else list(by_id):
         row = by_id.get(member_id)
         if row is None:
             continue
         states.append(
             MemberState(
-                member_id=row["member_id"],
-                local_member_id=row["local_member_id"],
-                name=row["name"],
-                phone=row["phone"],
-                email=row["email"],
-                tier=row["tier"],
-                balance=int(row["points"]),
-                marketing_consent=bool(row["marketing_consent"]),
+                member_id=row[0],
+                local_member_id=row[1],
+                name=row[2],
+                phone=row[3],
+                email=row[4],
+                tier=row[5],
+                balance=int(row[6]),
+                marketing_consent=bool(row[7]),
                 cards=member_cards.get(member_id, []),
-                tier_since=row["tier_since"],
-                tier_review_on=row["tier_review_on"],
-                tier_grace=bool(row["tier_grace"]),
+                tier_since=row[8],
+                tier_review_on=row[9],
+                tier_grace=bool(row[10]),
                 qualifying=qualifying.get(member_id, empty),
                 expiring=expiring.get(member_id, []),
                 store_credit_minor=store_credit.get(member_id, 0),

@@ -9,11 +9,11 @@ Every write leaves the account's ``change_seq`` to be stamped at the end of the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, select, update
 
 from shared.protocol import StoredValueState
 from syncserver.storage.database import insert_ignore
@@ -175,13 +175,22 @@ def stored_value_states(conn: Connection, accounts: Sequence[str]) -> list[Store
     ]
 
 
-def credit_balances(conn: Connection, member_ids: Sequence[str]) -> dict[str, int]:
-    """Members' store credit (minor units), for those who have an account."""
-    if not member_ids:
+def credit_balances(
+    conn: Connection,
+    member_ids: Sequence[str] | Callable[[ColumnElement[Any]], ColumnElement[bool]],
+) -> dict[str, int]:
+    """Members' store credit (minor units), for those who have an account. ``member_ids``:
+    the ids, or what restricts a member id column to them (a subquery)."""
+    column = stored_values.c.member_id
+    if callable(member_ids):
+        chosen = member_ids(column)
+    elif member_ids:
+        chosen = column.in_(list(member_ids))
+    else:
         return {}
     rows = conn.execute(
-        select(stored_values.c.member_id, stored_values.c.balance_minor).where(
-            stored_values.c.kind == "credit", stored_values.c.member_id.in_(list(member_ids))
+        select(column, stored_values.c.balance_minor).where(
+            stored_values.c.kind == "credit", chosen
         )
     )
     return {row.member_id: int(row.balance_minor) for row in rows}

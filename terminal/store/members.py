@@ -13,8 +13,7 @@ Search keys, kept in step by every writer of a member row (:func:`upsert_member`
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -39,13 +38,14 @@ __all__ = [
     "member_standing",
     "phone_keys",
     "redeemed_on",
+    "search_keys",
     "search_members",
     "search_sql",
     "unsent_debits",
     "unsent_qualifying",
     "write_member_keys",
-    "write_member_standing",
     "write_members_keys",
+    "write_pulled_members",
 ]
 
 WORD_END = "\U0010ffff"
@@ -107,10 +107,6 @@ def _member(row: tuple[object, ...]) -> MemberRecord:
     )
 
 
-def digits_only(text: str) -> str:
-    return re.sub(r"\D", "", text)
-
-
 def card_by_number(db: sqlite_utils.Database, card_number: str) -> CardRecord | None:
     row = db.execute(
         "SELECT card_number, member_key, status, blocked_reason FROM cards WHERE card_number = ?",
@@ -157,13 +153,22 @@ def write_members_keys(
 ) -> None:
     """The same for many (member_key, name, phone) at once: a pull's page in three
     statements, not three per member."""
-    rows = [(key, fold(name), *phone_keys(phone, region)) for key, name, phone in written]
+    rows = [(key, *search_keys(name, phone, region)) for key, name, phone in written]
     db.conn.executemany(
         "UPDATE members SET name_fold = ?, phone_digits = ?, phone_rkey = ? WHERE member_key = ?",
         [(folded, digits, rkey, key) for key, folded, digits, rkey in rows],
     )
     # The folded name has the same words (folding twice changes nothing) and folds faster.
     index_names(db, [(key, folded) for key, folded, _, _ in rows], replace=True)
+
+
+def search_keys(
+    name: str, phone: str | None, region: str | None
+) -> tuple[str, str | None, str | None]:
+    """(``name_fold``, ``phone_digits``, ``phone_rkey``) of a member row: what
+    :func:`write_members_keys` writes, for a writer that puts them in its own statement (then
+    :func:`index_names` indexes the folded name)."""
+    return (fold(name), *phone_keys(phone, region))
 
 
 def index_names(
@@ -404,39 +409,91 @@ def _expiring_from_json(text: str | None) -> tuple[tuple[date, int], ...]:
         return ()  # a damaged cache shows no expiry rather than stopping the till
 
 
-def write_member_standing(
-    db: sqlite_utils.Database, member_key: str, member: MemberState, applied_through: int
+_PULLED = (
+    "INSERT INTO members (member_key, member_id, local_member_id, name, name_fold, phone, "
+    "phone_digits, phone_rkey, email, tier, server_balance, marketing_consent, "
+    "applied_through_seq, store_credit_minor, tier_since, tier_review_on, tier_grace, "
+    "qualifying_as_of, qualifying_window_start, qualifying_points, qualifying_spend_minor, "
+    "qualifying_visits, expiring) "
+    "VALUES (:key, :member_id, :local_id, :name, :folded, :phone, :digits, :rkey, :email, "
+    ":tier, :balance, :consent, :applied, :credit, :since, :review, :grace, :as_of, :start, "
+    ":points, :spend, :visits, :expiring) "
+    "ON CONFLICT(member_key) DO UPDATE SET "
+    "member_id=excluded.member_id, name=excluded.name, name_fold=excluded.name_fold, "
+    "phone=excluded.phone, phone_digits=excluded.phone_digits, "
+    "phone_rkey=excluded.phone_rkey, email=excluded.email, tier=excluded.tier, "
+    "server_balance=excluded.server_balance, marketing_consent=excluded.marketing_consent, "
+    "applied_through_seq=excluded.applied_through_seq, "
+    "store_credit_minor=excluded.store_credit_minor, tier_since=excluded.tier_since, "
+    "tier_review_on=excluded.tier_review_on, tier_grace=excluded.tier_grace, "
+    "qualifying_as_of=excluded.qualifying_as_of, "
+    "qualifying_window_start=excluded.qualifying_window_start, "
+    "qualifying_points=excluded.qualifying_points, "
+    "qualifying_spend_minor=excluded.qualifying_spend_minor, "
+    "qualifying_visits=excluded.qualifying_visits, expiring=excluded.expiring, "
+    # HQ applied the claiming sale (or already says the claimed tier): HQ's tier speaks.
+    # (Every right-hand side reads the row as it was: ``tier`` here is HQ's new one.)
+    "tier_claimed = CASE WHEN tier_claimed_seq <= :applied OR tier_claimed = excluded.tier "
+    "THEN NULL ELSE tier_claimed END, "
+    "tier_claimed_seq = CASE WHEN tier_claimed_seq <= :applied "
+    "OR tier_claimed = excluded.tier THEN NULL ELSE tier_claimed_seq END"
+)
+
+
+def write_pulled_members(
+    db: sqlite_utils.Database,
+    pulled: Sequence[tuple[str, MemberState]],
+    applied_through: int,
+    region: str | None,
+    *,
+    known: Collection[str],
 ) -> None:
-    """Store HQ's tier and expiry figures for a member a pull brought (after the member row:
-    ``tier`` is HQ's new tier). A tier this till claimed with a sale HQ has now applied
-    (``tier_claimed_seq <= applied_through``), or that HQ already gives, is cleared: HQ's
-    tier speaks from now on (it agreed, or raised ``tier_mismatch``)."""
-    q = member.qualifying
-    db.execute(
-        "UPDATE members SET tier_since = :since, tier_review_on = :review, tier_grace = :grace, "
-        "qualifying_as_of = :as_of, qualifying_window_start = :start, "
-        "qualifying_points = :points, qualifying_spend_minor = :spend, "
-        "qualifying_visits = :visits, expiring = :expiring, "
-        # HQ applied the claiming sale (or already says the claimed tier): HQ's tier speaks.
-        "tier_claimed = CASE WHEN tier_claimed_seq <= :applied OR tier_claimed = tier "
-        "THEN NULL ELSE tier_claimed END, "
-        "tier_claimed_seq = CASE WHEN tier_claimed_seq <= :applied OR tier_claimed = tier "
-        "THEN NULL ELSE tier_claimed_seq END "
-        "WHERE member_key = :key",
-        {
-            "since": member.tier_since,
-            "review": member.tier_review_on,
-            "grace": int(member.tier_grace),
-            "as_of": q.as_of if q else None,
-            "start": q.window_start if q else None,
-            "points": q.points if q else 0,
-            "spend": q.spend_minor if q else 0,
-            "visits": q.visits if q else 0,
-            "expiring": json.dumps([[e.expires_on, e.points] for e in member.expiring]),
-            "applied": applied_through,
-            "key": member_key,
-        },
-    )
+    """Store members a pull brought, each under its (member_key, HQ's state): profile,
+    balance with the ``applied_through`` seq it includes, HQ's tier and expiry figures and
+    the search keys (phone keys in the till's country ``region``), one executemany for the
+    page. A tier this till claimed with a sale HQ has now applied (``tier_claimed_seq <=
+    applied_through``), or that HQ already gives, is cleared: HQ's tier speaks from now on
+    (it agreed, or raised ``tier_mismatch``). ``known``: the keys that already had a row
+    (only their old name words are dropped)."""
+    rows = []
+    words = []
+    for key, member in pulled:
+        folded, digits, rkey = search_keys(member.name, member.phone, region)
+        q = member.qualifying
+        rows.append(
+            {
+                "key": key,
+                "member_id": member.member_id,
+                "local_id": member.local_member_id,
+                "name": member.name,
+                "folded": folded,
+                "phone": member.phone,
+                "digits": digits,
+                "rkey": rkey,
+                "email": member.email.lower() if member.email else None,
+                "tier": member.tier,
+                "balance": member.balance,
+                "consent": int(member.marketing_consent),
+                "applied": applied_through,
+                "credit": member.store_credit_minor,
+                "since": member.tier_since,
+                "review": member.tier_review_on,
+                "grace": int(member.tier_grace),
+                "as_of": q.as_of if q else None,
+                "start": q.window_start if q else None,
+                "points": q.points if q else 0,
+                "spend": q.spend_minor if q else 0,
+                "visits": q.visits if q else 0,
+                "expiring": json.dumps([[e.expires_on, e.points] for e in member.expiring])
+                if member.expiring
+                else "[]",
+            }
+        )
+        words.append((key, folded))
+    db.conn.executemany(_PULLED, rows)
+    # The folded name has the same words (folding twice changes nothing) and folds faster.
+    index_names(db, [pair for pair in words if pair[0] in known], replace=True)
+    index_names(db, [pair for pair in words if pair[0] not in known])
 
 
 def claim_tier(db: sqlite_utils.Database, member_key: str, tier: str, seq: int) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NoReturn
@@ -37,7 +38,7 @@ from terminal.store import TillDatabase
 from terminal.store.cashiers import apply_hq_cashier
 from terminal.store.catalog import save_rules
 from terminal.store.journal import MalformedRecordError, hash_at, iter_records, journal_tip
-from terminal.store.members import digits_only, write_member_standing, write_members_keys
+from terminal.store.members import write_pulled_members
 from terminal.store.rewards import apply_rewards_issued
 from terminal.store.settings import get_setting, set_setting
 from terminal.store.stored_value import apply_gift_card, apply_voucher, confirm_voucher_uses
@@ -375,22 +376,33 @@ class SyncEngine:
             cursor = get_setting(db, "pull_cursor") or "0"
             tip = journal_tip(db)[0]
         total = None
-        for _ in range(100_000):  # bounded: ten million changes at 1,000 a page is 10,000 pages
-            page = self.client.pull(cursor, self.pull_limit, tip=tip)
-            if page.reset:
-                # HQ's history ends before our cursor (restored from a backup): this page is
-                # the first of a full download, and the pages after it follow on from it.
-                log.warning("HQ restarted this till's download from scratch (cursor %s)", cursor)
-            if page.total_members is not None:
-                total = page.total_members
-            self._apply(page)
-            cursor = page.cursor
-            report.members_pulled += len(page.members)
-            report.rules_pulled += len(page.rules)
-            if progress:
-                progress("pull", report.members_pulled, total or report.members_pulled)
-            if not page.more:
-                break
+        # The next page is asked for while this one is applied, so HQ's work and the till's
+        # overlap. The cursor moves only with a page applied, in order: an error (or a cut
+        # connection) leaves the till exactly where the last applied page left it.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull") as fetcher:
+            fetching = fetcher.submit(self.client.pull, cursor, self.pull_limit, tip=tip)
+            for _ in range(100_000):  # bounded: ten million changes at 1,000 a page
+                page = fetching.result()
+                if page.more:
+                    fetching = fetcher.submit(
+                        self.client.pull, page.cursor, self.pull_limit, tip=tip
+                    )
+                if page.reset:
+                    # HQ's history ends before our cursor (restored from a backup): this
+                    # page is the first of a full download, and the pages after it follow on.
+                    log.warning(
+                        "HQ restarted this till's download from scratch (cursor %s)", cursor
+                    )
+                if page.total_members is not None:
+                    total = page.total_members
+                self._apply(page)
+                cursor = page.cursor
+                report.members_pulled += len(page.members)
+                report.rules_pulled += len(page.rules)
+                if progress:
+                    progress("pull", report.members_pulled, total or report.members_pulled)
+                if not page.more:
+                    break
 
     # --- applying a page ----------------------------------------------------------------------
 
@@ -449,6 +461,50 @@ def _unsent_blocks(db: sqlite_utils.Database, applied_through: int) -> set[str]:
     return {str(row[0]) for row in rows}
 
 
+_KEY_LOOKUP_CHUNK = 500
+"""Ids per ``IN (…)`` when a page's members are looked up (well under SQLite's limit)."""
+
+
+def _keys_by(db: sqlite_utils.Database, column: str, ids: Sequence[str]) -> dict[str, str]:
+    """``column`` value -> member_key of the members rows holding one of ``ids``."""
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), _KEY_LOOKUP_CHUNK):
+        chunk = ids[start : start + _KEY_LOOKUP_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        rows = db.execute(
+            # Only a constant column name and placeholders are interpolated.
+            f"SELECT {column}, member_key FROM members WHERE {column} IN ({marks})",  # noqa: S608
+            list(chunk),
+        ).fetchall()
+        found.update((str(value), str(key)) for value, key in rows)
+    return found
+
+
+def _member_keys(
+    db: sqlite_utils.Database, members: Sequence[MemberState]
+) -> tuple[list[str], set[str]]:
+    """Each pulled member's key in the till's cache, and the keys that already have a row.
+
+    A member this till enrolled offline is found by its local id and keeps its local key, so
+    cards and unsent effects stay attached; any other member new here is keyed by its
+    member_id. A few statements for the whole page, not one per member."""
+    by_id = _keys_by(db, "member_id", [m.member_id for m in members])
+    missing = [m for m in members if m.member_id not in by_id]
+    by_local = _keys_by(
+        db, "local_member_id", [m.local_member_id for m in missing if m.local_member_id]
+    )
+    keys = [
+        by_id.get(m.member_id)
+        or (by_local.get(m.local_member_id) if m.local_member_id else None)
+        or m.member_id
+        for m in members
+    ]
+    known = set(by_id.values()) | set(by_local.values())
+    # A row under a new member's id that neither lookup found (one without HQ's id yet).
+    known |= set(_keys_by(db, "member_key", [k for k in keys if k not in known]))
+    return keys, known
+
+
 def _apply_members(
     db: sqlite_utils.Database,
     members: Sequence[MemberState],
@@ -456,68 +512,26 @@ def _apply_members(
     blocked_here: set[str],
     region: str | None,
 ) -> None:
-    """Upsert a page's members, then their search keys in one go (name words, phone key in
-    the till's country ``region``)."""
-    keys = [_apply_member(db, member, applied_through, blocked_here) for member in members]
-    written = [(key, m.name, m.phone) for key, m in zip(keys, members, strict=True)]
-    write_members_keys(db, written, region)
-
-
-def _apply_member(
-    db: sqlite_utils.Database,
-    member: MemberState,
-    applied_through: int,
-    blocked_here: set[str],
-) -> str:
-    """Upsert one member from HQ; its key. A member this till enrolled offline is found by
-    its local id and keeps its local key, so cards and unsent effects stay attached. A card
-    this till blocked in an entry HQ has not applied stays blocked (the block is on its way).
-    The caller writes the search keys (:func:`_apply_members`)."""
-    row = db.execute(
-        "SELECT member_key FROM members WHERE member_id = ?", [member.member_id]
-    ).fetchone()
-    if row is None and member.local_member_id:
-        row = db.execute(
-            "SELECT member_key FROM members WHERE local_member_id = ?", [member.local_member_id]
-        ).fetchone()
-    key = str(row[0]) if row else member.member_id
-    db.execute(
-        "INSERT INTO members (member_key, member_id, local_member_id, name, name_fold, phone, "
-        "phone_digits, email, tier, server_balance, marketing_consent, applied_through_seq, "
-        "store_credit_minor) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(member_key) DO UPDATE SET "
-        "member_id=excluded.member_id, name=excluded.name, name_fold=excluded.name_fold, "
-        "phone=excluded.phone, phone_digits=excluded.phone_digits, email=excluded.email, "
-        "tier=excluded.tier, server_balance=excluded.server_balance, "
-        "marketing_consent=excluded.marketing_consent, "
-        "applied_through_seq=excluded.applied_through_seq, "
-        "store_credit_minor=excluded.store_credit_minor",
+    """Upsert a page's members with their search keys (name words, phone key in the till's
+    country ``region``), then their cards, a few statements for the whole page. A card this
+    till blocked in an entry HQ has not applied stays blocked (the block is on its way)."""
+    if not members:
+        return
+    keys, known = _member_keys(db, members)
+    write_pulled_members(
+        db, list(zip(keys, members, strict=True)), applied_through, region, known=known
+    )
+    # HQ is the authority on cards: a block, or a card HQ gave to someone else. In page
+    # order, so a card that moved between two members of the page ends with the later one.
+    db.conn.executemany(
+        "INSERT INTO cards (card_number, member_key, status, blocked_reason) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT(card_number) DO UPDATE SET "
+        "member_key=excluded.member_key, status=excluded.status, "
+        "blocked_reason=excluded.blocked_reason",
         [
-            key,
-            member.member_id,
-            member.local_member_id,
-            member.name,
-            member.name.casefold(),
-            member.phone,
-            digits_only(member.phone) if member.phone else None,
-            member.email.lower() if member.email else None,
-            member.tier,
-            member.balance,
-            int(member.marketing_consent),
-            applied_through,
-            member.store_credit_minor,
+            (card.card_number, key, card.status, card.blocked_reason)
+            for key, member in zip(keys, members, strict=True)
+            for card in member.cards
+            if not (card.status == "active" and card.card_number in blocked_here)
         ],
     )
-    write_member_standing(db, key, member, applied_through)
-    for card in member.cards:
-        if card.status == "active" and card.card_number in blocked_here:
-            continue
-        # HQ is the authority on cards: a block, or a card HQ gave to someone else.
-        db.execute(
-            "INSERT INTO cards (card_number, member_key, status, blocked_reason) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT(card_number) DO UPDATE SET "
-            "member_key=excluded.member_key, status=excluded.status, "
-            "blocked_reason=excluded.blocked_reason",
-            [card.card_number, key, card.status, card.blocked_reason],
-        )
-    return key

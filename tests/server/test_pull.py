@@ -9,6 +9,7 @@ import httpx
 from syncserver.hq.imports import import_catalog
 from syncserver.storage.counter import allocate_positions
 from syncserver.storage.database import Database
+from syncserver.storage.members import changed_member_states, member_states
 from syncserver.storage.schema import offers
 from tests.server.helpers import PULL, api, bearer, prepare, push
 from tests.server.journal import JournalWriter, card, member_ref
@@ -122,3 +123,41 @@ def test_pages_cover_everything_exactly_once(database: Database) -> None:
     for reply in (bad_cursor, bad_limit):
         assert reply.status_code == 422
         assert reply.json()["error"]["code"] == "malformed"
+
+
+def test_a_pages_members_are_read_by_position_exactly_as_by_id(database: Database) -> None:
+    """A page reads its members by the range of positions it covers
+    (``changed_member_states``): the same states, cards, balances and tier figures as reading
+    them by id, in change order — also after a member changed again (a blocked card) and
+    moved behind the others, and with a product between members on one page."""
+    server = prepare(database)
+    import_catalog(database, CATALOG)
+    terminal_id, token = server.terminal()
+    till = JournalWriter(terminal_id)
+    till.sale(member_ref(card(2), "M0000000002"))
+    till.replace_card(member_ref(card(1), "M0000000001"), card(11))
+    with api(database) as client:
+        assert push(client, token, terminal_id, till.records).status_code == 200
+        pages = []
+        cursor = "0"
+        while True:
+            page = _pull(client, token, cursor, limit=3)
+            pages.append((int(cursor), page))
+            cursor = page["cursor"]
+            if not page["more"]:
+                break
+    with database.read() as conn:
+        changed = [changed_member_states(conn, after, int(page["cursor"])) for after, page in pages]
+        by_id = [
+            member_states(conn, [m["member_id"] for m in page["members"]]) for _, page in pages
+        ]
+    assert changed == by_id
+    assert [[m.model_dump(mode="json") for m in states] for states in changed] == [
+        page["members"] for _, page in pages
+    ]
+    order = [m.member_id for states in changed for m in states]
+    assert order == ["M0000000003", "M0000000002", "M0000000001"]  # as they last changed
+    assert [(c.card_number, c.status) for c in changed[-1][-1].cards] == [
+        (card(1), "blocked"),
+        (card(11), "active"),
+    ]

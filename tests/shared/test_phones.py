@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.phones import (
+    _e164_key,
     example_phone,
     looks_like_phone,
     phone_key,
@@ -183,3 +184,30 @@ def test_e164_text_is_keyed_as_the_parser_keys_it(text: str) -> None:
 @given(st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True))
 def test_any_e164_text_is_keyed_as_the_parser_keys_it(text: str) -> None:
     assert phone_key(text, None) == _parsed_key(text)
+
+
+def test_international_numbers_are_keyed_without_a_full_parse() -> None:
+    """A number in international form, with or without separators (how HQ's imports write
+    them), is keyed from its digits: a pull of a million members parses none of them. One
+    with a national prefix after the country code is left to the parser."""
+    assert _e164_key("+49 151 00000001") == "4915100000001"
+    assert _e164_key("+48 (601) 234-567") == "48601234567"
+    assert _e164_key("+491701234567") == "491701234567"
+    assert _e164_key("+49 (0)170 1234567") is None  # the trunk 0: the parser drops it
+    assert phone_key("+49 (0)170 1234567", None) == "491701234567"
+    assert _e164_key("+49 170 1234567 ext. 12") is None  # letters: the parser decides
+    assert _e164_key("0049 170 1234567") is None
+
+
+@given(
+    country=st.sampled_from(["1", "7", "33", "39", "44", "48", "49", "353", "358", "999"]),
+    digits=st.text(alphabet="0123456789", min_size=0, max_size=13),
+    separators=st.lists(st.sampled_from(["", " ", "-", ".", "/", "(", ")", " (0) "]), max_size=14),
+)
+def test_the_fast_key_is_the_parsers_key(country: str, digits: str, separators: list[str]) -> None:
+    written = "+" + "".join(
+        ch + sep for ch, sep in zip(country + digits, separators + [""] * 20, strict=False)
+    )
+    fast = _e164_key(written)
+    if fast is not None:
+        assert fast == _parsed_key(written), written

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import json
 import os
 import queue
@@ -101,6 +102,12 @@ __all__ = [
     "format_result",
     "run_soak",
 ]
+
+
+def push_json(body: bytes) -> Any:
+    """A push body as JSON, gunzipped first when the till compressed it."""
+    return json.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
+
 
 ROOT = Path(__file__).resolve().parents[2]
 PUSH = "/api/v1/sync/push"
@@ -757,7 +764,7 @@ class _Soak:
         if kind == "replay":
             pushes = [raw for _, path, raw in proxy.recorded if path == PUSH]
             raw = rng.choice(pushes)
-            seqs = [e["seq"] for e in json.loads(raw.partition(b"\r\n\r\n")[2])["entries"]]
+            seqs = [e["seq"] for e in push_json(raw.partition(b"\r\n\r\n")[2])["entries"]]
             try:
                 reply = _parse_reply(proxy.send_upstream(raw))
             except OSError:
@@ -859,7 +866,7 @@ class _Soak:
     @staticmethod
     def _batch_span(body: bytes) -> tuple[str, int] | None:
         try:
-            batch = json.loads(body)
+            batch = push_json(body)
             return str(batch["terminal_id"]), int(batch["entries"][-1]["seq"])
         except (ValueError, KeyError, IndexError, TypeError):
             return None
