@@ -23,7 +23,7 @@ from shared.phones import phone_key as shared_phone_key
 from shared.phones import reversed_key
 from shared.points.lots import LotBook
 from shared.points.tiers import qualifying_window
-from shared.protocol import CardState, ExpiringPoints, MemberState, QualifyingState
+from shared.protocol import ExpiringPoints, MemberState, QualifyingState
 from shared.rules import ProgramRules
 from shared.text import search_words
 from syncserver.storage.database import execute_many, insert_ignore, is_postgres
@@ -49,12 +49,14 @@ __all__ = [
     "bulk_update",
     "card_row",
     "card_rows",
+    "changed_member_dicts",
     "changed_member_states",
     "count_members",
     "home_country",
     "insert_card",
     "insert_member",
     "lock_balances",
+    "member_dicts",
     "member_exists",
     "member_id_by_local",
     "member_id_by_origin",
@@ -452,12 +454,7 @@ def member_states(
     """Members as a till or HQ sees them: profile, reconciled balance, every card, tier
     status, qualifying figures as of HQ's UTC ``today`` and points by expiry day; in the
     order of ``member_ids`` (those that exist)."""
-    if not member_ids:
-        return []
-    ids = list(member_ids)
-    return _member_states(
-        conn, members.c.member_id.in_(ids), lambda column: column.in_(ids), ids, today
-    )
+    return [MemberState.model_validate(m) for m in member_dicts(conn, member_ids, today=today)]
 
 
 def changed_member_states(
@@ -466,20 +463,44 @@ def changed_member_states(
     """:func:`member_states` of the members whose last change is at a position in
     (``after``, ``through``], in position order: a pull's page, read by a range of the
     ``change_seq`` index instead of a list of ids in every statement."""
+    return [
+        MemberState.model_validate(m)
+        for m in changed_member_dicts(conn, after, through, today=today)
+    ]
+
+
+def member_dicts(
+    conn: Connection, member_ids: Sequence[str], *, today: date | None = None
+) -> list[dict[str, Any]]:
+    """:func:`member_states` as plain dicts: each exactly what ``MemberState.model_dump()``
+    gives (the same keys in the same order, nested models as dicts), ready for JSON."""
+    if not member_ids:
+        return []
+    ids = list(member_ids)
+    return _member_dicts(
+        conn, members.c.member_id.in_(ids), lambda column: column.in_(ids), ids, today
+    )
+
+
+def changed_member_dicts(
+    conn: Connection, after: int, through: int, *, today: date | None = None
+) -> list[dict[str, Any]]:
+    """:func:`changed_member_states` as plain dicts (see :func:`member_dicts`)."""
     changed = and_(members.c.change_seq > after, members.c.change_seq <= through)
     chosen = select(members.c.member_id).where(changed)
-    return _member_states(conn, changed, lambda column: column.in_(chosen), None, today)
+    return _member_dicts(conn, changed, lambda column: column.in_(chosen), None, today)
 
 
-def _member_states(
+def _member_dicts(
     conn: Connection,
     chosen: ColumnElement[bool],
     within: Within,
     order: Sequence[str] | None,
     today: date | None,
-) -> list[MemberState]:
+) -> list[dict[str, Any]]:
     """The members ``chosen`` picks (``within`` the same for another table's member id), in
-    the order of ``order`` (None: change order)."""
+    the order of ``order`` (None: change order), as ``MemberState.model_dump()`` dicts: no
+    model per member, card or figure (a first download reads a million)."""
     # Only the columns a MemberState needs, as plain tuples (no timestamps to convert).
     rows = conn.execute(
         select(
@@ -507,39 +528,46 @@ def _member_states(
         .where(within(cards.c.member_id))
         .order_by(cards.c.created_at, cards.c.card_number)
     )
-    member_cards: dict[str, list[CardState]] = {}
-    for card in card_rows:
-        member_cards.setdefault(card.member_id, []).append(
-            CardState(
-                card_number=card.card_number,
-                status=BLOCKED if card.status == BLOCKED else ACTIVE,
-                blocked_reason=card.blocked_reason,
-            )
+    member_cards: dict[str, list[dict[str, Any]]] = {}
+    for number, member_id, status, reason in card_rows:
+        member_cards.setdefault(member_id, []).append(
+            {
+                "card_number": str(number),
+                "status": BLOCKED if status == BLOCKED else ACTIVE,
+                "blocked_reason": None if reason is None else str(reason),
+            }
         )
     empty, qualifying, expiring = _points_states(conn, within, today or datetime.now(UTC).date())
+    empty_dict = empty.model_dump() if empty is not None else None
     store_credit = credit_balances(conn, within)
     states = []
     for member_id in order if order is not None else list(by_id):
         row = by_id.get(member_id)
         if row is None:
             continue
+        figures = qualifying.get(member_id)
+        lots = expiring.get(member_id)
         states.append(
-            MemberState(
-                member_id=row[0],
-                local_member_id=row[1],
-                name=row[2],
-                phone=row[3],
-                email=row[4],
-                tier=row[5],
-                balance=int(row[6]),
-                marketing_consent=bool(row[7]),
-                cards=member_cards.get(member_id, []),
-                tier_since=row[8],
-                tier_review_on=row[9],
-                tier_grace=bool(row[10]),
-                qualifying=qualifying.get(member_id, empty),
-                expiring=expiring.get(member_id, []),
-                store_credit_minor=store_credit.get(member_id, 0),
-            )
+            {
+                "member_id": str(row[0]),
+                "local_member_id": _text(row[1]),
+                "name": str(row[2]),
+                "phone": _text(row[3]),
+                "email": _text(row[4]),
+                "tier": _text(row[5]),
+                "balance": int(row[6]),
+                "marketing_consent": bool(row[7]),
+                "cards": member_cards.get(member_id, []),
+                "tier_since": _text(row[8]),
+                "tier_review_on": _text(row[9]),
+                "tier_grace": bool(row[10]),
+                "qualifying": empty_dict if figures is None else figures.model_dump(),
+                "expiring": [lot.model_dump() for lot in lots] if lots else [],
+                "store_credit_minor": int(store_credit.get(member_id, 0)),
+            }
         )
     return states
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

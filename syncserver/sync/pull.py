@@ -20,6 +20,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, Connection, Table, select
 
 from shared.protocol import (
@@ -37,8 +38,9 @@ from syncserver.settings import as_utc
 from syncserver.storage.cashiers import cashier_states
 from syncserver.storage.database import Database, DatabaseBusyError, run_write
 from syncserver.storage.members import (
-    changed_member_states,
+    changed_member_dicts,
     count_members,
+    member_dicts,
     member_ids_for_cards,
     member_states,
 )
@@ -60,7 +62,15 @@ from syncserver.storage.stored_values import stored_value_states
 from syncserver.storage.terminals import TerminalRecord, record_pull
 from syncserver.storage.vouchers import ISSUED, voucher_states
 
-__all__ = ["MAX_PULL_LIMIT", "live_gift_card", "live_member", "live_voucher", "pull", "report_pull"]
+__all__ = [
+    "MAX_PULL_LIMIT",
+    "live_gift_card",
+    "live_member",
+    "live_voucher",
+    "pull",
+    "pull_json",
+    "report_pull",
+]
 
 log = logging.getLogger(__name__)
 
@@ -117,17 +127,17 @@ def _rewards_issued(conn: Connection, reward_ids: list[str]) -> dict[str, int]:
 
 def _page_members(
     conn: Connection, since: int, page: list[tuple[int, str, Any]], member_ids: list[str]
-) -> list[MemberState]:
-    """The page's members, in change order. The page holds every change after ``since`` up
-    to its last one, so its members are those whose position is in that range: one range of
-    the ``change_seq`` index, not a thousand ids in every statement. (Should the range ever
-    disagree with the page, its list of ids decides.)"""
+) -> list[dict[str, Any]]:
+    """The page's members, in change order, as ``MemberState.model_dump()`` dicts. The page
+    holds every change after ``since`` up to its last one, so its members are those whose
+    position is in that range: one range of the ``change_seq`` index, not a thousand ids in
+    every statement. (Should the range ever disagree with the page, its list of ids decides.)"""
     if not member_ids:
         return []
-    states = changed_member_states(conn, since, page[-1][0])
-    if [state.member_id for state in states] != member_ids:
+    states = changed_member_dicts(conn, since, page[-1][0])
+    if [state["member_id"] for state in states] != member_ids:
         log.warning("page after %d: members by position differ from the page's", since)
-        return member_states(conn, member_ids)
+        return member_dicts(conn, member_ids)
     return states
 
 
@@ -140,6 +150,32 @@ def _last_position(conn: Connection) -> int:
 
 
 def pull(database: Database, terminal_id: str, since: int, limit: int) -> PullResponse:
+    """A page of changes after ``since`` for ``terminal_id``."""
+    page, members = _read_page(database, terminal_id, since, limit)
+    return page.model_copy(update={"members": [MemberState.model_validate(m) for m in members]})
+
+
+_NO_MEMBERS = b',"members":[],'
+
+
+def pull_json(database: Database, terminal_id: str, since: int, limit: int) -> bytes:
+    """:func:`pull`'s page as the JSON ``PullResponse.model_dump_json()`` writes, byte for
+    byte, without a model per member: the members go straight from their rows to orjson
+    (tests/server/test_pull_json.py holds the two equal)."""
+    page, members = _read_page(database, terminal_id, since, limit)
+    head = page.model_dump_json().encode()
+    # The members field follows cursor (digits), more and applied_through_seq: its first
+    # occurrence is the field itself.
+    at = head.index(_NO_MEMBERS)
+    return b"".join(
+        (head[:at], b',"members":', orjson.dumps(members), b",", head[at + len(_NO_MEMBERS) :])
+    )
+
+
+def _read_page(
+    database: Database, terminal_id: str, since: int, limit: int
+) -> tuple[PullResponse, list[dict[str, Any]]]:
+    """The page without its members, and its members as ``MemberState`` dicts."""
     with database.read() as conn:
         applied = conn.execute(
             select(terminals.c.acked_seq, terminals.c.revoked_at, terminals.c.store_id).where(
@@ -181,11 +217,11 @@ def pull(database: Database, terminal_id: str, since: int, limit: int) -> PullRe
         offer_rows = conn.execute(
             select(offers).where(offers.c.offer_id.in_(keys["offer"])).order_by(offers.c.change_seq)
         ).mappings()
+        page_members = _page_members(conn, since, page, keys["member"])
         return PullResponse(
             cursor=str(page[-1][0] if page else since),
             more=more,
             applied_through_seq=int(applied.acked_seq),
-            members=_page_members(conn, since, page, keys["member"]),
             rules=rules,
             products=[
                 ProductState(
@@ -214,7 +250,7 @@ def pull(database: Database, terminal_id: str, since: int, limit: int) -> PullRe
             rewards_issued=_rewards_issued(conn, keys["reward"]),
             reset=reset,
             total_members=count_members(conn) if since == 0 else None,
-        )
+        ), page_members
 
 
 REPORT_EVERY = timedelta(seconds=60)

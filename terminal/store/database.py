@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from terminal.store.migrations import apply_migrations
+from terminal.store.migrations import apply_migrations, ensure_indexes
 from terminal.store.triggers import ensure_journal_triggers
 
 __all__ = ["TillDatabase", "open_database"]
@@ -74,13 +74,15 @@ class TillDatabase:
 
 def open_database(path: Path | str) -> TillDatabase:
     """Open (creating if needed) and migrate the till database at ``path``, and make sure the
-    journal's guards are in place (see :mod:`terminal.store.triggers`): a database whose
-    triggers were dropped or weakened gets them back before anything writes to it."""
+        journal's guards are in place (see :mod:`terminal.store.triggers`): a database whose
+        triggers were dropped or weakened gets them back before anything writes to it. So do the
+    search indexes a first download defers, should the till have died during one."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     database = TillDatabase(path)
     try:
         with database.write() as db:
             apply_migrations(db)
+            ensure_indexes(db)
             ensure_journal_triggers(db)
     except BaseException:
         database.close()

@@ -15,7 +15,13 @@ import sqlite_utils
 from shared.phones import phone_key, reversed_key
 from shared.text import search_words
 
-__all__ = ["MIGRATIONS", "apply_migrations"]
+__all__ = [
+    "DEFERRABLE_INDEXES",
+    "MIGRATIONS",
+    "apply_migrations",
+    "drop_deferrable_indexes",
+    "ensure_indexes",
+]
 
 
 def _run_script(db: sqlite_utils.Database, script: str) -> None:
@@ -403,3 +409,32 @@ def apply_migrations(db: sqlite_utils.Database) -> list[str]:
         )
         applied.append(name)
     return applied
+
+
+DEFERRABLE_INDEXES: tuple[tuple[str, str], ...] = (
+    ("members_email", "CREATE INDEX IF NOT EXISTS members_email ON members(email)"),
+    ("members_name", "CREATE INDEX IF NOT EXISTS members_name ON members(name_fold)"),
+    ("members_phone_rkey", "CREATE INDEX IF NOT EXISTS members_phone_rkey ON members(phone_rkey)"),
+    ("cards_member", "CREATE INDEX IF NOT EXISTS cards_member ON cards(member_key)"),
+)
+"""(name, definition) of the search indexes a first download builds once at its end instead
+of keeping up row by row (docs/operations.md, "First download of a till"): exactly the
+definitions of migrations 001 and 004. Not among them: the keys, the member_id and
+local_member_id indexes the download's own lookups use, and ``member_words_member``, which
+drops the old words of a member sent twice (without it, each would be a scan of every
+word)."""
+
+
+def drop_deferrable_indexes(db: sqlite_utils.Database) -> None:
+    """Drop the :data:`DEFERRABLE_INDEXES` (a first download into an empty member cache)."""
+    for name, _ in DEFERRABLE_INDEXES:
+        # Only the constant names above are interpolated.
+        db.execute(f"DROP INDEX IF EXISTS {name}")
+
+
+def ensure_indexes(db: sqlite_utils.Database) -> None:
+    """(Re)create any of the :data:`DEFERRABLE_INDEXES` that is missing: at the end of a
+    first download, on its error, and whenever the database is opened (a till that died
+    mid-download gets them back before anything searches)."""
+    for _, definition in DEFERRABLE_INDEXES:
+        db.execute(definition)

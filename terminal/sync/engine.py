@@ -39,6 +39,7 @@ from terminal.store.cashiers import apply_hq_cashier
 from terminal.store.catalog import save_rules
 from terminal.store.journal import MalformedRecordError, hash_at, iter_records, journal_tip
 from terminal.store.members import write_pulled_members
+from terminal.store.migrations import drop_deferrable_indexes, ensure_indexes
 from terminal.store.rewards import apply_rewards_issued
 from terminal.store.settings import get_setting, set_setting
 from terminal.store.stored_value import apply_gift_card, apply_voucher, confirm_voucher_uses
@@ -375,6 +376,24 @@ class SyncEngine:
         with self.database.read() as db:
             cursor = get_setting(db, "pull_cursor") or "0"
             tip = journal_tip(db)[0]
+            first = cursor == "0" and db.execute("SELECT 1 FROM members LIMIT 1").fetchone() is None
+        if not first:
+            self._pull_pages(cursor, tip, report, progress)
+            return
+        # A first download into an empty cache: the search indexes are built once at the end
+        # instead of kept up row by row. They come back however the download ends, and when
+        # the database is next opened should the till die meanwhile (open_database).
+        with self.database.write() as db:
+            drop_deferrable_indexes(db)
+        try:
+            self._pull_pages(cursor, tip, report, progress)
+        finally:
+            with self.database.write() as db:
+                ensure_indexes(db)
+
+    def _pull_pages(
+        self, cursor: str, tip: int, report: SyncReport, progress: Progress | None
+    ) -> None:
         total = None
         # The next page is asked for while this one is applied, so HQ's work and the till's
         # overlap. The cursor moves only with a page applied, in order: an error (or a cut
