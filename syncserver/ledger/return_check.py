@@ -23,52 +23,30 @@ A till that refunded without the original (another till's receipt, HQ out of rea
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection
 
 from shared.journal import JournalEntry, Return, Sale
 from shared.rules.returns import compute_return_reversal
 from syncserver.ledger.context import LedgerContext
-from syncserver.storage.journal import EntryHead, StoredEntry
+from syncserver.storage.journal import EntryHead, StoredEntry, stored_returns_of
 from syncserver.storage.postings import PostingSource
-from syncserver.storage.schema import journal_entries
 
 __all__ = ["ReturnFigures", "check_return", "expected_return", "returns_against"]
-
-
-_RETURNS_AGAINST = (
-    select(
-        journal_entries.c.terminal_id,
-        journal_entries.c.seq,
-        journal_entries.c.entry_id,
-        journal_entries.c.kind,
-        journal_entries.c.record,
-    )
-    .where(
-        journal_entries.c.original_terminal == bindparam("r_terminal"),
-        journal_entries.c.original_seq == bindparam("r_seq"),
-        journal_entries.c.kind == "return",
-    )
-    .order_by(journal_entries.c.terminal_id, journal_entries.c.seq)
-)
-"""Built once: a push checks every return it reconciles with it."""
 
 
 def returns_against(conn: Connection, sale: StoredEntry) -> list[StoredEntry]:
     """The stored returns against ``sale`` (any till), by till and seq: those naming its entry
     id, and those a till made without the original (which could not know it)."""
-    rows = conn.execute(_RETURNS_AGAINST, {"r_terminal": sale.terminal_id, "r_seq": sale.seq})
     found = []
-    for row in rows:
-        record = json.loads(row.record)
-        payload = record.get("payload") or {}
+    for stored in stored_returns_of(conn, sale.terminal_id, sale.seq):
+        payload = stored.record.get("payload") or {}
         original = payload.get("original") or {}
         if original.get("entry_id") == sale.entry_id or payload.get("original_unavailable"):
-            found.append(StoredEntry(row.terminal_id, int(row.seq), row.entry_id, row.kind, record))
+            found.append(stored)
     return found
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "stored_entries",
     "stored_entry",
     "stored_hashes",
+    "stored_returns_of",
     "void_of",
 ]
 
@@ -112,29 +113,48 @@ def stored_hashes(conn: Connection, terminal_id: str, first: int, last: int) -> 
     return {int(row.seq): row.hash for row in rows}
 
 
-def stored_entry(conn: Connection, terminal_id: str, seq: int) -> StoredEntry | None:
-    row = conn.execute(
-        select(
-            journal_entries.c.terminal_id,
-            journal_entries.c.seq,
-            journal_entries.c.entry_id,
-            journal_entries.c.kind,
-            journal_entries.c.record,
-        ).where(journal_entries.c.terminal_id == terminal_id, journal_entries.c.seq == seq)
-    ).first()
-    if row is None:
-        return None
-    return StoredEntry(
-        row.terminal_id, int(row.seq), row.entry_id, row.kind, json.loads(row.record)
-    )
-
-
 _HEAD_COLUMNS = (
     journal_entries.c.terminal_id,
     journal_entries.c.seq,
     journal_entries.c.entry_id,
     journal_entries.c.kind,
 )
+
+
+def _stored(row: Any) -> StoredEntry:
+    """A row of ``_HEAD_COLUMNS`` and ``record``."""
+    return StoredEntry(
+        row.terminal_id, int(row.seq), row.entry_id, row.kind, json.loads(row.record)
+    )
+
+
+_ENTRY = select(*_HEAD_COLUMNS, journal_entries.c.record).where(
+    journal_entries.c.terminal_id == bindparam("e_terminal"),
+    journal_entries.c.seq == bindparam("e_seq"),
+)
+
+
+def stored_entry(conn: Connection, terminal_id: str, seq: int) -> StoredEntry | None:
+    row = conn.execute(_ENTRY, {"e_terminal": terminal_id, "e_seq": seq}).first()
+    return _stored(row) if row is not None else None
+
+
+_RETURNS_OF = (
+    select(*_HEAD_COLUMNS, journal_entries.c.record)
+    .where(
+        journal_entries.c.original_terminal == bindparam("r_terminal"),
+        journal_entries.c.original_seq == bindparam("r_seq"),
+        journal_entries.c.kind == "return",
+    )
+    .order_by(journal_entries.c.terminal_id, journal_entries.c.seq)
+)
+
+
+def stored_returns_of(conn: Connection, terminal_id: str, seq: int) -> list[StoredEntry]:
+    """The stored returns that name entry (terminal_id, seq) as their original, by till and
+    seq (whatever entry id they name: the caller decides which are really its)."""
+    rows = conn.execute(_RETURNS_OF, {"r_terminal": terminal_id, "r_seq": seq})
+    return [_stored(row) for row in rows]
 
 
 def stored_entries(conn: Connection, keys: Sequence[tuple[str, int]]) -> list[StoredEntry]:
@@ -145,12 +165,7 @@ def stored_entries(conn: Connection, keys: Sequence[tuple[str, int]]) -> list[St
     found = []
     for terminal_id, seqs in by_terminal.items():
         rows = conn.execute(_ENTRIES, {"e_terminal": terminal_id, "e_seqs": sorted(set(seqs))})
-        found += [
-            StoredEntry(
-                row.terminal_id, int(row.seq), row.entry_id, row.kind, json.loads(row.record)
-            )
-            for row in rows
-        ]
+        found += [_stored(row) for row in rows]
     return found
 
 
