@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NoReturn
@@ -378,7 +378,7 @@ class SyncEngine:
             tip = journal_tip(db)[0]
             first = cursor == "0" and db.execute("SELECT 1 FROM members LIMIT 1").fetchone() is None
         if not first:
-            self._pull_pages(cursor, tip, report, progress)
+            self._pull_pages(cursor, tip, report, progress, pages_per_commit=1)
             return
         # A first download into an empty cache: the search indexes are built once at the end
         # instead of kept up row by row. They come back however the download ends, and when
@@ -386,87 +386,116 @@ class SyncEngine:
         with self.database.write() as db:
             drop_deferrable_indexes(db)
         try:
-            self._pull_pages(cursor, tip, report, progress)
+            self._pull_pages(
+                cursor, tip, report, progress, pages_per_commit=FIRST_DOWNLOAD_PAGES_PER_COMMIT
+            )
         finally:
             with self.database.write() as db:
                 ensure_indexes(db)
 
     def _pull_pages(
-        self, cursor: str, tip: int, report: SyncReport, progress: Progress | None
+        self,
+        cursor: str,
+        tip: int,
+        report: SyncReport,
+        progress: Progress | None,
+        *,
+        pages_per_commit: int,
     ) -> None:
-        total = None
+        state = _Download(cursor)
         # The next page is asked for while this one is applied, so HQ's work and the till's
-        # overlap. The cursor moves only with a page applied, in order: an error (or a cut
-        # connection) leaves the till exactly where the last applied page left it.
+        # overlap. The cursor moves only with pages applied and committed, in order: an error
+        # (or a cut connection) leaves the till exactly where the last commit left it. A
+        # transaction never waits for HQ: it takes only pages that have already arrived.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull") as fetcher:
-            fetching = fetcher.submit(self.client.pull, cursor, self.pull_limit, tip=tip)
-            for _ in range(100_000):  # bounded: ten million changes at 1,000 a page
+
+            def arrived(fetching: Future[PullResponse]) -> PullResponse:
                 page = fetching.result()
                 if page.more:
-                    fetching = fetcher.submit(
+                    state.fetching = fetcher.submit(
                         self.client.pull, page.cursor, self.pull_limit, tip=tip
                     )
-                if page.reset:
-                    # HQ's history ends before our cursor (restored from a backup): this
-                    # page is the first of a full download, and the pages after it follow on.
-                    log.warning(
-                        "HQ restarted this till's download from scratch (cursor %s)", cursor
-                    )
-                if page.total_members is not None:
-                    total = page.total_members
-                self._apply(page)
-                cursor = page.cursor
-                report.members_pulled += len(page.members)
-                report.rules_pulled += len(page.rules)
-                if progress:
-                    progress("pull", report.members_pulled, total or report.members_pulled)
+                return page
+
+            state.fetching = fetcher.submit(self.client.pull, cursor, self.pull_limit, tip=tip)
+            for _ in range(100_000):  # bounded: ten million changes at 1,000 a page
+                page = arrived(state.fetching)
+                with self.database.write() as db:
+                    self._take(db, page, state, report)
+                    for _more in range(pages_per_commit - 1):
+                        ready = page.more and state.fetching.done()
+                        if not ready or state.fetching.exception() is not None:
+                            break  # a failed fetch is raised outside, after this commit
+                        page = arrived(state.fetching)
+                        self._take(db, page, state, report)
+                if progress:  # what is committed
+                    progress("pull", report.members_pulled, state.total or report.members_pulled)
                 if not page.more:
                     break
+
+    def _take(
+        self, db: sqlite_utils.Database, page: PullResponse, state: _Download, report: SyncReport
+    ) -> None:
+        """Apply one pulled page in the caller's transaction, and count it."""
+        if page.reset:
+            # HQ's history ends before our cursor (restored from a backup): this page is the
+            # first of a full download, and the pages after it follow on from it.
+            log.warning("HQ restarted this till's download from scratch (cursor %s)", state.cursor)
+        if page.total_members is not None:
+            state.total = page.total_members
+        self._apply_page(db, page)
+        state.cursor = page.cursor
+        report.members_pulled += len(page.members)
+        report.rules_pulled += len(page.rules)
 
     # --- applying a page ----------------------------------------------------------------------
 
     def _apply(self, page: PullResponse) -> None:
+        """Apply one pulled page in a transaction of its own."""
         with self.database.write() as db:
-            for document in page.rules:
-                save_rules(db, ProgramRules.model_validate(document))
-            blocked_here = _unsent_blocks(db, page.applied_through_seq)
-            _apply_members(
-                db, page.members, page.applied_through_seq, blocked_here, self.config.country
+            self._apply_page(db, page)
+
+    def _apply_page(self, db: sqlite_utils.Database, page: PullResponse) -> None:
+        for document in page.rules:
+            save_rules(db, ProgramRules.model_validate(document))
+        blocked_here = _unsent_blocks(db, page.applied_through_seq)
+        _apply_members(
+            db, page.members, page.applied_through_seq, blocked_here, self.config.country
+        )
+        for product in page.products:
+            db.execute(
+                "INSERT INTO products (sku, description, category, price_minor, tax_rate_bp, "
+                "open_price) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(sku) DO UPDATE SET "
+                "description=excluded.description, category=excluded.category, "
+                "price_minor=excluded.price_minor, tax_rate_bp=excluded.tax_rate_bp, "
+                "open_price=excluded.open_price",
+                [
+                    product.sku,
+                    product.description,
+                    product.category,
+                    product.price_minor,
+                    product.tax_rate_bp,
+                    int(product.open_price),
+                ],
             )
-            for product in page.products:
-                db.execute(
-                    "INSERT INTO products (sku, description, category, price_minor, tax_rate_bp, "
-                    "open_price) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(sku) DO UPDATE SET "
-                    "description=excluded.description, category=excluded.category, "
-                    "price_minor=excluded.price_minor, tax_rate_bp=excluded.tax_rate_bp, "
-                    "open_price=excluded.open_price",
-                    [
-                        product.sku,
-                        product.description,
-                        product.category,
-                        product.price_minor,
-                        product.tax_rate_bp,
-                        int(product.open_price),
-                    ],
-                )
-            for offer in page.offers:
-                db.execute(
-                    "INSERT OR REPLACE INTO offers (offer_id, title, description, tier, "
-                    "valid_until) VALUES (?, ?, ?, ?, ?)",
-                    [offer.offer_id, offer.title, offer.description, offer.tier, offer.valid_until],
-                )
-            for cashier in page.cashiers:
-                apply_hq_cashier(db, cashier)
-            # Vouchers and gift cards (docs/till-stored-value.md): HQ's word replaces the
-            # till's; a card's balance includes this till's entries up to applied_through.
-            for voucher in page.vouchers:
-                apply_voucher(db, voucher)
-            for card in page.gift_cards:
-                apply_gift_card(db, card, page.applied_through_seq)
-            confirm_voucher_uses(db, page.applied_through_seq)
-            # Rewards' stock: HQ's counts include this till's purchases up to applied_through.
-            apply_rewards_issued(db, page.rewards_issued, page.applied_through_seq)
-            set_setting(db, "pull_cursor", page.cursor)
+        for offer in page.offers:
+            db.execute(
+                "INSERT OR REPLACE INTO offers (offer_id, title, description, tier, "
+                "valid_until) VALUES (?, ?, ?, ?, ?)",
+                [offer.offer_id, offer.title, offer.description, offer.tier, offer.valid_until],
+            )
+        for cashier in page.cashiers:
+            apply_hq_cashier(db, cashier)
+        # Vouchers and gift cards (docs/till-stored-value.md): HQ's word replaces the
+        # till's; a card's balance includes this till's entries up to applied_through.
+        for voucher in page.vouchers:
+            apply_voucher(db, voucher)
+        for card in page.gift_cards:
+            apply_gift_card(db, card, page.applied_through_seq)
+        confirm_voucher_uses(db, page.applied_through_seq)
+        # Rewards' stock: HQ's counts include this till's purchases up to applied_through.
+        apply_rewards_issued(db, page.rewards_issued, page.applied_through_seq)
+        set_setting(db, "pull_cursor", page.cursor)
 
 
 def _unsent_blocks(db: sqlite_utils.Database, applied_through: int) -> set[str]:
@@ -479,6 +508,19 @@ def _unsent_blocks(db: sqlite_utils.Database, applied_through: int) -> set[str]:
     ).fetchall()
     return {str(row[0]) for row in rows}
 
+
+@dataclass
+class _Download:
+    """Where a run of pulls is: the cursor of the last page applied, the page being fetched."""
+
+    cursor: str
+    total: int | None = None
+    fetching: Future[PullResponse] = field(init=False)
+
+
+FIRST_DOWNLOAD_PAGES_PER_COMMIT = 8
+"""Pull pages a first download writes per local transaction: fewer durable commits (each an
+fsync) for a million members; later pulls commit every page."""
 
 _KEY_LOOKUP_CHUNK = 500
 """Ids per ``IN (…)`` when a page's members are looked up (well under SQLite's limit)."""

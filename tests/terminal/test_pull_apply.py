@@ -29,7 +29,8 @@ def config(tmp_path: Path) -> TillConfig:
 def _apply(config: TillConfig, database: TillDatabase, *members: MemberState) -> None:
     """A page with ``members`` that includes none of this till's entries (all unsent)."""
     page = PullResponse(cursor="99", more=False, applied_through_seq=0, members=list(members))
-    SyncEngine(config, database, client=None)._apply(page)  # type: ignore[arg-type]
+    with database.write() as db:
+        SyncEngine(config, database, client=None)._apply_page(db, page)  # type: ignore[arg-type]
 
 
 def _hq_members(database: TillDatabase, count: int) -> list[tuple[str, str, str]]:
