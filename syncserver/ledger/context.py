@@ -174,6 +174,9 @@ class LedgerContext:
         self._heads: dict[tuple[str, int], EntryHead] = {}
         self._entries: dict[tuple[str, int], StoredEntry] = {}
         self._parsed: dict[tuple[str, int], JournalEntry] = {}
+        self._absent_prefetched: set[tuple[str, int]] = set()
+        self._absent_confirmed: set[tuple[str, int]] = set()
+        """Entries looked for and not found (see :meth:`_known_absent`)."""
         self._created_at = driver_value(conn, postings.c.created_at, now)
         self._rows: list[tuple[Any, ...]] = []
         """Postings not yet written (flush)."""
@@ -315,24 +318,40 @@ class LedgerContext:
 
     def entry_head(self, terminal_id: str, seq: int) -> EntryHead | None:
         """A stored journal entry (immutable once stored, so remembered when found)."""
-        known = self._heads.get((terminal_id, seq))
-        if known is not None:
+        key = (terminal_id, seq)
+        known = self._heads.get(key)
+        if known is not None or self._known_absent(key):
             return known
         found = entry_head(self.conn, terminal_id, seq)
         if found is not None:
-            self._heads[(terminal_id, seq)] = found
+            self._heads[key] = found
+        self._note_absence(key, found)
         return found
 
     def stored_entry(self, terminal_id: str, seq: int) -> StoredEntry | None:
         """A stored journal entry, whole (immutable once stored, so remembered when found)."""
         key = (terminal_id, seq)
         known = self._entries.get(key)
-        if known is not None:
+        if known is not None or self._known_absent(key):
             return known
         found = stored_entry(self.conn, terminal_id, seq)
         if found is not None:
             self._entries[key] = found
+        self._note_absence(key, found)
         return found
+
+    def _known_absent(self, key: tuple[str, int]) -> bool:
+        """Whether a look-up of entry ``key`` would find nothing, without asking: before
+        :meth:`confirm_absence`, when this transaction's prefetch did not find it (the caller
+        confirms before it acts on that); after it, when a look-up since did not (nothing
+        can appear that the replay would see before this transaction)."""
+        if self._counter_locked:
+            return key in self._absent_confirmed
+        return key in self._absent_prefetched
+
+    def _note_absence(self, key: tuple[str, int], found: object) -> None:
+        if found is None and self._counter_locked:
+            self._absent_confirmed.add(key)
 
     def journal_entry(self, terminal_id: str, seq: int) -> JournalEntry | None:
         """:meth:`stored_entry` validated as a journal entry (once per transaction: returns,
@@ -356,6 +375,7 @@ class LedgerContext:
             self._entries[key] = StoredEntry(
                 entry.terminal_id, entry.seq, entry.entry_id, entry.kind, dict(record)
             )
+            self._heads[key] = EntryHead(entry.terminal_id, entry.seq, entry.entry_id, entry.kind)
             self._parsed[key] = entry
 
     def prefetch_entries(self, keys: Iterable[tuple[str, int]]) -> None:
@@ -365,6 +385,7 @@ class LedgerContext:
             key = (found.terminal_id, found.seq)
             self._entries[key] = found
             self._heads[key] = EntryHead(found.terminal_id, found.seq, found.entry_id, found.kind)
+        self._absent_prefetched.update(key for key in wanted if key not in self._entries)
 
     def postings_of(self, terminal_id: str, seq: int) -> list[Leg]:
         """The legs entry (terminal_id, seq) posted, in line order, flushed or not — also when
