@@ -1081,6 +1081,41 @@ def _push_in_process(url: str, batches: Batches) -> float:
         database.dispose()
 
 
+def checking_floor(records: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
+    """CPU microseconds per entry of what any push that checks its entries does before the
+    ledger: parse the request's JSON, write the canonical JSON and hash it, validate the
+    entry (best of three passes over every entry)."""
+    from shared.journal import HASH_VERIFIED, JournalEntry, entry_hash_and_body
+    from shared.protocol import PushRequest
+
+    bodies = [
+        json.dumps({"terminal_id": till, "entries": rows[i : i + MAX_PUSH_BATCH]}).encode()
+        for till, rows in records.items()
+        for i in range(0, len(rows), MAX_PUSH_BATCH)
+    ]
+    flat = [row for body in bodies for row in PushRequest.model_validate_json(body).entries]
+    hashes = [entry_hash_and_body(row)[0] for row in flat]
+
+    def best(work: Callable[[], object]) -> float:
+        times = []
+        for _ in range(3):
+            started = time.process_time()
+            work()
+            times.append(time.process_time() - started)
+        return 1e6 * min(times) / max(1, len(flat))
+
+    return {
+        "json_parse": best(lambda: [PushRequest.model_validate_json(b) for b in bodies]),
+        "canonical_json_and_hash": best(lambda: [entry_hash_and_body(r) for r in flat]),
+        "validation": best(
+            lambda: [
+                JournalEntry.model_validate(r, context={HASH_VERIFIED: h})
+                for r, h in zip(flat, hashes, strict=True)
+            ]
+        ),
+    }
+
+
 def profile_ingest(kind: str, tills: TillSet, args: argparse.Namespace, scratch: Path) -> None:
     """Phase 1 twice under profilers: the real server process under py-spy (every thread, idle
     waits included), then the push path in this process under pyinstrument (or cProfile)."""
@@ -1089,6 +1124,12 @@ def profile_ingest(kind: str, tills: TillSet, args: argparse.Namespace, scratch:
     records = {t.terminal_id: t.records() for t in tills.tills}
     total = sum(len(r) for r in records.values())
     say(f"\n[{kind}] profile: {total:,} entries")
+    floor = checking_floor(records)
+    say(
+        "  per entry before any ledger work (CPU µs): "
+        + ", ".join(f"{name.replace('_', ' ')} {us:.1f}" for name, us in floor.items())
+        + f"; {sum(floor.values()):.1f} in all"
+    )
     spy = _py_spy()
     if spy is None:
         say("  py-spy is not installed: skipping the server-process profile")
