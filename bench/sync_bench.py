@@ -70,11 +70,11 @@ from sqlalchemy.engine import make_url
 from shared.codes import card_number_from_serial
 from shared.journal import TenderMethod
 from shared.protocol import MAX_PUSH_BATCH, PullResponse
+from shared.runtime import tune_garbage_collector
 from syncserver.hq.imports import import_members
 from syncserver.hq.rules import publish_rules
 from syncserver.hq.setup import initialise
 from syncserver.ledger.rebuild import rebuild_check
-from syncserver.runtime import tune_garbage_collector
 from syncserver.settings import utc_now
 from syncserver.storage.counter import allocate_positions
 from syncserver.storage.database import Database, normalize_url

@@ -21,6 +21,7 @@ import click
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from shared.runtime import tune_garbage_collector
 from syncserver.cli.errors import (
     EXIT_IO,
     ServerGroup,
@@ -36,7 +37,6 @@ from syncserver.hq.setup import CLI, initialise, new_api_token
 from syncserver.hq.staff import add_staff, disable_staff, staff_page
 from syncserver.hq.terminals import new_setup_code, register_terminal, revoke
 from syncserver.ledger.rebuild import rebuild_check
-from syncserver.runtime import tune_garbage_collector
 from syncserver.settings import ServerSettings, utc_now
 from syncserver.storage.audit import record_action
 from syncserver.storage.database import Database

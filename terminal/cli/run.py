@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from shared.runtime import tune_garbage_collector
 from terminal.cli.context import config_option, fail, load, open_till_database, print_queue_for
 from terminal.config import TillConfig
 from terminal.demo.seed import DEMO_CASHIERS
@@ -46,6 +47,7 @@ def _run_app(config: TillConfig, about: tuple[str, ...] = ()) -> None:
         sync_worker=worker,
         about=about,
     )
+    tune_garbage_collector()  # start-up is done: the TUI and its sync worker run for hours
     app.run()
     if client is not None:
         client.close()

@@ -20,6 +20,7 @@ from types import FrameType
 
 import click
 
+from shared.runtime import tune_garbage_collector
 from terminal.cli.context import config_option, emit_json, fail, load, open_till_database
 from terminal.config import TillConfig
 from terminal.store import TillDatabase
@@ -52,6 +53,7 @@ def sync(config_path: Path | None, once: bool, interval: float, quiet: bool) -> 
     if not (config.server_url and config.server_token):
         fail("no HQ configured: set server_url and server_token (LOYALTILL_SERVER_URL/TOKEN)", 2)
     database = open_till_database(config)  # refuses another till's database
+    tune_garbage_collector()  # a first download writes a million members
     try:
         if once:
             _sync_once(config, database, quiet)

@@ -1,4 +1,4 @@
-"""The garbage collector settings `serve` and `ledger rebuild` run with (syncserver.runtime)."""
+"""The garbage collector settings the server and the till run with (shared.runtime)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import json
 import subprocess
 import sys
 
-from syncserver.runtime import YOUNG_COLLECTION_THRESHOLD
+from shared.runtime import YOUNG_COLLECTION_THRESHOLD
 
 PROBE = """
 import gc, json
-from syncserver.runtime import tune_garbage_collector
+from shared.runtime import tune_garbage_collector
 before = gc.get_threshold()
 tune_garbage_collector()
 print(json.dumps({"before": before, "after": gc.get_threshold(), "frozen": gc.get_freeze_count()}))
