@@ -70,7 +70,7 @@ from sqlalchemy.engine import make_url
 from shared.codes import card_number_from_serial
 from shared.journal import TenderMethod
 from shared.protocol import MAX_PUSH_BATCH, PullResponse
-from shared.runtime import tune_garbage_collector
+from shared.runtime import claim_process, tune_garbage_collector
 from syncserver.hq.imports import import_members
 from syncserver.hq.rules import publish_rules
 from syncserver.hq.setup import initialise
@@ -1274,6 +1274,7 @@ def write_json(
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    claim_process()
     tune_garbage_collector()  # the rebuild checks run in this process, as `serve` would
     # A plain `kill` still drops the bench's databases and stops its server (finally blocks).
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))

@@ -21,7 +21,7 @@ import click
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from shared.runtime import tune_garbage_collector
+from shared.runtime import claim_process, tune_garbage_collector
 from syncserver.cli.errors import (
     EXIT_IO,
     ServerGroup,
@@ -140,6 +140,12 @@ def _audit(
 @click.version_option(package_name="loyaltill", prog_name="syncserver")
 def main() -> None:
     """LoyalTill sync server: till journals in, one reconciled points ledger out."""
+
+
+def entry_point() -> None:
+    """The ``syncserver`` program (the console script, ``python -m syncserver.cli``)."""
+    claim_process()
+    main()
 
 
 @main.command()

@@ -1,5 +1,5 @@
 """``python -m syncserver.cli``."""
 
-from syncserver.cli import main
+from syncserver.cli import entry_point
 
-main()
+entry_point()

@@ -6,6 +6,7 @@ import logging
 
 import click
 
+from shared.runtime import claim_process
 from terminal.cli.errors import TillGroup
 from terminal.cli.giftcard import giftcard
 from terminal.cli.hw import hw
@@ -30,4 +31,6 @@ for command in (setup, run, demo, journal, status, sale, enrol, balance, giftcar
 
 
 def main() -> None:
+    """The ``till`` program (the console script)."""
+    claim_process()
     till()
