@@ -371,17 +371,7 @@ class Sale(_Frozen):
         """The lines as the rules engine reads them. ``returns=False`` leaves out lines
         returned in this sale (negative), as the till's ``Basket.earn_lines`` does for
         campaigns and vouchers."""
-        return [
-            BasketLine(
-                line_no=line.line_no,
-                sku=line.sku,
-                category=line.category,
-                quantity=line.quantity,
-                net_minor=line.net_minor,
-            )
-            for line in self.lines
-            if returns or line.net_minor >= 0
-        ]
+        return [BasketLine(**line._asdict()) for line in self.basket_tuples(returns=returns)]
 
     def basket_tuples(self, *, returns: bool = True) -> list[LightLine]:
         """:meth:`basket_lines` as light tuples, for the engine's points-only path: the sale's

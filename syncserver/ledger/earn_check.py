@@ -13,7 +13,6 @@ from functools import lru_cache
 from shared.journal import JournalEntry, Sale
 from shared.rules import (
     EarnContext,
-    EarnPoints,
     EarnResult,
     ProgramRules,
     compute_earn,
@@ -117,7 +116,7 @@ def check_earn(
             0,
             f"the till used program {earned.program_id!r}, the server runs {rules.program_id!r}",
         )
-    till_points = _points(earned)
+    till_points = earn_points_of(earned)  # what must agree
     try:
         # The points alone first: building the breakdown is most of the cost, and a sale
         # the till computed right (nearly all of them) needs nothing more.
@@ -150,7 +149,7 @@ def check_earn(
         # A result beyond the bounds, or arithmetic no real sale reaches: the till's figure is
         # posted (it passed the entry's own bounds) and HQ sees why it could not be checked.
         return EarnCheck(till, 0, f"the server could not recompute the points: {error}")
-    if _points(server) == till_points:
+    if earn_points_of(server) == till_points:
         return EarnCheck(till, server.total_points, None)
     differing = [
         f"line {a.line_no}: till {a.points}, server {b.points}"
@@ -173,11 +172,6 @@ def _tier(
     if sale.tier is not None:
         return sale.tier
     return tier_from_breakdown(earned, rules)
-
-
-def _points(result: EarnResult) -> EarnPoints:
-    """What must agree: the total, each line's points and each order bonus."""
-    return earn_points_of(result)
 
 
 def precheck_earn(

@@ -268,7 +268,9 @@ def execute_many(
     statement is compiled once per dialect and set of keys, and the rows go to the driver's
     executemany as they are (as tuples where the driver's parameters are positional). Values
     must already be in the driver's form (plain str/int/None, or :func:`driver_value`); every
-    row has the first row's keys. The hot path's many-row UPDATEs and upserts use it."""
+    row has the first row's keys. The hot path's many-row UPDATEs and upserts use it.
+    ``statement`` must live as long as the process (a module constant): its compiled SQL is
+    kept, keyed by the statement."""
     if not rows:
         return
     keys = tuple(rows[0])

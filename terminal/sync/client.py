@@ -90,6 +90,8 @@ class SyncClient:
         )
         self._gzip = False
         """Whether pushes are gzipped: HQ's last status answer said it takes gzip."""
+        self._gzip_refused = False
+        """A gzipped push was answered 415: this client sends plain pushes only."""
 
     def close(self) -> None:
         self._http.close()
@@ -119,7 +121,10 @@ class SyncClient:
             except SyncRejectedError as error:
                 if error.status_code != 415:
                     raise
-                self._gzip = False  # e.g. a proxy in front of HQ that does not pass it on
+                # E.g. a proxy in front of HQ that does not pass it on: plain from now on,
+                # whatever the status answers say.
+                self._gzip = False
+                self._gzip_refused = True
         response = self._send(
             "POST",
             "/api/v1/sync/push",
@@ -137,7 +142,8 @@ class SyncClient:
             params = {"tip": tip, "tip_hash": tip_hash}
         response = self._send("GET", "/api/v1/sync/status", params=params)
         codings = response.headers.get("Accept-Encoding", "")
-        self._gzip = "gzip" in {part.strip().lower() for part in codings.split(",")}
+        advertised = "gzip" in {part.strip().lower() for part in codings.split(",")}
+        self._gzip = advertised and not self._gzip_refused
         return self._parse(SyncStatus, response)
 
     def pull(self, since: str, limit: int = 1000, tip: int | None = None) -> PullResponse:

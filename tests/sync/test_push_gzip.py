@@ -126,6 +126,7 @@ def test_a_refused_gzip_push_is_sent_again_plain_and_later_ones_stay_plain() -> 
     with _refusing_hq() as url, SyncClient(url, "token", transport=transport) as client:
         client.status()
         assert client.push("T1", till.records[:15]).stored == 15
+        client.status()  # says gzip again: the refusal stands
         assert client.push("T1", till.records[15:]).stored == 15
     codings = [coding for path, coding, _ in transport.sent if path.endswith("/push")]
     assert codings == ["gzip", None, None]
